@@ -1,0 +1,66 @@
+//! capstan: the hot paths of container builds and supply-chain checks.
+//!
+//! This crate is where all of capstan's logic lives; the `capstan` binary, the C ABI
+//! (`libcapstan`) and the Go package are thin front ends over it. Today it holds the primitives
+//! those paths run on:
+//!
+//! - [`pool`]: byte buffers in size classes, generic object pools, pooled string builders;
+//! - [`cache`]: a sharded TTL-LRU, single-flight loading, and both together;
+//! - [`exec`]: a bounded worker pool, a limiter, a batcher;
+//! - [`intern`]: a concurrent string interner;
+//! - [`metrics`]: counters, gauges and the Prometheus text format.
+//!
+//! ```
+//! use capstan::cache::LoadingCache;
+//! use capstan::cache::TtlLru;
+//! use capstan::pool::BufPool;
+//! use std::time::Duration;
+//!
+//! // A pooled 32 KiB copy buffer, back in the pool when dropped.
+//! let mut buf = BufPool::global().get(32 << 10);
+//! buf.extend_from_slice(b"FROM alpine\n");
+//!
+//! // A per-registry cache whose misses run the loader once, however many threads ask.
+//! let tokens: LoadingCache<String, String, String> =
+//!     LoadingCache::new(TtlLru::builder().capacity(64).ttl(Duration::from_secs(900)));
+//! assert_eq!(tokens.get_or_load("ghcr.io", || Ok("t0k3n".into())).as_deref(), Ok("t0k3n"));
+//! ```
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cache;
+mod error;
+pub mod exec;
+pub mod intern;
+pub mod metrics;
+pub mod pool;
+
+pub use error::{Error, Result};
+
+#[cfg(test)]
+mod send_sync {
+    //! Compile-time checks that shared types can cross threads and survive unwinding.
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+
+    fn shared<T: Send + Sync>() {}
+    fn unwind<T: UnwindSafe + RefUnwindSafe>() {}
+
+    #[test]
+    fn public_types_are_send_sync() {
+        shared::<crate::pool::BufPool>();
+        shared::<crate::pool::StringPool>();
+        shared::<crate::cache::TtlLru<String, u64>>();
+        shared::<crate::cache::SingleFlight<String, u64, String>>();
+        shared::<crate::cache::LoadingCache<String, u64, String>>();
+        shared::<crate::exec::WorkerPool>();
+        shared::<crate::exec::Limiter>();
+        shared::<crate::exec::Batcher<String>>();
+        shared::<crate::intern::Interner>();
+        shared::<crate::metrics::Registry>();
+        shared::<crate::Error>();
+        unwind::<crate::pool::BufPool>();
+        unwind::<crate::intern::Interner>();
+        unwind::<crate::cache::TtlLru<String, u64>>();
+    }
+}

@@ -1,0 +1,630 @@
+//! Counters and gauges with a snapshot API and the Prometheus text format.
+//!
+//! A [`Registry`] holds named metric families. Handles ([`Counter`], [`Gauge`]) are cheap clones
+//! of an atomic, so the hot path pays one relaxed add. Components that already keep their own
+//! counters (pools, caches) publish through a [`Collector`], read at snapshot time.
+//!
+//! ```
+//! use capstan::metrics::Registry;
+//!
+//! let registry = Registry::new();
+//! let scanned = registry.counter("capstan_bytes_scanned_total", "Bytes scanned.")?;
+//! let findings = registry.counter_vec(
+//!     "capstan_findings_total", "Findings by category.", &["category"])?;
+//! scanned.add(4096);
+//! findings.with(&["secret"])?.inc();
+//!
+//! let text = registry.snapshot().to_prometheus();
+//! assert!(text.contains("# TYPE capstan_bytes_scanned_total counter\ncapstan_bytes_scanned_total 4096\n"));
+//! assert!(text.contains("capstan_findings_total{category=\"secret\"} 1\n"));
+//! # Ok::<(), capstan::metrics::MetricsError>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use parking_lot::Mutex;
+
+/// Why a metric could not be registered or labelled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetricsError {
+    /// Not a valid Prometheus metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+    #[error(
+        "invalid metric name {0:?}: use letters, digits, '_' and ':', not starting with a digit"
+    )]
+    InvalidName(String),
+    /// Not a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`).
+    #[error(
+        "invalid label name {0:?}: use letters, digits and '_', not starting with a digit or '__'"
+    )]
+    InvalidLabel(String),
+    /// The name is already registered with another type or other label names.
+    #[error("metric {0:?} is already registered with a different type or labels")]
+    Conflict(String),
+    /// A labelled metric was given the wrong number of label values.
+    #[error("metric {name:?} takes {expected} label values, got {got}")]
+    LabelCount {
+        /// The metric.
+        name: String,
+        /// How many label names it was registered with.
+        expected: usize,
+        /// How many values were given.
+        got: usize,
+    },
+}
+
+/// Checks a metric name against Prometheus' rules.
+pub fn validate_name(name: &str) -> Result<(), MetricsError> {
+    let ok = name.bytes().enumerate().all(|(i, b)| {
+        b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
+    });
+    if ok && !name.is_empty() {
+        Ok(())
+    } else {
+        Err(MetricsError::InvalidName(name.to_owned()))
+    }
+}
+
+fn validate_label(name: &str) -> Result<(), MetricsError> {
+    let ok = name
+        .bytes()
+        .enumerate()
+        .all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || (i > 0 && b.is_ascii_digit()));
+    if ok && !name.is_empty() && !name.starts_with("__") {
+        Ok(())
+    } else {
+        Err(MetricsError::InvalidLabel(name.to_owned()))
+    }
+}
+
+/// The type of a metric family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        }
+    }
+}
+
+/// A monotonically increasing count. Cloning gives another handle to the same count.
+#[derive(Debug, Clone, Default)]
+pub struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Relaxed);
+    }
+    /// Adds `n`.
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Relaxed);
+    }
+    /// The current count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// A value that goes up and down. Cloning gives another handle to the same value.
+#[derive(Debug, Clone, Default)]
+pub struct Gauge(Arc<AtomicI64>);
+
+impl Gauge {
+    /// Sets the value.
+    #[inline]
+    pub fn set(&self, v: i64) {
+        self.0.store(v, Relaxed);
+    }
+    /// Adds `n` (which may be negative).
+    #[inline]
+    pub fn add(&self, n: i64) {
+        self.0.fetch_add(n, Relaxed);
+    }
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+    /// Subtracts one.
+    #[inline]
+    pub fn dec(&self) {
+        self.add(-1);
+    }
+    /// The current value.
+    pub fn get(&self) -> i64 {
+        self.0.load(Relaxed)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Cell {
+    Counter(Counter),
+    Gauge(Gauge),
+}
+
+impl Cell {
+    fn value(&self) -> Value {
+        match self {
+            Cell::Counter(c) => Value::Counter(c.get()),
+            Cell::Gauge(g) => Value::Gauge(g.get()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Family {
+    help: String,
+    kind: Kind,
+    label_names: Vec<String>,
+    series: BTreeMap<Vec<String>, Cell>,
+}
+
+/// Something that reports metrics it keeps itself, read at every [`Registry::snapshot`].
+pub trait Collector: Send + Sync {
+    /// Adds the current values to `out`.
+    fn collect(&self, out: &mut Collect);
+}
+
+/// The sink a [`Collector`] writes into. Invalid names and labels are skipped, never panicked on.
+#[derive(Debug, Default)]
+pub struct Collect {
+    families: BTreeMap<String, FamilySnapshot>,
+}
+
+impl Collect {
+    /// Reports a counter sample.
+    pub fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: u64) {
+        self.sample(name, help, Kind::Counter, labels, Value::Counter(value));
+    }
+
+    /// Reports a gauge sample.
+    pub fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: i64) {
+        self.sample(name, help, Kind::Gauge, labels, Value::Gauge(value));
+    }
+
+    fn sample(
+        &mut self,
+        name: &str,
+        help: &str,
+        kind: Kind,
+        labels: &[(&str, &str)],
+        value: Value,
+    ) {
+        if validate_name(name).is_err() || labels.iter().any(|(k, _)| validate_label(k).is_err()) {
+            return;
+        }
+        let family = self
+            .families
+            .entry(name.to_owned())
+            .or_insert_with(|| FamilySnapshot {
+                name: name.to_owned(),
+                help: help.to_owned(),
+                kind,
+                samples: Vec::new(),
+            });
+        if family.kind != kind {
+            return;
+        }
+        family.samples.push(Sample {
+            labels: labels
+                .iter()
+                .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            value,
+        });
+    }
+}
+
+/// A set of named metrics.
+#[derive(Default)]
+pub struct Registry {
+    families: Mutex<BTreeMap<String, Family>>,
+    collectors: Mutex<Vec<Box<dyn Collector>>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("families", &self.families.lock().len())
+            .field("collectors", &self.collectors.lock().len())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// The counter `name`, registering it on first use. Asking again returns the same counter.
+    pub fn counter(&self, name: &str, help: &str) -> Result<Counter, MetricsError> {
+        match self.cell(name, help, Kind::Counter, &[], &[])? {
+            Cell::Counter(c) => Ok(c),
+            Cell::Gauge(_) => Err(MetricsError::Conflict(name.to_owned())),
+        }
+    }
+
+    /// The gauge `name`, registering it on first use.
+    pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge, MetricsError> {
+        match self.cell(name, help, Kind::Gauge, &[], &[])? {
+            Cell::Gauge(g) => Ok(g),
+            Cell::Counter(_) => Err(MetricsError::Conflict(name.to_owned())),
+        }
+    }
+
+    /// A family of counters distinguished by the values of `label_names`.
+    pub fn counter_vec(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+    ) -> Result<CounterVec<'_>, MetricsError> {
+        self.register_family(name, help, Kind::Counter, label_names)?;
+        Ok(CounterVec {
+            registry: self,
+            name: name.to_owned(),
+            help: help.to_owned(),
+        })
+    }
+
+    /// Adds a collector, read at every snapshot.
+    pub fn register(&self, collector: impl Collector + 'static) {
+        self.collectors.lock().push(Box::new(collector));
+    }
+
+    fn register_family(
+        &self,
+        name: &str,
+        help: &str,
+        kind: Kind,
+        label_names: &[&str],
+    ) -> Result<(), MetricsError> {
+        validate_name(name)?;
+        for l in label_names {
+            validate_label(l)?;
+        }
+        let mut families = self.families.lock();
+        let family = families.entry(name.to_owned()).or_insert_with(|| Family {
+            help: help.to_owned(),
+            kind,
+            label_names: label_names.iter().map(|&s| s.to_owned()).collect(),
+            series: BTreeMap::new(),
+        });
+        if family.kind != kind
+            || family
+                .label_names
+                .iter()
+                .map(String::as_str)
+                .ne(label_names.iter().copied())
+        {
+            return Err(MetricsError::Conflict(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn cell(
+        &self,
+        name: &str,
+        help: &str,
+        kind: Kind,
+        label_names: &[&str],
+        values: &[&str],
+    ) -> Result<Cell, MetricsError> {
+        self.register_family(name, help, kind, label_names)?;
+        let mut families = self.families.lock();
+        let Some(family) = families.get_mut(name) else {
+            unreachable!("invariant: register_family inserted {name}")
+        };
+        if values.len() != family.label_names.len() {
+            return Err(MetricsError::LabelCount {
+                name: name.to_owned(),
+                expected: family.label_names.len(),
+                got: values.len(),
+            });
+        }
+        let key: Vec<String> = values.iter().map(|&v| v.to_owned()).collect();
+        let cell = family.series.entry(key).or_insert_with(|| match kind {
+            Kind::Counter => Cell::Counter(Counter::default()),
+            Kind::Gauge => Cell::Gauge(Gauge::default()),
+        });
+        Ok(cell.clone())
+    }
+
+    /// The current value of every metric, registered and collected, sorted by name.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut collect = Collect::default();
+        for c in self.collectors.lock().iter() {
+            c.collect(&mut collect);
+        }
+        let mut out = collect.families;
+        for (name, family) in self.families.lock().iter() {
+            let samples = family.series.iter().map(|(values, cell)| Sample {
+                labels: family
+                    .label_names
+                    .iter()
+                    .cloned()
+                    .zip(values.iter().cloned())
+                    .collect(),
+                value: cell.value(),
+            });
+            let snap = out.entry(name.clone()).or_insert_with(|| FamilySnapshot {
+                name: name.clone(),
+                help: family.help.clone(),
+                kind: family.kind,
+                samples: Vec::new(),
+            });
+            if snap.kind == family.kind {
+                snap.samples.extend(samples);
+            }
+        }
+        Snapshot {
+            families: out.into_values().collect(),
+        }
+    }
+}
+
+/// Counters distinguished by label values; see [`Registry::counter_vec`].
+#[derive(Debug)]
+pub struct CounterVec<'r> {
+    registry: &'r Registry,
+    name: String,
+    help: String,
+}
+
+impl CounterVec<'_> {
+    /// The counter for these label values (in the order of the label names).
+    pub fn with(&self, values: &[&str]) -> Result<Counter, MetricsError> {
+        let names: Vec<String> = {
+            let families = self.registry.families.lock();
+            families
+                .get(&self.name)
+                .map(|f| f.label_names.clone())
+                .unwrap_or_default()
+        };
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        match self
+            .registry
+            .cell(&self.name, &self.help, Kind::Counter, &names, values)?
+        {
+            Cell::Counter(c) => Ok(c),
+            Cell::Gauge(_) => Err(MetricsError::Conflict(self.name.clone())),
+        }
+    }
+}
+
+/// A sample's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// A counter's count.
+    Counter(u64),
+    /// A gauge's value.
+    Gauge(i64),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Counter(v) => write!(f, "{v}"),
+            Value::Gauge(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// One labelled value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    /// Label names and values.
+    pub labels: Vec<(String, String)>,
+    /// The value.
+    pub value: Value,
+}
+
+/// A metric family at snapshot time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilySnapshot {
+    /// The metric name.
+    pub name: String,
+    /// Its help text.
+    pub help: String,
+    /// Counter or gauge.
+    pub kind: Kind,
+    /// Its samples.
+    pub samples: Vec<Sample>,
+}
+
+/// Every metric of a [`Registry`] at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// Families sorted by name.
+    pub families: Vec<FamilySnapshot>,
+}
+
+impl Snapshot {
+    /// The value of `name` with exactly these labels.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<Value> {
+        let family = self.families.iter().find(|f| f.name == name)?;
+        family
+            .samples
+            .iter()
+            .find(|s| {
+                s.labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .eq(labels.iter().copied())
+            })
+            .map(|s| s.value)
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4).
+    pub fn to_prometheus(&self) -> String {
+        let mut out = String::new();
+        for f in &self.families {
+            let _ = writeln!(out, "# HELP {} {}", f.name, escape(&f.help, false));
+            let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind.as_str());
+            for s in &f.samples {
+                out.push_str(&f.name);
+                if !s.labels.is_empty() {
+                    out.push('{');
+                    for (i, (k, v)) in s.labels.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        let _ = write!(out, "{k}=\"{}\"", escape(v, true));
+                    }
+                    out.push('}');
+                }
+                let _ = writeln!(out, " {}", s.value);
+            }
+        }
+        out
+    }
+}
+
+/// Escapes `\` and newlines (and `"` in label values) as the text format requires.
+fn escape(s: &str, quote: bool) -> std::borrow::Cow<'_, str> {
+    if !(s.contains(['\\', '\n']) || quote && s.contains('"')) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if quote => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_validated() {
+        for ok in ["a", "capstan_bytes_total", "ns:sub_1", "_x"] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1abc", "a-b", "a b", "é"] {
+            assert!(
+                matches!(validate_name(bad), Err(MetricsError::InvalidName(_))),
+                "{bad}"
+            );
+        }
+        let r = Registry::new();
+        assert!(matches!(
+            r.counter_vec("x", "", &["__reserved"]),
+            Err(MetricsError::InvalidLabel(_))
+        ));
+        assert!(matches!(
+            r.counter_vec("x", "", &["a:b"]),
+            Err(MetricsError::InvalidLabel(_))
+        ));
+    }
+
+    #[test]
+    fn same_name_same_counter_other_type_conflicts() -> Result<(), MetricsError> {
+        let r = Registry::new();
+        let a = r.counter("hits_total", "h")?;
+        let b = r.counter("hits_total", "h")?;
+        a.inc();
+        b.add(2);
+        assert_eq!(a.get(), 3);
+        assert_eq!(
+            r.gauge("hits_total", "h").err(),
+            Some(MetricsError::Conflict("hits_total".into()))
+        );
+        assert!(
+            r.counter_vec("hits_total", "h", &["x"]).is_err(),
+            "other labels conflict"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn label_count_is_checked() -> Result<(), MetricsError> {
+        let r = Registry::new();
+        let v = r.counter_vec("f_total", "f", &["a", "b"])?;
+        assert!(matches!(
+            v.with(&["1"]),
+            Err(MetricsError::LabelCount {
+                expected: 2,
+                got: 1,
+                ..
+            })
+        ));
+        v.with(&["1", "2"])?.inc();
+        assert_eq!(
+            r.snapshot().value("f_total", &[("a", "1"), ("b", "2")]),
+            Some(Value::Counter(1))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn prometheus_text_is_exact_and_escaped() -> Result<(), MetricsError> {
+        let r = Registry::new();
+        let g = r.gauge("queue_depth", "Items\nwaiting \\ now.")?;
+        g.set(5);
+        g.dec();
+        r.counter_vec("errs_total", "Errors.", &["file"])?
+            .with(&["a\"b\\c\nd"])?
+            .add(2);
+        let text = r.snapshot().to_prometheus();
+        assert_eq!(
+            text,
+            "# HELP errs_total Errors.\n\
+             # TYPE errs_total counter\n\
+             errs_total{file=\"a\\\"b\\\\c\\nd\"} 2\n\
+             # HELP queue_depth Items\\nwaiting \\\\ now.\n\
+             # TYPE queue_depth gauge\n\
+             queue_depth 4\n"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn collectors_are_read_at_snapshot_and_pool_stats_publish() -> Result<(), MetricsError> {
+        let r = Registry::new();
+        let pool = crate::pool::BufPool::builder().thread_cache(0).build();
+        r.register(pool.metrics("capstan_bufpool")?);
+        drop(pool.get(4096));
+        drop(pool.get(4096));
+        let snap = r.snapshot();
+        assert_eq!(
+            snap.value("capstan_bufpool_hits_total", &[("class", "4096")]),
+            Some(Value::Counter(1))
+        );
+        assert_eq!(
+            snap.value("capstan_bufpool_misses_total", &[("class", "4096")]),
+            Some(Value::Counter(1))
+        );
+        assert_eq!(
+            snap.value("capstan_bufpool_idle_buffers", &[("class", "4096")]),
+            Some(Value::Gauge(1))
+        );
+        assert!(pool.metrics("bad-name").is_err());
+        drop(pool);
+        assert!(
+            r.snapshot().families.is_empty(),
+            "a dropped pool publishes nothing"
+        );
+        Ok(())
+    }
+}

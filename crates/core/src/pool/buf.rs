@@ -1,0 +1,774 @@
+//! Byte buffers in size classes.
+//!
+//! # Design
+//!
+//! Storage is two-level:
+//!
+//! 1. **Shared, bounded queues**, one per size class (`crossbeam_queue::ArrayQueue`): every thread
+//!    can take from and give back to them; the queue's capacity is the class cap, so a burst of
+//!    gets can never pin more than `cap × class size` bytes once it is over.
+//! 2. **A tiny per-thread cache** in front of them: at most [`MAX_THREAD_CACHE`] buffers per class
+//!    (defaults: 2 for the classes up to 8 KiB, 1 for 32 and 64 KiB, none for 1 MiB — at most
+//!    122 KiB per thread and pool). It is what makes get+put cost a few nanoseconds, and it never
+//!    contends. Hosts such as Go call in from hundreds of OS threads, so the cache is small and
+//!    bounded, it is given back to the shared queues when its thread exits, and
+//!    [`BufPool::trim_thread_cache`] empties it on demand. A thread caches buffers for at most
+//!    two pools at once; a third pool evicts (and gives back) the older one.
+//!
+//! Counters for the thread-cache path are kept in the thread and folded into the pool's relaxed
+//! atomics every [`STATS_FLUSH_EVERY`] operations (and on trim and thread exit): an atomic
+//! read-modify-write costs as much as the whole fast path. [`BufPool::stats`] can therefore lag by
+//! at most that many operations per thread.
+//!
+//! Requests larger than the largest class are plain allocations and are never kept. A returned
+//! buffer is filed by its *capacity*; one that grew past twice its class size, or shrank below
+//! the smallest class, is freed instead, so a pool never pins more than it promised.
+//!
+//! The numbers behind these choices are in `BENCHMARKS.md` (bench `pool`).
+
+use std::fmt;
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock, Weak};
+
+use crossbeam_queue::ArrayQueue;
+
+/// The size classes, in bytes: 1 KiB, 4 KiB, 8 KiB, 32 KiB, 64 KiB, 1 MiB.
+pub const SIZE_CLASSES: [usize; 6] = [1 << 10, 4 << 10, 8 << 10, 32 << 10, 64 << 10, 1 << 20];
+
+/// Most buffers one thread may cache per class and pool.
+pub const MAX_THREAD_CACHE: usize = 2;
+
+/// How many fast-path operations a thread makes before its counters reach [`BufPool::stats`].
+pub const STATS_FLUSH_EVERY: u32 = 64;
+
+const CLASSES: usize = SIZE_CLASSES.len();
+const DEFAULT_CAPS: [usize; CLASSES] = [256, 256, 128, 64, 32, 8];
+const DEFAULT_THREAD_CACHE: [usize; CLASSES] = [2, 2, 2, 1, 1, 0];
+
+/// The class whose size is the smallest that holds `len` bytes.
+#[inline]
+fn class_for_request(len: usize) -> Option<usize> {
+    SIZE_CLASSES.iter().position(|&size| size >= len)
+}
+
+/// The class a buffer of capacity `cap` is filed under when it comes back, if any.
+#[inline]
+fn class_for_return(cap: usize) -> Option<usize> {
+    let class = SIZE_CLASSES.iter().rposition(|&size| size <= cap)?;
+    (cap <= 2 * SIZE_CLASSES[class]).then_some(class)
+}
+
+/// Configures a [`BufPool`]; see [`BufPool::builder`].
+#[derive(Debug, Clone)]
+pub struct BufPoolBuilder {
+    caps: [usize; CLASSES],
+    thread_cache: [usize; CLASSES],
+}
+
+impl BufPoolBuilder {
+    /// Keeps at most `cap` idle buffers of the class that holds `class_size` bytes (the smallest
+    /// class at least that large). A size over the largest class is ignored.
+    pub fn class_cap(mut self, class_size: usize, cap: usize) -> Self {
+        if let Some(class) = class_for_request(class_size) {
+            self.caps[class] = cap;
+        }
+        self
+    }
+
+    /// Keeps at most `cap` idle buffers in every class.
+    pub fn cap(mut self, cap: usize) -> Self {
+        self.caps = [cap; CLASSES];
+        self
+    }
+
+    /// Lets each thread cache up to `n` buffers per class (clamped to [`MAX_THREAD_CACHE`]) for
+    /// every class up to 64 KiB; 0 turns the per-thread cache off.
+    pub fn thread_cache(mut self, n: usize) -> Self {
+        let n = n.min(MAX_THREAD_CACHE);
+        self.thread_cache = [n, n, n, n, n, 0];
+        self
+    }
+
+    /// Builds the pool.
+    pub fn build(self) -> BufPool {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let classes = std::array::from_fn(|i| Class {
+            // ArrayQueue needs a capacity of at least one; a cap of 0 is enforced on return.
+            queue: ArrayQueue::new(self.caps[i].max(1)),
+            cap: self.caps[i],
+            thread_cache: self.thread_cache[i].min(self.caps[i]),
+            counters: Counters::default(),
+        });
+        BufPool {
+            shared: Arc::new(Shared {
+                id: NEXT_ID.fetch_add(1, Relaxed),
+                classes,
+            }),
+        }
+    }
+}
+
+impl Default for BufPoolBuilder {
+    fn default() -> Self {
+        BufPoolBuilder {
+            caps: DEFAULT_CAPS,
+            thread_cache: DEFAULT_THREAD_CACHE,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    returns: AtomicU64,
+    discarded: AtomicU64,
+}
+
+impl Counters {
+    fn add(&self, local: &LocalCounters) {
+        if local.hits != 0 {
+            self.hits.fetch_add(local.hits, Relaxed);
+        }
+        if local.returns != 0 {
+            self.returns.fetch_add(local.returns, Relaxed);
+        }
+    }
+}
+
+struct Class {
+    queue: ArrayQueue<Vec<u8>>,
+    cap: usize,
+    thread_cache: usize,
+    counters: Counters,
+}
+
+struct Shared {
+    id: u64,
+    classes: [Class; CLASSES],
+}
+
+impl Shared {
+    /// Files `buf` in the shared queue of `class`, or frees it when the class is full.
+    fn push_shared(&self, class: usize, buf: Vec<u8>) {
+        let c = &self.classes[class];
+        if c.cap == 0 || c.queue.push(buf).is_err() {
+            c.counters.discarded.fetch_add(1, Relaxed);
+        } else {
+            c.counters.returns.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// A pool of byte buffers in [`SIZE_CLASSES`].
+///
+/// Cloning is cheap and gives another handle to the same pool.
+///
+/// ```
+/// use capstan::pool::BufPool;
+/// use std::io::Write;
+///
+/// let pool = BufPool::new();
+/// let mut buf = pool.get(3000); // from the 4 KiB class
+/// assert!(buf.capacity() >= 3000);
+/// buf.write_all(b"hello")?;
+/// assert_eq!(&buf[..], b"hello");
+/// drop(buf); // back to the pool, cleared
+/// assert!(pool.get(4096).is_empty());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct BufPool {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for BufPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BufPool")
+            .field("id", &self.shared.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for BufPool {
+    fn default() -> Self {
+        BufPool::new()
+    }
+}
+
+impl BufPool {
+    /// A pool with the default caps (256 idle buffers of 1 and 4 KiB, 128 of 8 KiB, 64 of 32 KiB,
+    /// 32 of 64 KiB, 8 of 1 MiB: at most 24 MiB idle) and the default per-thread cache.
+    pub fn new() -> Self {
+        BufPool::builder().build()
+    }
+
+    /// Starts configuring a pool.
+    pub fn builder() -> BufPoolBuilder {
+        BufPoolBuilder::default()
+    }
+
+    /// The process-wide pool that capstan's own hot paths use.
+    pub fn global() -> &'static BufPool {
+        static GLOBAL: OnceLock<BufPool> = OnceLock::new();
+        GLOBAL.get_or_init(BufPool::new)
+    }
+
+    /// A cleared buffer whose capacity is at least `min_capacity`; it comes back to the pool when
+    /// the guard drops. Over 1 MiB, a plain allocation that is freed on drop.
+    #[inline]
+    pub fn get(&self, min_capacity: usize) -> PooledBuf<'_> {
+        let Some(class) = class_for_request(min_capacity) else {
+            return PooledBuf {
+                buf: Vec::with_capacity(min_capacity),
+                pool: self,
+            };
+        };
+        let buf = self.take(class);
+        PooledBuf { buf, pool: self }
+    }
+
+    #[inline]
+    fn take(&self, class: usize) -> Vec<u8> {
+        let c = &self.shared.classes[class];
+        if c.thread_cache > 0 {
+            if let Some(buf) = local::take(self.shared.id, class) {
+                return buf;
+            }
+        }
+        if let Some(buf) = c.queue.pop() {
+            c.counters.hits.fetch_add(1, Relaxed);
+            buf
+        } else {
+            c.counters.misses.fetch_add(1, Relaxed);
+            Vec::with_capacity(SIZE_CLASSES[class])
+        }
+    }
+
+    #[inline]
+    fn give_back(&self, mut buf: Vec<u8>) {
+        let Some(class) = class_for_return(buf.capacity()) else {
+            if buf.capacity() > 0 {
+                // Oversize or shrunk: never kept. Count only what came from a class.
+                if let Some(class) = SIZE_CLASSES.iter().rposition(|&s| s <= buf.capacity()) {
+                    self.shared.classes[class]
+                        .counters
+                        .discarded
+                        .fetch_add(1, Relaxed);
+                }
+            }
+            return;
+        };
+        buf.clear();
+        if self.shared.classes[class].thread_cache > 0 {
+            match local::give(&self.shared, class, buf) {
+                Ok(()) => return,
+                Err(rejected) => buf = rejected,
+            }
+        }
+        self.shared.push_shared(class, buf);
+    }
+
+    /// Gives this thread's cached buffers (of every pool) back to their pools' shared queues and
+    /// publishes its pending counters. Call it from a thread that is about to idle for long.
+    pub fn trim_thread_cache() {
+        local::trim();
+    }
+
+    /// Hits, misses, returns and discards per class, plus idle buffers in the shared queues.
+    pub fn stats(&self) -> BufPoolStats {
+        BufPoolStats {
+            classes: std::array::from_fn(|i| {
+                let c = &self.shared.classes[i];
+                ClassStats {
+                    size: SIZE_CLASSES[i],
+                    hits: c.counters.hits.load(Relaxed),
+                    misses: c.counters.misses.load(Relaxed),
+                    returns: c.counters.returns.load(Relaxed),
+                    discarded: c.counters.discarded.load(Relaxed),
+                    idle: c.queue.len(),
+                }
+            }),
+        }
+    }
+
+    /// A [`Collector`](crate::metrics::Collector) that publishes this pool's stats as
+    /// `<prefix>_{hits,misses,returns,discarded}_total` and `<prefix>_idle_buffers`, labelled
+    /// by `class` (bytes). It holds the pool weakly: once the pool is gone it publishes nothing.
+    pub fn metrics(&self, prefix: &str) -> Result<BufPoolMetrics, crate::metrics::MetricsError> {
+        crate::metrics::validate_name(prefix)?;
+        Ok(BufPoolMetrics {
+            pool: Arc::downgrade(&self.shared),
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+/// Publishes a [`BufPool`]'s stats; see [`BufPool::metrics`].
+#[derive(Debug)]
+pub struct BufPoolMetrics {
+    pool: Weak<Shared>,
+    prefix: String,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BufPoolShared")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl crate::metrics::Collector for BufPoolMetrics {
+    fn collect(&self, out: &mut crate::metrics::Collect) {
+        let Some(shared) = self.pool.upgrade() else {
+            return;
+        };
+        let stats = BufPool { shared }.stats();
+        let p = &self.prefix;
+        for c in &stats.classes {
+            let size = c.size.to_string();
+            let labels = [("class", size.as_str())];
+            out.counter(
+                &format!("{p}_hits_total"),
+                "Buffers served from the pool.",
+                &labels,
+                c.hits,
+            );
+            out.counter(
+                &format!("{p}_misses_total"),
+                "Buffers newly allocated.",
+                &labels,
+                c.misses,
+            );
+            out.counter(
+                &format!("{p}_returns_total"),
+                "Buffers given back and kept.",
+                &labels,
+                c.returns,
+            );
+            out.counter(
+                &format!("{p}_discarded_total"),
+                "Buffers freed on return (class full, grown or shrunk).",
+                &labels,
+                c.discarded,
+            );
+            out.gauge(
+                &format!("{p}_idle_buffers"),
+                "Idle buffers in the shared queues.",
+                &labels,
+                i64::try_from(c.idle).unwrap_or(i64::MAX),
+            );
+        }
+    }
+}
+
+/// A snapshot of a [`BufPool`]'s counters, one entry per size class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufPoolStats {
+    /// Per class, smallest first.
+    pub classes: [ClassStats; CLASSES],
+}
+
+impl BufPoolStats {
+    /// The entry for the class that holds `class_size` bytes.
+    pub fn class(&self, class_size: usize) -> Option<&ClassStats> {
+        class_for_request(class_size).map(|i| &self.classes[i])
+    }
+}
+
+/// Counters of one size class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClassStats {
+    /// The class size in bytes.
+    pub size: usize,
+    /// Gets served by a pooled buffer.
+    pub hits: u64,
+    /// Gets that had to allocate.
+    pub misses: u64,
+    /// Buffers given back and kept.
+    pub returns: u64,
+    /// Buffers given back and freed (class full, grown past twice the class size, or shrunk).
+    pub discarded: u64,
+    /// Idle buffers in the shared queue now (not counting per-thread caches).
+    pub idle: usize,
+}
+
+/// A buffer on loan from a [`BufPool`]: derefs to `Vec<u8>` and returns itself, cleared, on drop.
+///
+/// Its `Debug` shows the length and capacity, never the bytes (they may be secrets).
+pub struct PooledBuf<'p> {
+    buf: Vec<u8>,
+    pool: &'p BufPool,
+}
+
+impl PooledBuf<'_> {
+    /// Takes the `Vec` out of the pool's care: it will be freed like any other `Vec`.
+    pub fn detach(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+}
+
+impl Drop for PooledBuf<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        if buf.capacity() != 0 {
+            self.pool.give_back(buf);
+        }
+    }
+}
+
+impl Deref for PooledBuf<'_> {
+    type Target = Vec<u8>;
+    #[inline]
+    fn deref(&self) -> &Vec<u8> {
+        &self.buf
+    }
+}
+
+impl DerefMut for PooledBuf<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+}
+
+impl AsRef<[u8]> for PooledBuf<'_> {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl io::Write for PooledBuf<'_> {
+    #[inline]
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for PooledBuf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledBuf")
+            .field("len", &self.buf.len())
+            .field("capacity", &self.buf.capacity())
+            .finish()
+    }
+}
+
+/// The per-thread cache. Everything here is safe code: a `RefCell` in a `thread_local!`.
+mod local {
+    use super::{CLASSES, Counters, LocalCounters, MAX_THREAD_CACHE, STATS_FLUSH_EVERY, Shared};
+    use std::cell::RefCell;
+    use std::sync::{Arc, Weak};
+
+    /// The buffers and pending counters one thread holds for one pool.
+    struct Slot {
+        id: u64,
+        pool: Weak<Shared>,
+        bufs: [[Option<Vec<u8>>; MAX_THREAD_CACHE]; CLASSES],
+        counters: [LocalCounters; CLASSES],
+        ops: u32,
+    }
+
+    impl Slot {
+        fn flush_counters(&mut self, shared: &Shared) {
+            for (c, local) in shared.classes.iter().zip(self.counters.iter_mut()) {
+                Counters::add(&c.counters, local);
+                *local = LocalCounters::default();
+            }
+            self.ops = 0;
+        }
+
+        /// Gives every buffer and counter back to the pool (or drops them if it is gone).
+        fn release(mut self) {
+            if let Some(shared) = self.pool.upgrade() {
+                self.flush_counters(&shared);
+                for (class, bufs) in self.bufs.iter_mut().enumerate() {
+                    for buf in bufs.iter_mut().filter_map(Option::take) {
+                        // Returns were counted when the buffer entered the thread cache.
+                        let c = &shared.classes[class];
+                        if c.queue.push(buf).is_err() {
+                            c.counters
+                                .discarded
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+        }
+
+        #[inline]
+        fn tick(&mut self) {
+            self.ops += 1;
+            if self.ops >= STATS_FLUSH_EVERY {
+                if let Some(shared) = self.pool.upgrade() {
+                    self.flush_counters(&shared);
+                }
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Cache {
+        slots: [Option<Slot>; 2],
+    }
+
+    impl Cache {
+        /// This thread's slot for `shared`, claiming a free one or evicting the second (whose
+        /// buffers go back to their pool).
+        fn slot_for(&mut self, shared: &Arc<Shared>) -> &mut Slot {
+            let i = match self
+                .slots
+                .iter()
+                .position(|s| s.as_ref().is_some_and(|s| s.id == shared.id))
+            {
+                Some(i) => i,
+                None => {
+                    let i = self.slots.iter().position(Option::is_none).unwrap_or(1);
+                    if let Some(old) = self.slots[i].take() {
+                        old.release();
+                    }
+                    i
+                }
+            };
+            self.slots[i].get_or_insert_with(|| Slot {
+                id: shared.id,
+                pool: Arc::downgrade(shared),
+                bufs: Default::default(),
+                counters: Default::default(),
+                ops: 0,
+            })
+        }
+    }
+
+    impl Drop for Cache {
+        fn drop(&mut self) {
+            for slot in self.slots.iter_mut().filter_map(Option::take) {
+                slot.release();
+            }
+        }
+    }
+
+    thread_local! {
+        static CACHE: RefCell<Cache> = const { RefCell::new(Cache { slots: [None, None] }) };
+    }
+
+    /// A buffer of `class` from this thread's cache for pool `id`.
+    #[inline]
+    pub(super) fn take(id: u64, class: usize) -> Option<Vec<u8>> {
+        CACHE
+            .try_with(|cache| {
+                let mut cache = cache.try_borrow_mut().ok()?;
+                let slot = cache.slots.iter_mut().flatten().find(|s| s.id == id)?;
+                let buf = slot.bufs[class].iter_mut().rev().find_map(Option::take)?;
+                slot.counters[class].hits += 1;
+                slot.tick();
+                Some(buf)
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Keeps `buf` in this thread's cache, or hands it back when the cache is full or gone.
+    #[inline]
+    pub(super) fn give(shared: &Arc<Shared>, class: usize, buf: Vec<u8>) -> Result<(), Vec<u8>> {
+        let limit = shared.classes[class].thread_cache;
+        let mut buf = Some(buf);
+        // `try_with` fails only while this thread's locals are being torn down: the buffer then
+        // goes to the shared queue.
+        let _ = CACHE.try_with(|cache| {
+            let Ok(mut cache) = cache.try_borrow_mut() else {
+                return;
+            };
+            let cache = &mut *cache;
+            let slot = cache.slot_for(shared);
+            if let Some(free) = slot.bufs[class][..limit].iter_mut().find(|b| b.is_none()) {
+                *free = buf.take();
+                slot.counters[class].returns += 1;
+                slot.tick();
+            }
+        });
+        buf.map_or(Ok(()), Err)
+    }
+
+    pub(super) fn trim() {
+        let slots = CACHE
+            .try_with(|cache| {
+                cache
+                    .try_borrow_mut()
+                    .map(|mut c| std::mem::take(&mut c.slots))
+                    .ok()
+            })
+            .ok()
+            .flatten();
+        for slot in slots.into_iter().flatten().flatten() {
+            slot.release();
+        }
+    }
+}
+
+/// Counters a thread keeps for the fast path before publishing them.
+#[derive(Default, Clone, Copy)]
+struct LocalCounters {
+    hits: u64,
+    returns: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_chosen_by_request_and_by_capacity() {
+        assert_eq!(class_for_request(0), Some(0));
+        assert_eq!(class_for_request(1024), Some(0));
+        assert_eq!(class_for_request(1025), Some(1));
+        assert_eq!(class_for_request(1 << 20), Some(5));
+        assert_eq!(class_for_request((1 << 20) + 1), None);
+        assert_eq!(class_for_return(4096), Some(1));
+        assert_eq!(class_for_return(6000), Some(1));
+        assert_eq!(class_for_return(8192), Some(2));
+        assert_eq!(
+            class_for_return(100),
+            None,
+            "shrunk below the smallest class"
+        );
+        assert_eq!(class_for_return(200 << 10), None, "grew past twice 64 KiB");
+        assert_eq!(class_for_return(3 << 20), None, "oversize");
+    }
+
+    #[test]
+    fn a_buffer_comes_back_cleared_and_is_reused() {
+        let pool = BufPool::builder().thread_cache(0).build();
+        let ptr = {
+            let mut b = pool.get(4000);
+            b.extend_from_slice(b"secret");
+            b.as_ptr()
+        };
+        let b = pool.get(4096);
+        assert!(b.is_empty());
+        assert_eq!(b.as_ptr(), ptr, "the same allocation is handed out again");
+        let s = pool.stats();
+        let c = s.class(4096).copied().unwrap_or_default();
+        assert_eq!((c.hits, c.misses, c.returns), (1, 1, 1));
+    }
+
+    #[test]
+    fn thread_cache_serves_the_same_buffer_and_stats_catch_up() {
+        let pool = BufPool::new();
+        let ptr = pool.get(100).as_ptr();
+        for _ in 0..10 {
+            assert_eq!(pool.get(100).as_ptr(), ptr);
+        }
+        BufPool::trim_thread_cache();
+        let c = pool.stats().classes[0];
+        assert_eq!((c.hits, c.misses, c.returns), (10, 1, 11));
+        assert_eq!(c.idle, 1, "trim gave the buffer to the shared queue");
+    }
+
+    #[test]
+    fn oversize_requests_are_never_kept() {
+        let pool = BufPool::new();
+        let b = pool.get(3 << 20);
+        assert!(b.capacity() >= 3 << 20);
+        drop(b);
+        BufPool::trim_thread_cache();
+        let s = pool.stats();
+        assert!(s.classes.iter().all(|c| c.idle == 0 && c.returns == 0));
+    }
+
+    #[test]
+    fn grown_buffers_are_freed_not_pinned() {
+        let pool = BufPool::builder().thread_cache(0).build();
+        let mut b = pool.get(1024);
+        b.resize(300 << 10, 0);
+        drop(b);
+        let s = pool.stats();
+        assert_eq!(s.class(64 << 10).map(|c| c.discarded), Some(1));
+        assert!(s.classes.iter().all(|c| c.idle == 0));
+    }
+
+    #[test]
+    fn cap_bounds_idle_buffers() {
+        let pool = BufPool::builder().cap(2).thread_cache(0).build();
+        let bufs: Vec<_> = (0..5).map(|_| pool.get(4096)).collect();
+        drop(bufs);
+        let c = *pool.stats().class(4096).unwrap_or(&ClassStats::default());
+        assert_eq!((c.idle, c.returns, c.discarded), (2, 2, 3));
+    }
+
+    #[test]
+    fn zero_cap_keeps_nothing() {
+        let pool = BufPool::builder().class_cap(4096, 0).build();
+        drop(pool.get(4096));
+        BufPool::trim_thread_cache();
+        let c = pool.stats().classes[1];
+        assert_eq!((c.idle, c.returns, c.discarded), (0, 0, 1));
+    }
+
+    #[test]
+    fn detach_takes_the_vec_out_of_the_pool() {
+        let pool = BufPool::builder().thread_cache(0).build();
+        let mut b = pool.get(10);
+        b.push(7);
+        let v = b.detach();
+        assert_eq!(v, [7]);
+        assert_eq!(pool.stats().classes[0].returns, 0);
+    }
+
+    #[test]
+    fn thread_exit_gives_cached_buffers_back() {
+        let pool = BufPool::new();
+        // An explicit join waits for the OS thread, so its TLS destructors have run (a scope's
+        // implicit join returns earlier, when the closure's result is dropped).
+        let p = pool.clone();
+        let joined = std::thread::spawn(move || drop(p.get(4096))).join();
+        assert!(joined.is_ok());
+        let c = pool.stats().classes[1];
+        assert_eq!((c.misses, c.returns, c.idle), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_third_pool_evicts_the_oldest_thread_slot() {
+        let pools: Vec<BufPool> = (0..3).map(|_| BufPool::new()).collect();
+        for p in &pools {
+            drop(p.get(1));
+        }
+        // The first pool's slot was evicted when the third arrived: its buffer is shared again.
+        // (Slot 1 is the victim; slot 0 holds pool 0, slot 1 held pool 1 and now pool 2.)
+        assert_eq!(pools[1].stats().classes[0].idle, 1);
+        BufPool::trim_thread_cache();
+        assert!(pools.iter().all(|p| p.stats().classes[0].idle == 1));
+    }
+
+    #[test]
+    fn debug_never_shows_contents() {
+        let pool = BufPool::new();
+        let mut b = pool.get(10);
+        b.extend_from_slice(b"hunter2");
+        let dbg = format!("{b:?}");
+        assert!(!dbg.contains("hunter2") && !dbg.contains("104"), "{dbg}");
+    }
+
+    #[test]
+    fn dropped_pool_releases_thread_cache_quietly() {
+        let pool = BufPool::new();
+        drop(pool.get(10));
+        drop(pool);
+        BufPool::trim_thread_cache();
+    }
+}
