@@ -1,6 +1,7 @@
 //! Many threads getting and putting at once: no buffer is ever handed to two holders, every
 //! buffer comes back empty, and the counters add up exactly once the threads are gone.
 
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use capstan::pool::{BufPool, SIZE_CLASSES, StringPool};
@@ -85,7 +86,7 @@ fn string_pool_under_contention() {
                 for i in 0..ROUNDS {
                     let mut a = pool.get();
                     assert!(a.is_empty());
-                    a.push_str(&format!("{t}:{i}"));
+                    write!(a, "{t}:{i}").unwrap_or_default();
                     std::thread::yield_now();
                     assert_eq!(*a, format!("{t}:{i}"));
                 }
