@@ -94,7 +94,8 @@ fn strings_allocate_nothing_in_steady_state() {
     let pool = StringPool::strings(16, 128);
     let key = |pool: &StringPool| {
         let mut s = pool.get();
-        write!(s, "{}/{}:{}", "registry.example.com", "team/app", "v1.2.3").unwrap_or_default();
+        let (host, repo, tag) = ("registry.example.com", "team/app", "v1.2.3");
+        write!(s, "{host}/{repo}:{tag}").unwrap_or_default();
         assert_eq!(s.len(), 36);
     };
     key(&pool);
