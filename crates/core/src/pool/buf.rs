@@ -4,9 +4,11 @@
 //!
 //! Storage is two-level:
 //!
-//! 1. **Shared, bounded queues**, one per size class (`crossbeam_queue::ArrayQueue`): every thread
-//!    can take from and give back to them; the queue's capacity is the class cap, so a burst of
-//!    gets can never pin more than `cap × class size` bytes once it is over.
+//! 1. **Shared, bounded queues**, one per size class: lock-free `ArrayQueue`s sharded by thread
+//!    (a thread visits other shards only when its own is empty or full), so two threads do not
+//!    bounce one queue's cache lines. Every thread can take from and give back to them; the
+//!    shards' capacities add up to the class cap, so a burst of gets can never pin more than
+//!    `cap × class size` bytes once it is over.
 //! 2. **A tiny per-thread cache** in front of them: at most [`MAX_THREAD_CACHE`] buffers per class
 //!    (defaults: 2 for the classes up to 8 KiB, 1 for 32 and 64 KiB, none for 1 MiB — at most
 //!    122 KiB per thread and pool). It is what makes get+put cost a few nanoseconds, and it never
@@ -32,7 +34,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, Weak};
 
-use crossbeam_queue::ArrayQueue;
+use super::sharded::ShardedQueue;
 
 /// The size classes, in bytes: 1 KiB, 4 KiB, 8 KiB, 32 KiB, 64 KiB, 1 MiB.
 pub const SIZE_CLASSES: [usize; 6] = [1 << 10, 4 << 10, 8 << 10, 32 << 10, 64 << 10, 1 << 20];
@@ -41,7 +43,7 @@ pub const SIZE_CLASSES: [usize; 6] = [1 << 10, 4 << 10, 8 << 10, 32 << 10, 64 <<
 pub const MAX_THREAD_CACHE: usize = 2;
 
 /// How many fast-path operations a thread makes before its counters reach [`BufPool::stats`].
-pub const STATS_FLUSH_EVERY: u32 = 64;
+pub const STATS_FLUSH_EVERY: u32 = 256;
 
 const CLASSES: usize = SIZE_CLASSES.len();
 const DEFAULT_CAPS: [usize; CLASSES] = [256, 256, 128, 64, 32, 8];
@@ -50,8 +52,20 @@ const DEFAULT_THREAD_CACHE: [usize; CLASSES] = [2, 2, 2, 1, 1, 0];
 /// The class whose size is the smallest that holds `len` bytes.
 #[inline]
 fn class_for_request(len: usize) -> Option<usize> {
-    SIZE_CLASSES.iter().position(|&size| size >= len)
+    // A branch chain, not a search: the common sizes resolve in one or two predictable compares.
+    Some(match len {
+        0..=1024 => 0,
+        1025..=4096 => 1,
+        4097..=8192 => 2,
+        8193..=32768 => 3,
+        32769..=65536 => 4,
+        65537..=1_048_576 => 5,
+        _ => return None,
+    })
 }
+
+/// The class marker of a buffer that belongs to no class (oversize, or detached).
+const NO_CLASS: u8 = u8::MAX;
 
 /// The class a buffer of capacity `cap` is filed under when it comes back, if any.
 #[inline]
@@ -95,11 +109,8 @@ impl BufPoolBuilder {
     pub fn build(self) -> BufPool {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let classes = std::array::from_fn(|i| Class {
-            // ArrayQueue needs a capacity of at least one; a cap of 0 is enforced on return.
-            queue: ArrayQueue::new(self.caps[i].max(1)),
-            cap: self.caps[i],
+            queue: ShardedQueue::new(self.caps[i]),
             thread_cache: self.thread_cache[i].min(self.caps[i]),
-            counters: Counters::default(),
         });
         BufPool {
             shared: Arc::new(Shared {
@@ -119,30 +130,9 @@ impl Default for BufPoolBuilder {
     }
 }
 
-#[derive(Default)]
-struct Counters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    returns: AtomicU64,
-    discarded: AtomicU64,
-}
-
-impl Counters {
-    fn add(&self, local: &LocalCounters) {
-        if local.hits != 0 {
-            self.hits.fetch_add(local.hits, Relaxed);
-        }
-        if local.returns != 0 {
-            self.returns.fetch_add(local.returns, Relaxed);
-        }
-    }
-}
-
 struct Class {
-    queue: ArrayQueue<Vec<u8>>,
-    cap: usize,
+    queue: ShardedQueue<Vec<u8>>,
     thread_cache: usize,
-    counters: Counters,
 }
 
 struct Shared {
@@ -153,12 +143,7 @@ struct Shared {
 impl Shared {
     /// Files `buf` in the shared queue of `class`, or frees it when the class is full.
     fn push_shared(&self, class: usize, buf: Vec<u8>) {
-        let c = &self.classes[class];
-        if c.cap == 0 || c.queue.push(buf).is_err() {
-            c.counters.discarded.fetch_add(1, Relaxed);
-        } else {
-            c.counters.returns.fetch_add(1, Relaxed);
-        }
+        self.classes[class].queue.push(buf);
     }
 }
 
@@ -223,11 +208,16 @@ impl BufPool {
         let Some(class) = class_for_request(min_capacity) else {
             return PooledBuf {
                 buf: Vec::with_capacity(min_capacity),
+                class: NO_CLASS,
                 pool: self,
             };
         };
         let buf = self.take(class);
-        PooledBuf { buf, pool: self }
+        PooledBuf {
+            buf,
+            class: class as u8,
+            pool: self,
+        }
     }
 
     #[inline]
@@ -238,29 +228,23 @@ impl BufPool {
                 return buf;
             }
         }
-        if let Some(buf) = c.queue.pop() {
-            c.counters.hits.fetch_add(1, Relaxed);
-            buf
-        } else {
-            c.counters.misses.fetch_add(1, Relaxed);
-            Vec::with_capacity(SIZE_CLASSES[class])
+        self.take_shared(class)
+    }
+
+    #[cold]
+    fn take_shared(&self, class: usize) -> Vec<u8> {
+        match self.shared.classes[class].queue.pop() {
+            Some(buf) => buf,
+            None => Vec::with_capacity(SIZE_CLASSES[class]),
         }
     }
 
+    /// Takes back a buffer handed out from `class`.
     #[inline]
-    fn give_back(&self, mut buf: Vec<u8>) {
-        let Some(class) = class_for_return(buf.capacity()) else {
-            if buf.capacity() > 0 {
-                // Oversize or shrunk: never kept. Count only what came from a class.
-                if let Some(class) = SIZE_CLASSES.iter().rposition(|&s| s <= buf.capacity()) {
-                    self.shared.classes[class]
-                        .counters
-                        .discarded
-                        .fetch_add(1, Relaxed);
-                }
-            }
-            return;
-        };
+    fn give_back(&self, class: usize, mut buf: Vec<u8>) {
+        if buf.capacity() != SIZE_CLASSES[class] {
+            return self.give_back_resized(class, buf);
+        }
         buf.clear();
         if self.shared.classes[class].thread_cache > 0 {
             match local::give(&self.shared, class, buf) {
@@ -269,6 +253,20 @@ impl BufPool {
             }
         }
         self.shared.push_shared(class, buf);
+    }
+
+    /// Takes back a buffer whose capacity changed while it was out: it is filed by its new
+    /// capacity, or freed.
+    #[cold]
+    fn give_back_resized(&self, from: usize, mut buf: Vec<u8>) {
+        match class_for_return(buf.capacity()) {
+            Some(class) => {
+                buf.clear();
+                self.shared.push_shared(class, buf);
+            }
+            // Grown too far or shrunk: freed, and counted against the class it came from.
+            None => self.shared.classes[from].queue.record_discard(),
+        }
     }
 
     /// Gives this thread's cached buffers (of every pool) back to their pools' shared queues and
@@ -281,14 +279,14 @@ impl BufPool {
     pub fn stats(&self) -> BufPoolStats {
         BufPoolStats {
             classes: std::array::from_fn(|i| {
-                let c = &self.shared.classes[i];
+                let t = self.shared.classes[i].queue.totals();
                 ClassStats {
                     size: SIZE_CLASSES[i],
-                    hits: c.counters.hits.load(Relaxed),
-                    misses: c.counters.misses.load(Relaxed),
-                    returns: c.counters.returns.load(Relaxed),
-                    discarded: c.counters.discarded.load(Relaxed),
-                    idle: c.queue.len(),
+                    hits: t.hits,
+                    misses: t.misses,
+                    returns: t.returns,
+                    discarded: t.discarded,
+                    idle: t.idle,
                 }
             }),
         }
@@ -401,12 +399,15 @@ pub struct ClassStats {
 /// Its `Debug` shows the length and capacity, never the bytes (they may be secrets).
 pub struct PooledBuf<'p> {
     buf: Vec<u8>,
+    /// The class it was handed out from, or [`NO_CLASS`].
+    class: u8,
     pool: &'p BufPool,
 }
 
 impl PooledBuf<'_> {
     /// Takes the `Vec` out of the pool's care: it will be freed like any other `Vec`.
     pub fn detach(mut self) -> Vec<u8> {
+        self.class = NO_CLASS;
         std::mem::take(&mut self.buf)
     }
 }
@@ -414,9 +415,9 @@ impl PooledBuf<'_> {
 impl Drop for PooledBuf<'_> {
     #[inline]
     fn drop(&mut self) {
-        let buf = std::mem::take(&mut self.buf);
-        if buf.capacity() != 0 {
-            self.pool.give_back(buf);
+        if self.class != NO_CLASS {
+            self.pool
+                .give_back(usize::from(self.class), std::mem::take(&mut self.buf));
         }
     }
 }
@@ -469,102 +470,126 @@ impl fmt::Debug for PooledBuf<'_> {
     }
 }
 
-/// The per-thread cache. Everything here is safe code: a `RefCell` in a `thread_local!`.
+/// The per-thread cache. Everything here is safe code: `Cell`s in a `thread_local!`.
+///
+/// `Cell`s rather than a `RefCell`: a borrow flag is one more read-modify-write through memory
+/// on every get and every put, and on the fast path those chains are the whole cost.
 mod local {
-    use super::{CLASSES, Counters, LocalCounters, MAX_THREAD_CACHE, STATS_FLUSH_EVERY, Shared};
-    use std::cell::RefCell;
+    use super::{CLASSES, MAX_THREAD_CACHE, STATS_FLUSH_EVERY, Shared};
+    use std::cell::Cell;
     use std::sync::{Arc, Weak};
 
-    /// The buffers and pending counters one thread holds for one pool.
+    /// The buffers and pending counters one thread holds for one pool. `id == 0` marks a free
+    /// slot (pool ids start at 1); an empty `Vec` (no allocation) marks a free buffer place.
     struct Slot {
-        id: u64,
-        pool: Weak<Shared>,
-        bufs: [[Option<Vec<u8>>; MAX_THREAD_CACHE]; CLASSES],
-        counters: [LocalCounters; CLASSES],
-        ops: u32,
+        id: Cell<u64>,
+        pool: Cell<Weak<Shared>>,
+        len: [Cell<u8>; CLASSES],
+        bufs: [[Cell<Vec<u8>>; MAX_THREAD_CACHE]; CLASSES],
+        hits: [Cell<u64>; CLASSES],
+        returns: [Cell<u64>; CLASSES],
     }
 
     impl Slot {
-        fn flush_counters(&mut self, shared: &Shared) {
-            for (c, local) in shared.classes.iter().zip(self.counters.iter_mut()) {
-                Counters::add(&c.counters, local);
-                *local = LocalCounters::default();
+        const fn new() -> Slot {
+            Slot {
+                id: Cell::new(0),
+                pool: Cell::new(Weak::new()),
+                len: [const { Cell::new(0) }; CLASSES],
+                bufs: [const { [Cell::new(Vec::new()), Cell::new(Vec::new())] }; CLASSES],
+                hits: [const { Cell::new(0) }; CLASSES],
+                returns: [const { Cell::new(0) }; CLASSES],
             }
-            self.ops = 0;
         }
 
-        /// Gives every buffer and counter back to the pool (or drops them if it is gone).
-        fn release(mut self) {
-            if let Some(shared) = self.pool.upgrade() {
-                self.flush_counters(&shared);
-                for (class, bufs) in self.bufs.iter_mut().enumerate() {
-                    for buf in bufs.iter_mut().filter_map(Option::take) {
-                        // Returns were counted when the buffer entered the thread cache.
-                        let c = &shared.classes[class];
-                        if c.queue.push(buf).is_err() {
-                            c.counters
-                                .discarded
-                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
+        fn upgrade(&self) -> Option<Arc<Shared>> {
+            let weak = self.pool.take();
+            let shared = weak.upgrade();
+            self.pool.set(weak);
+            shared
+        }
+
+        fn flush_counters(&self, shared: &Shared) {
+            for (class, c) in shared.classes.iter().enumerate() {
+                c.queue
+                    .record(self.hits[class].take(), self.returns[class].take());
+            }
+        }
+
+        /// Gives every buffer and counter back to the pool (or drops them if it is gone), and
+        /// leaves the slot free.
+        fn release(&self) {
+            let shared = self.upgrade();
+            if let Some(shared) = &shared {
+                self.flush_counters(shared);
+            }
+            for class in 0..CLASSES {
+                let n = usize::from(self.len[class].replace(0));
+                for place in &self.bufs[class][..n] {
+                    let buf = place.take();
+                    // Its return was counted when it entered the thread cache.
+                    if let Some(shared) = &shared {
+                        shared.classes[class].queue.restore(buf);
                     }
                 }
+                self.hits[class].set(0);
+                self.returns[class].set(0);
             }
+            self.id.set(0);
+            drop(self.pool.take());
         }
 
-        #[inline]
-        fn tick(&mut self) {
-            self.ops += 1;
-            if self.ops >= STATS_FLUSH_EVERY {
-                if let Some(shared) = self.pool.upgrade() {
-                    self.flush_counters(&shared);
-                }
+        #[cold]
+        fn flush_later(&self) {
+            if let Some(shared) = self.upgrade() {
+                self.flush_counters(&shared);
             }
         }
     }
 
-    #[derive(Default)]
     struct Cache {
-        slots: [Option<Slot>; 2],
+        slots: [Slot; 2],
     }
 
     impl Cache {
+        #[inline]
+        fn find(&self, id: u64) -> Option<&Slot> {
+            let [a, b] = &self.slots;
+            if a.id.get() == id {
+                Some(a)
+            } else if b.id.get() == id {
+                Some(b)
+            } else {
+                None
+            }
+        }
+
         /// This thread's slot for `shared`, claiming a free one or evicting the second (whose
         /// buffers go back to their pool).
-        fn slot_for(&mut self, shared: &Arc<Shared>) -> &mut Slot {
-            let i = match self
-                .slots
-                .iter()
-                .position(|s| s.as_ref().is_some_and(|s| s.id == shared.id))
-            {
-                Some(i) => i,
-                None => {
-                    let i = self.slots.iter().position(Option::is_none).unwrap_or(1);
-                    if let Some(old) = self.slots[i].take() {
-                        old.release();
-                    }
-                    i
-                }
+        #[cold]
+        fn claim(&self, shared: &Arc<Shared>) -> &Slot {
+            let slot = if self.slots[0].id.get() == 0 {
+                &self.slots[0]
+            } else {
+                &self.slots[1]
             };
-            self.slots[i].get_or_insert_with(|| Slot {
-                id: shared.id,
-                pool: Arc::downgrade(shared),
-                bufs: Default::default(),
-                counters: Default::default(),
-                ops: 0,
-            })
+            slot.release();
+            slot.id.set(shared.id);
+            slot.pool.set(Arc::downgrade(shared));
+            slot
         }
     }
 
     impl Drop for Cache {
         fn drop(&mut self) {
-            for slot in self.slots.iter_mut().filter_map(Option::take) {
+            for slot in &self.slots {
                 slot.release();
             }
         }
     }
 
     thread_local! {
-        static CACHE: RefCell<Cache> = const { RefCell::new(Cache { slots: [None, None] }) };
+        static CACHE: Cache = const { Cache { slots: [Slot::new(), Slot::new()] } };
     }
 
     /// A buffer of `class` from this thread's cache for pool `id`.
@@ -572,12 +597,11 @@ mod local {
     pub(super) fn take(id: u64, class: usize) -> Option<Vec<u8>> {
         CACHE
             .try_with(|cache| {
-                let mut cache = cache.try_borrow_mut().ok()?;
-                let slot = cache.slots.iter_mut().flatten().find(|s| s.id == id)?;
-                let buf = slot.bufs[class].iter_mut().rev().find_map(Option::take)?;
-                slot.counters[class].hits += 1;
-                slot.tick();
-                Some(buf)
+                let slot = cache.find(id)?;
+                let n = slot.len[class].get().checked_sub(1)?;
+                slot.len[class].set(n);
+                slot.hits[class].set(slot.hits[class].get() + 1);
+                Some(slot.bufs[class][usize::from(n)].take())
             })
             .ok()
             .flatten()
@@ -591,41 +615,33 @@ mod local {
         // `try_with` fails only while this thread's locals are being torn down: the buffer then
         // goes to the shared queue.
         let _ = CACHE.try_with(|cache| {
-            let Ok(mut cache) = cache.try_borrow_mut() else {
-                return;
+            let slot = match cache.find(shared.id) {
+                Some(slot) => slot,
+                None => cache.claim(shared),
             };
-            let cache = &mut *cache;
-            let slot = cache.slot_for(shared);
-            if let Some(free) = slot.bufs[class][..limit].iter_mut().find(|b| b.is_none()) {
-                *free = buf.take();
-                slot.counters[class].returns += 1;
-                slot.tick();
+            let n = slot.len[class].get();
+            if usize::from(n) < limit {
+                if let Some(b) = buf.take() {
+                    slot.bufs[class][usize::from(n)].set(b);
+                }
+                slot.len[class].set(n + 1);
+                let returns = slot.returns[class].get() + 1;
+                slot.returns[class].set(returns);
+                if returns >= u64::from(STATS_FLUSH_EVERY) {
+                    slot.flush_later();
+                }
             }
         });
         buf.map_or(Ok(()), Err)
     }
 
     pub(super) fn trim() {
-        let slots = CACHE
-            .try_with(|cache| {
-                cache
-                    .try_borrow_mut()
-                    .map(|mut c| std::mem::take(&mut c.slots))
-                    .ok()
-            })
-            .ok()
-            .flatten();
-        for slot in slots.into_iter().flatten().flatten() {
-            slot.release();
-        }
+        let _ = CACHE.try_with(|cache| {
+            for slot in &cache.slots {
+                slot.release();
+            }
+        });
     }
-}
-
-/// Counters a thread keeps for the fast path before publishing them.
-#[derive(Default, Clone, Copy)]
-struct LocalCounters {
-    hits: u64,
-    returns: u64,
 }
 
 #[cfg(test)]
@@ -698,8 +714,20 @@ mod tests {
         b.resize(300 << 10, 0);
         drop(b);
         let s = pool.stats();
-        assert_eq!(s.class(64 << 10).map(|c| c.discarded), Some(1));
+        assert_eq!(
+            s.class(1024).map(|c| c.discarded),
+            Some(1),
+            "counted where it came from"
+        );
         assert!(s.classes.iter().all(|c| c.idle == 0));
+        // A moderate growth is filed under the class that now fits it.
+        let mut b = pool.get(1024);
+        let len = b.len();
+        b.reserve_exact(8192 - len);
+        let cap = b.capacity();
+        drop(b);
+        let s = pool.stats();
+        assert_eq!(s.class(cap).map(|c| (c.idle, c.returns)), Some((1, 1)));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 mod buf;
 mod object;
+mod sharded;
 
 pub use buf::{
     BufPool, BufPoolBuilder, BufPoolMetrics, BufPoolStats, ClassStats, MAX_THREAD_CACHE, PooledBuf,

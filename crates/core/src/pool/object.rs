@@ -3,9 +3,8 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crossbeam_queue::ArrayQueue;
+use super::sharded::ShardedQueue;
 
 /// A value that can be emptied for reuse.
 ///
@@ -57,49 +56,35 @@ impl<T> Reset for Vec<T> {
 
 /// A bounded pool of `T`s made by a factory and [`Reset`] on return.
 ///
-/// Storage is one lock-free `ArrayQueue` of capacity `cap`: a return beyond it frees the value.
+/// Storage is a lock-free queue sharded by thread, bounded by `cap` in total: a return beyond it
+/// frees the value.
 pub struct Pool<T> {
-    queue: ArrayQueue<T>,
+    queue: ShardedQueue<T>,
     factory: Box<dyn Fn() -> T + Send + Sync>,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    returns: AtomicU64,
-    discarded: AtomicU64,
 }
 
 impl<T> fmt::Debug for Pool<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
-            .field("cap", &self.queue.capacity())
-            .field("idle", &self.queue.len())
+            .field("cap", &self.queue.cap())
+            .field("idle", &self.queue.totals().idle)
             .finish_non_exhaustive()
     }
 }
 
 impl<T: Reset> Pool<T> {
-    /// A pool that keeps at most `cap` idle values (at least one) and makes new ones with
-    /// `factory`.
+    /// A pool that keeps at most `cap` idle values and makes new ones with `factory`.
     pub fn new(cap: usize, factory: impl Fn() -> T + Send + Sync + 'static) -> Self {
         Pool {
-            queue: ArrayQueue::new(cap.max(1)),
+            queue: ShardedQueue::new(cap),
             factory: Box::new(factory),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            returns: AtomicU64::new(0),
-            discarded: AtomicU64::new(0),
         }
     }
 
     /// A value from the pool (or the factory); it comes back, reset, when the guard drops.
     #[inline]
     pub fn get(&self) -> Pooled<'_, T> {
-        let value = if let Some(v) = self.queue.pop() {
-            self.hits.fetch_add(1, Relaxed);
-            v
-        } else {
-            self.misses.fetch_add(1, Relaxed);
-            (self.factory)()
-        };
+        let value = self.queue.pop().unwrap_or_else(|| (self.factory)());
         Pooled {
             value: Some(value),
             pool: self,
@@ -109,21 +94,22 @@ impl<T: Reset> Pool<T> {
     #[inline]
     fn put(&self, mut value: T) {
         value.reset();
-        if value.retain() && self.queue.push(value).is_ok() {
-            self.returns.fetch_add(1, Relaxed);
+        if value.retain() {
+            self.queue.push(value);
         } else {
-            self.discarded.fetch_add(1, Relaxed);
+            self.queue.record_discard();
         }
     }
 
     /// Counters since the pool was made.
     pub fn stats(&self) -> PoolStats {
+        let t = self.queue.totals();
         PoolStats {
-            hits: self.hits.load(Relaxed),
-            misses: self.misses.load(Relaxed),
-            returns: self.returns.load(Relaxed),
-            discarded: self.discarded.load(Relaxed),
-            idle: self.queue.len(),
+            hits: t.hits,
+            misses: t.misses,
+            returns: t.returns,
+            discarded: t.discarded,
+            idle: t.idle,
         }
     }
 }
