@@ -1,1 +1,156 @@
-fn main() {}
+//! Caches and the interner against the obvious alternatives, in the same run.
+//!
+//! - `TtlLru` get hit and insert (string keys, `Arc<str>` values, as the credential cache uses).
+//! - `LoadingCache` hit path (the cache in front of a `SingleFlight`), and a bare `SingleFlight`
+//!   call whose loader returns at once (the cost a miss adds over the loader itself).
+//! - `Interner` hit against a `HashMap<String, u32>` behind a `parking_lot::RwLock`.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use capstan::cache::{LoadingCache, SingleFlight, TtlLru};
+use capstan::intern::Interner;
+use criterion::{Criterion, criterion_group, criterion_main};
+use parking_lot::RwLock;
+
+const KEYS: usize = 1024;
+
+fn keys() -> Vec<String> {
+    (0..KEYS)
+        .map(|i| format!("registry-{i}.example.com/team/app"))
+        .collect()
+}
+
+fn ttl_lru(c: &mut Criterion) {
+    let keys = keys();
+    let cache: TtlLru<String, Arc<str>> = TtlLru::new(KEYS * 2, Duration::from_secs(600));
+    for k in &keys {
+        cache.insert(k.clone(), Arc::from(k.as_str()));
+    }
+    for k in &keys {
+        assert_eq!(
+            cache.get(k.as_str()).as_deref(),
+            Some(k.as_str()),
+            "warm cache must hit"
+        );
+    }
+
+    let mut g = c.benchmark_group("ttl_lru");
+    let mut i = 0usize;
+    g.bench_function("get_hit", |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(cache.get(keys[i].as_str()))
+        });
+    });
+    let baseline: RwLock<HashMap<String, Arc<str>>> = RwLock::new(
+        keys.iter()
+            .map(|k| (k.clone(), Arc::from(k.as_str())))
+            .collect(),
+    );
+    g.bench_function("rwlock_hashmap_get_no_ttl_no_lru", |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(baseline.read().get(keys[i].as_str()).cloned())
+        });
+    });
+    let small: TtlLru<String, Arc<str>> = TtlLru::new(KEYS / 2, Duration::from_secs(600));
+    let value: Arc<str> = Arc::from("v");
+    g.bench_function("insert_evicting", |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(small.insert(keys[i].clone(), Arc::clone(&value)))
+        });
+    });
+    g.finish();
+    assert!(
+        small.len() <= KEYS / 2,
+        "the bounded cache grew past its capacity"
+    );
+    assert!(small.stats().evicted > 0, "the insert bench never evicted");
+}
+
+fn single_flight(c: &mut Criterion) {
+    let keys = keys();
+    let loading: LoadingCache<String, Arc<str>, Infallible> = LoadingCache::new(
+        TtlLru::builder()
+            .capacity(KEYS * 2)
+            .ttl(Duration::from_secs(600)),
+    );
+    for k in &keys {
+        let v = loading.get_or_load(k.as_str(), || Ok(Arc::from(k.as_str())));
+        assert_eq!(v.as_deref().ok(), Some(k.as_str()));
+    }
+    let loads = loading.flights().stats().loads;
+
+    let mut g = c.benchmark_group("single_flight");
+    let mut i = 0usize;
+    g.bench_function("loading_cache_hit", |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(loading.get_or_load(keys[i].as_str(), unreachable_loader))
+        });
+    });
+    assert_eq!(
+        loading.flights().stats().loads,
+        loads,
+        "a warm hit ran the loader"
+    );
+
+    let bare: SingleFlight<String, u32, Infallible> = SingleFlight::new();
+    g.bench_function("bare_flight_immediate_loader", |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(bare.get_or_load(keys[i].as_str(), || Ok(7)))
+        });
+    });
+    g.finish();
+    assert_eq!(bare.in_flight(), 0, "a flight was left behind");
+}
+
+/// The loader a warm cache must never call; returns a value instead of panicking so a broken
+/// cache shows up in the assertion after the bench, not as an abort inside criterion.
+fn unreachable_loader() -> Result<Arc<str>, Infallible> {
+    Ok(Arc::from("loader ran on a hit"))
+}
+
+fn interner(c: &mut Criterion) {
+    let keys = keys();
+    let interner = Interner::new();
+    let baseline: RwLock<HashMap<String, u32>> = RwLock::new(HashMap::new());
+    for (n, k) in keys.iter().enumerate() {
+        let sym = interner.intern(k);
+        assert_eq!(interner.resolve(sym), k);
+        baseline
+            .write()
+            .insert(k.clone(), u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    let len = interner.len();
+
+    let mut g = c.benchmark_group("intern_hit");
+    let mut i = 0usize;
+    g.bench_function("capstan_interner", |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(interner.intern(black_box(keys[i].as_str())))
+        });
+    });
+    g.bench_function("rwlock_hashmap_string_u32", |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(baseline.read().get(black_box(keys[i].as_str())).copied())
+        });
+    });
+    let sym = interner.intern(&keys[3]);
+    g.bench_function("capstan_resolve", |b| {
+        b.iter(|| black_box(interner.resolve(black_box(sym))).len());
+    });
+    g.finish();
+    assert_eq!(interner.len(), len, "a hit interned a new string");
+}
+
+criterion_group!(benches, ttl_lru, single_flight, interner);
+criterion_main!(benches);
