@@ -86,6 +86,9 @@ fn single_flight(c: &mut Criterion) {
     }
     let loads = loading.flights().stats().loads;
 
+    // A warm hit must never call the loader; it returns a marker instead of panicking so a
+    // broken cache shows up in the assertion after the bench, not as an abort inside criterion.
+    let unreachable_loader = || Ok(Arc::from("loader ran on a hit"));
     let mut g = c.benchmark_group("single_flight");
     let mut i = 0usize;
     g.bench_function("loading_cache_hit", |b| {
@@ -109,12 +112,6 @@ fn single_flight(c: &mut Criterion) {
     });
     g.finish();
     assert_eq!(bare.in_flight(), 0, "a flight was left behind");
-}
-
-/// The loader a warm cache must never call; returns a value instead of panicking so a broken
-/// cache shows up in the assertion after the bench, not as an abort inside criterion.
-fn unreachable_loader() -> Result<Arc<str>, Infallible> {
-    Ok(Arc::from("loader ran on a hit"))
 }
 
 fn interner(c: &mut Criterion) {
