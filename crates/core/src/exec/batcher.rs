@@ -18,7 +18,9 @@ enum Msg<T> {
 
 #[derive(Default)]
 struct Counters {
-    pushed: AtomicU64,
+    /// Items the background thread took off the queue. Every counter is written by that thread
+    /// alone, so `push` touches no shared counter (one cost 3x on two producers).
+    received: AtomicU64,
     delivered: AtomicU64,
     batches: AtomicU64,
     sink_panics: AtomicU64,
@@ -27,7 +29,8 @@ struct Counters {
 /// Counters of a [`Batcher`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BatchStats {
-    /// Items accepted by `push`.
+    /// Items accepted by `push`: exact once the batcher is shut down; while it runs, the count
+    /// can be off by the one item the background thread is taking or a pending `flush` request.
     pub pushed: u64,
     /// Items handed to the sink.
     pub delivered: u64,
@@ -122,6 +125,7 @@ fn run<T, F: FnMut(Vec<T>)>(
         };
         match msg {
             Ok(Msg::Item(item)) => {
+                c.received.fetch_add(1, Relaxed);
                 if batch.is_empty() {
                     deadline = Instant::now().checked_add(max_age);
                 }
@@ -203,7 +207,6 @@ impl<T: Send + 'static> Batcher<T> {
         self.sender()?
             .send(Msg::Item(item))
             .map_err(|_| ExecError::ShutDown)?;
-        self.counters.pushed.fetch_add(1, Relaxed);
         Ok(())
     }
 
@@ -214,10 +217,7 @@ impl<T: Send + 'static> Batcher<T> {
             Err(e) => return Err((item, e)),
         };
         match tx.try_send(Msg::Item(item)) {
-            Ok(()) => {
-                self.counters.pushed.fetch_add(1, Relaxed);
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(TrySendError::Full(Msg::Item(item))) => Err((item, ExecError::QueueFull)),
             Err(TrySendError::Disconnected(Msg::Item(item))) => Err((item, ExecError::ShutDown)),
             Err(_) => unreachable!("invariant: try_send returns the message it was given"),
@@ -237,7 +237,7 @@ impl<T: Send + 'static> Batcher<T> {
     pub fn stats(&self) -> BatchStats {
         let c = &self.counters;
         BatchStats {
-            pushed: c.pushed.load(Relaxed),
+            pushed: c.received.load(Relaxed) + self.tx.as_ref().map_or(0, |tx| tx.len() as u64),
             delivered: c.delivered.load(Relaxed),
             batches: c.batches.load(Relaxed),
             sink_panics: c.sink_panics.load(Relaxed),
