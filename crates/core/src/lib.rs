@@ -38,6 +38,9 @@ pub mod pool;
 
 pub use error::{Error, Result};
 
+/// This build's version (`CARGO_PKG_VERSION`), the one every front end reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 #[cfg(test)]
 mod send_sync {
     //! Compile-time checks that shared types can cross threads and survive unwinding.
