@@ -11,8 +11,10 @@ mod clock;
 mod flight;
 mod loading;
 mod lru;
+mod metrics;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use flight::{FlightStats, SingleFlight};
 pub use loading::LoadingCache;
 pub use lru::{CacheStats, TtlLru, TtlLruBuilder};
+pub use metrics::CacheMetrics;
