@@ -8,7 +8,8 @@
 //! - [`cache`]: a sharded TTL-LRU, single-flight loading, and both together;
 //! - [`exec`]: a bounded worker pool, a limiter, a batcher;
 //! - [`intern`]: a concurrent string interner;
-//! - [`metrics`]: counters, gauges and the Prometheus text format.
+//! - [`metrics`]: counters, gauges and the Prometheus text format;
+//! - [`scan`]: rules, rule packs and the streaming scanner for secrets, crypto and threats.
 //!
 //! ```
 //! use capstan::cache::LoadingCache;
@@ -35,6 +36,7 @@ pub mod exec;
 pub mod intern;
 pub mod metrics;
 pub mod pool;
+pub mod scan;
 
 pub use error::{Error, Result};
 

@@ -460,7 +460,7 @@ mod tests {
             .into_iter()
             .map(JobHandle::join)
             .sum::<Result<u64, _>>()?;
-        assert_eq!(sum, (0..100u64).map(|i| i * i).sum());
+        assert_eq!(sum, (0..100u64).map(|i| i * i).sum::<u64>());
         Ok(())
     }
 

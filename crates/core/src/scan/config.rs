@@ -1,0 +1,618 @@
+//! Loading rules from TOML: capstan's native packs and gitleaks configs, unchanged.
+//!
+//! The format is gitleaks' (`[[rules]]`, `[[rules.allowlists]]`, the older `[rules.allowlist]`,
+//! global `[allowlist]` / `[[allowlists]]` with `targetRules`, `[extend]`) plus capstan's own rule
+//! fields (`category`, `severity`, `multiline`, the crypto fields, examples). Semantics follow
+//! gitleaks where it defines them:
+//!
+//! - `[extend]` adds the base's rules; a rule with the same id overrides the base's non-empty
+//!   fields and appends tags, keywords and allowlists. `useDefault` extends capstan's built-in
+//!   packs; `path` a file, resolved against the working directory, then the naming file's
+//!   directory, then the top-level config's directory. Extension is followed two levels deep.
+//! - Validation runs after extension, so an override may omit `regex`.
+//! - `commits` in allowlists are accepted and ignored (capstan scans trees, not history).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::rule::{
+    Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity,
+};
+
+/// How deep `[extend]` chains are followed (gitleaks' limit).
+const MAX_EXTEND_DEPTH: usize = 2;
+
+/// Why a config was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// The file could not be read.
+    Io(String),
+    /// The TOML did not parse or a field had the wrong type.
+    Toml(String),
+    /// A rule has no `id` (its description, if it has one, to help find it).
+    MissingId(Option<String>),
+    /// A rule has neither `regex` nor `path`.
+    NoRegexOrPath,
+    /// A regex (rule, path or allowlist) is invalid or uses syntax capstan can't translate.
+    Regex(String),
+    /// `secretGroup` names a group the regex doesn't have.
+    SecretGroup {
+        /// The group asked for.
+        group: usize,
+        /// The regex's highest group.
+        max: usize,
+    },
+    /// An allowlist with nothing to check.
+    EmptyAllowlist,
+    /// The deprecated single allowlist beside the list form.
+    OldAndNewAllowlist,
+    /// `regexTarget` is not `secret`, `match` or `line`.
+    UnknownRegexTarget(String),
+    /// `condition` is not `AND` or `OR`.
+    UnknownCondition(String),
+    /// `targetRules` names a rule that does not exist.
+    UnknownTargetRule(String),
+    /// `[extend]` failed: the base could not be loaded.
+    Extend(String),
+    /// `category` or `severity` has an unknown value.
+    UnknownValue {
+        /// The field.
+        field: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// A built-in pack name that does not exist.
+    UnknownPack(String),
+}
+
+/// A config that could not be loaded: which file, which rule, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    file: Option<PathBuf>,
+    rule_id: Option<String>,
+    kind: ConfigErrorKind,
+}
+
+impl ConfigError {
+    pub(crate) fn new(kind: ConfigErrorKind) -> Self {
+        ConfigError {
+            file: None,
+            rule_id: None,
+            kind,
+        }
+    }
+
+    fn rule(mut self, id: &str) -> Self {
+        self.set_rule(id);
+        self
+    }
+
+    pub(crate) fn set_rule(&mut self, id: &str) {
+        if self.rule_id.is_none() && !id.is_empty() {
+            self.rule_id = Some(id.to_owned());
+        }
+    }
+
+    fn file(mut self, file: &Path) -> Self {
+        if self.file.is_none() {
+            self.file = Some(file.to_owned());
+        }
+        self
+    }
+
+    /// The config file, when the config came from one.
+    pub fn path(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// The rule at fault, when one is.
+    pub fn rule_id(&self) -> Option<&str> {
+        self.rule_id.as_deref()
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ConfigErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = &self.file {
+            write!(f, "{}: ", p.display())?;
+        }
+        if let Some(id) = &self.rule_id {
+            write!(f, "rule {id}: ")?;
+        }
+        match &self.kind {
+            ConfigErrorKind::Io(e) => write!(f, "cannot read config: {e}"),
+            ConfigErrorKind::Toml(e) => write!(f, "invalid TOML: {e}"),
+            ConfigErrorKind::MissingId(None) => write!(f, "rule |id| is missing or empty"),
+            ConfigErrorKind::MissingId(Some(d)) => {
+                write!(f, "rule |id| is missing or empty (description: {d:?})")
+            }
+            ConfigErrorKind::NoRegexOrPath => {
+                write!(
+                    f,
+                    "both |regex| and |path| are empty, this rule will have no effect"
+                )
+            }
+            ConfigErrorKind::Regex(e) => write!(f, "invalid regex: {e}"),
+            ConfigErrorKind::SecretGroup { group, max } => {
+                write!(
+                    f,
+                    "invalid regex secret group {group}, max regex secret group {max}"
+                )
+            }
+            ConfigErrorKind::EmptyAllowlist => write!(
+                f,
+                "allowlist must contain at least one check for: commits, paths, regexes, or stopwords"
+            ),
+            ConfigErrorKind::OldAndNewAllowlist => write!(
+                f,
+                "the deprecated single allowlist ([allowlist] / [rules.allowlist]) cannot be used alongside [[allowlists]]"
+            ),
+            ConfigErrorKind::UnknownRegexTarget(t) => write!(
+                f,
+                "unknown allowlist |regexTarget| '{t}' (expected secret, match or line)"
+            ),
+            ConfigErrorKind::UnknownCondition(c) => {
+                write!(
+                    f,
+                    "unknown allowlist |condition| '{c}' (expected AND or OR)"
+                )
+            }
+            ConfigErrorKind::UnknownTargetRule(id) => {
+                write!(f, "allowlist target rule ID '{id}' does not exist")
+            }
+            ConfigErrorKind::Extend(e) => write!(f, "failed to load extended config: {e}"),
+            ConfigErrorKind::UnknownValue { field, value } => {
+                write!(f, "unknown {field} '{value}'")
+            }
+            ConfigErrorKind::UnknownPack(p) => write!(
+                f,
+                "unknown rule pack '{p}' (built-in packs: secrets, crypto, threats, dockerfile)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawConfig {
+    extend: Option<RawExtend>,
+    rules: Vec<RawRule>,
+    allowlist: Option<RawAllowlist>,
+    allowlists: Vec<RawAllowlist>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct RawExtend {
+    use_default: bool,
+    path: Option<String>,
+    disabled_rules: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawRule {
+    id: String,
+    description: String,
+    category: Option<String>,
+    severity: Option<String>,
+    regex: Option<String>,
+    #[serde(rename = "secretGroup")]
+    secret_group: Option<usize>,
+    entropy: Option<f64>,
+    keywords: Vec<String>,
+    path: Option<String>,
+    tags: Vec<String>,
+    multiline: Option<bool>,
+    algorithm: Option<String>,
+    primitive: Option<String>,
+    quantum_class: Option<String>,
+    replacement: Option<String>,
+    allowlist: Option<RawAllowlist>,
+    allowlists: Vec<RawAllowlist>,
+    #[serde(rename = "skipReport")]
+    skip_report: bool,
+    examples: Vec<String>,
+    counterexamples: Vec<String>,
+    example_path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct RawAllowlist {
+    description: String,
+    regexes: Vec<String>,
+    regex_target: Option<String>,
+    stopwords: Vec<String>,
+    paths: Vec<String>,
+    commits: Vec<String>,
+    condition: Option<String>,
+    target_rules: Vec<String>,
+}
+
+/// A rule before validation: fields an override left out are `None`.
+struct Partial {
+    rule: Rule,
+    /// Which optional fields the file set (so an override replaces only those).
+    set_category: bool,
+    set_severity: bool,
+    set_multiline: bool,
+}
+
+/// Where a config came from, for resolving `[extend] path`.
+struct Origin<'a> {
+    file: Option<&'a Path>,
+    root_dir: Option<&'a Path>,
+}
+
+impl RuleSet {
+    /// Loads a config file (native or gitleaks format), following `[extend]`.
+    ///
+    /// ```no_run
+    /// use capstan::scan::RuleSet;
+    /// let rules = RuleSet::load("gitleaks.toml")?;
+    /// # Ok::<(), capstan::scan::ConfigError>(())
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> Result<RuleSet, ConfigError> {
+        let path = path.as_ref();
+        let root_dir = path.parent();
+        let text = read(path)?;
+        let origin = Origin {
+            file: Some(path),
+            root_dir,
+        };
+        parse_validated(&text, &origin).map_err(|e| e.file(path))
+    }
+
+    /// Parses a config from a string; `[extend] path` resolves against the working directory.
+    ///
+    /// ```
+    /// use capstan::scan::RuleSet;
+    /// let rules = RuleSet::from_toml(r#"
+    ///     [[rules]]
+    ///     id = "internal-token"
+    ///     regex = '''itk_[a-z0-9]{32}'''
+    ///     keywords = ["itk_"]
+    /// "#)?;
+    /// assert_eq!(rules.rules[0].id, "internal-token");
+    /// # Ok::<(), capstan::scan::ConfigError>(())
+    /// ```
+    pub fn from_toml(text: &str) -> Result<RuleSet, ConfigError> {
+        parse_validated(
+            text,
+            &Origin {
+                file: None,
+                root_dir: None,
+            },
+        )
+    }
+
+    /// Ids of every rule, in order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.id.as_str())
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(ConfigErrorKind::Io(e.to_string())).file(path))
+}
+
+fn parse_validated(text: &str, origin: &Origin<'_>) -> Result<RuleSet, ConfigError> {
+    let (partials, allowlists) = parse(text, origin, 0)?;
+    let extends = toml::from_str::<RawConfig>(text).is_ok_and(|raw| raw.extend.is_some());
+    let mut set = RuleSet {
+        rules: partials.into_iter().map(|p| p.rule).collect(),
+        allowlists,
+    };
+    validate(&mut set, extends)?;
+    Ok(set)
+}
+
+type Parsed = (Vec<Partial>, Vec<Allowlist>);
+
+fn parse(text: &str, origin: &Origin<'_>, depth: usize) -> Result<Parsed, ConfigError> {
+    let raw: RawConfig =
+        toml::from_str(text).map_err(|e| ConfigError::new(ConfigErrorKind::Toml(e.to_string())))?;
+    let mut rules = Vec::with_capacity(raw.rules.len());
+    for r in raw.rules {
+        rules.push(convert_rule(r)?);
+    }
+    let mut allowlists = Vec::new();
+    if raw.allowlist.is_some() && !raw.allowlists.is_empty() {
+        return Err(ConfigError::new(ConfigErrorKind::OldAndNewAllowlist));
+    }
+    for a in raw.allowlist.into_iter().chain(raw.allowlists) {
+        allowlists.push(convert_allowlist(a)?);
+    }
+    let Some(ext) = raw.extend else {
+        return Ok((rules, allowlists));
+    };
+    if depth >= MAX_EXTEND_DEPTH {
+        return Ok((rules, allowlists));
+    }
+    let (mut base, base_allow) = if ext.use_default {
+        let text = super::packs::all_packs_toml();
+        let mut out = (Vec::new(), Vec::new());
+        for t in text {
+            let (r, a) = parse(
+                t,
+                &Origin {
+                    file: None,
+                    root_dir: None,
+                },
+                MAX_EXTEND_DEPTH,
+            )?;
+            out.0.extend(r);
+            out.1.extend(a);
+        }
+        out
+    } else if let Some(p) = &ext.path {
+        let file = resolve_extend(p, origin).ok_or_else(|| {
+            ConfigError::new(ConfigErrorKind::Extend(format!("{p}: no such file")))
+        })?;
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            ConfigError::new(ConfigErrorKind::Extend(format!("{}: {e}", file.display())))
+        })?;
+        let inner = Origin {
+            file: Some(&file),
+            root_dir: origin.root_dir,
+        };
+        parse(&text, &inner, depth + 1).map_err(|e| {
+            let msg = e.to_string();
+            ConfigError::new(ConfigErrorKind::Extend(format!(
+                "{}: {msg}",
+                file.display()
+            )))
+        })?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let disabled: HashSet<&str> = ext.disabled_rules.iter().map(String::as_str).collect();
+    base.retain(|r| !disabled.contains(r.rule.id.as_str()));
+    // gitleaks: the base's rules come in, overridden field by field by this file's.
+    for mine in rules {
+        match base.iter_mut().find(|b| b.rule.id == mine.rule.id) {
+            Some(b) => merge(b, mine),
+            None => base.push(mine),
+        }
+    }
+    let mut all_allow = base_allow;
+    all_allow.extend(allowlists);
+    Ok((base, all_allow))
+}
+
+fn merge(base: &mut Partial, mine: Partial) {
+    let (b, m) = (&mut base.rule, mine.rule);
+    if !m.description.is_empty() {
+        b.description = m.description;
+    }
+    if m.entropy.is_some() {
+        b.entropy = m.entropy;
+    }
+    if m.secret_group.is_some() {
+        b.secret_group = m.secret_group;
+    }
+    if m.regex.is_some() {
+        b.regex = m.regex;
+    }
+    if m.path.is_some() {
+        b.path = m.path;
+    }
+    if mine.set_category {
+        b.category = m.category;
+    }
+    if mine.set_severity {
+        b.severity = m.severity;
+    }
+    if mine.set_multiline {
+        b.multiline = m.multiline;
+    }
+    if m.crypto.is_some() {
+        b.crypto = m.crypto;
+    }
+    b.tags.extend(m.tags);
+    for k in m.keywords {
+        if !b.keywords.contains(&k) {
+            b.keywords.push(k);
+        }
+    }
+    b.allowlists.extend(m.allowlists);
+    b.skip_report |= m.skip_report;
+}
+
+fn resolve_extend(p: &str, origin: &Origin<'_>) -> Option<PathBuf> {
+    let p = Path::new(p);
+    let mut candidates = vec![p.to_owned()];
+    if p.is_relative() {
+        if let Some(dir) = origin.file.and_then(Path::parent) {
+            candidates.push(dir.join(p));
+        }
+        if let Some(dir) = origin.root_dir {
+            candidates.push(dir.join(p));
+        }
+    }
+    candidates.into_iter().find(|c| c.is_file())
+}
+
+fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
+    let id = r.id.trim().to_owned();
+    if id.is_empty() {
+        return Err(ConfigError::new(ConfigErrorKind::MissingId(
+            (!r.description.is_empty()).then_some(r.description),
+        )));
+    }
+    let err = |k| ConfigError::new(k).rule(&id);
+    let category = match &r.category {
+        Some(c) => Category::parse(c).ok_or_else(|| {
+            err(ConfigErrorKind::UnknownValue {
+                field: "category",
+                value: c.clone(),
+            })
+        })?,
+        None => Category::Secret,
+    };
+    let severity = match &r.severity {
+        Some(s) => Severity::parse(s).ok_or_else(|| {
+            err(ConfigErrorKind::UnknownValue {
+                field: "severity",
+                value: s.clone(),
+            })
+        })?,
+        None => Severity::High,
+    };
+    let crypto = match (r.algorithm, r.primitive, r.quantum_class, r.replacement) {
+        (None, None, None, None) => None,
+        (a, p, q, rep) => Some(CryptoInfo {
+            algorithm: a.unwrap_or_default(),
+            primitive: p.unwrap_or_default(),
+            quantum_class: q.unwrap_or_default(),
+            replacement: rep.unwrap_or_default(),
+        }),
+    };
+    if r.allowlist.is_some() && !r.allowlists.is_empty() {
+        return Err(err(ConfigErrorKind::OldAndNewAllowlist));
+    }
+    let mut allowlists = Vec::new();
+    for a in r.allowlist.into_iter().chain(r.allowlists) {
+        if !a.target_rules.is_empty() {
+            return Err(err(ConfigErrorKind::Toml(
+                "targetRules is only valid in a global allowlist".into(),
+            )));
+        }
+        allowlists.push(convert_allowlist(a).map_err(|e| e.rule(&id))?);
+    }
+    let set_category = r.category.is_some();
+    let set_severity = r.severity.is_some();
+    let set_multiline = r.multiline.is_some();
+    Ok(Partial {
+        rule: Rule {
+            description: r.description,
+            category,
+            severity,
+            regex: r.regex.filter(|s| !s.is_empty()),
+            secret_group: r.secret_group.filter(|&g| g != 0),
+            entropy: r.entropy.filter(|&e| e > 0.0),
+            keywords: r.keywords.iter().map(|k| k.to_ascii_lowercase()).collect(),
+            path: r.path.filter(|s| !s.is_empty()),
+            tags: r.tags,
+            multiline: r.multiline.unwrap_or(false),
+            crypto,
+            allowlists,
+            skip_report: r.skip_report,
+            examples: r.examples,
+            counterexamples: r.counterexamples,
+            example_path: r.example_path,
+            id,
+        },
+        set_category,
+        set_severity,
+        set_multiline,
+    })
+}
+
+fn convert_allowlist(a: RawAllowlist) -> Result<Allowlist, ConfigError> {
+    if a.regexes.is_empty() && a.paths.is_empty() && a.stopwords.is_empty() && a.commits.is_empty()
+    {
+        return Err(ConfigError::new(ConfigErrorKind::EmptyAllowlist));
+    }
+    let regex_target = match a.regex_target.as_deref() {
+        None | Some("" | "secret") => RegexTarget::Secret,
+        Some("match") => RegexTarget::Match,
+        Some("line") => RegexTarget::Line,
+        Some(other) => {
+            return Err(ConfigError::new(ConfigErrorKind::UnknownRegexTarget(
+                other.to_owned(),
+            )));
+        }
+    };
+    let condition = match a
+        .condition
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        None | Some("" | "OR") => Condition::Or,
+        Some("AND") => Condition::And,
+        Some(_) => {
+            return Err(ConfigError::new(ConfigErrorKind::UnknownCondition(
+                a.condition.unwrap_or_default(),
+            )));
+        }
+    };
+    Ok(Allowlist {
+        description: a.description,
+        regexes: a.regexes,
+        regex_target,
+        stopwords: a.stopwords,
+        paths: a.paths,
+        condition,
+        target_rules: a.target_rules,
+    })
+}
+
+/// Checks a merged rule set: every rule can match something, every regex parses (translated
+/// from Go syntax where needed), secret groups exist, target rules exist.
+///
+/// As in gitleaks, a config that extends another may name a rule without `regex` or `path`
+/// (an override whose base lacks it, say); such a rule is kept but never matches.
+fn validate(set: &mut RuleSet, extends: bool) -> Result<(), ConfigError> {
+    for rule in &mut set.rules {
+        let id = rule.id.clone();
+        let err = |k| ConfigError::new(k).rule(&id);
+        if rule.regex.is_none() && rule.path.is_none() && !extends {
+            return Err(err(ConfigErrorKind::NoRegexOrPath));
+        }
+        if let Some(re) = &mut rule.regex {
+            *re = super::regex::translate(re).map_err(|e| err(ConfigErrorKind::Regex(e)))?;
+            let groups =
+                super::regex::capture_groups(re).map_err(|e| err(ConfigErrorKind::Regex(e)))?;
+            if let Some(g) = rule.secret_group {
+                if g > groups {
+                    return Err(err(ConfigErrorKind::SecretGroup {
+                        group: g,
+                        max: groups,
+                    }));
+                }
+            }
+        }
+        if let Some(p) = &mut rule.path {
+            *p = super::regex::translate(p)
+                .map_err(|e| err(ConfigErrorKind::Regex(format!("path: {e}"))))?;
+        }
+        for a in &mut rule.allowlists {
+            translate_allowlist(a).map_err(err)?;
+        }
+    }
+    let ids: HashSet<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+    for a in &mut set.allowlists {
+        if let Some(missing) = a.target_rules.iter().find(|t| !ids.contains(t.as_str())) {
+            return Err(ConfigError::new(ConfigErrorKind::UnknownTargetRule(
+                missing.clone(),
+            )));
+        }
+    }
+    for a in &mut set.allowlists {
+        translate_allowlist(a).map_err(ConfigError::new)?;
+    }
+    Ok(())
+}
+
+fn translate_allowlist(a: &mut Allowlist) -> Result<(), ConfigErrorKind> {
+    for re in a.regexes.iter_mut().chain(a.paths.iter_mut()) {
+        *re = super::regex::translate(re)
+            .map_err(|e| ConfigErrorKind::Regex(format!("allowlist: {e}")))?;
+    }
+    Ok(())
+}

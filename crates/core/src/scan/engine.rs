@@ -1,0 +1,284 @@
+//! A rule set compiled for scanning: one keyword automaton, a regex per rule, allowlists.
+//!
+//! Design (the numbers behind it are in BENCHMARKS.md): every keyword of every rule goes into
+//! one ASCII case-insensitive Aho-Corasick DFA, run once over the input. A rule's regex runs only
+//! on a line where one of its keywords occurs — most rules never run on most lines — or, for
+//! rules written to span lines (PEM blocks), on a bounded window starting at that line. The few
+//! rules without keywords run their regex over each block, jumping line by line. Entropy,
+//! stopwords and allowlists are checked only after a match.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
+use regex_automata::meta;
+
+use super::config::{ConfigError, ConfigErrorKind};
+use super::regex::{compile, compile_many, spans_lines};
+use super::rule::{Category, Condition, CryptoInfo, RegexTarget, RuleSet, Severity};
+
+/// A compiled allowlist.
+#[derive(Debug)]
+pub(crate) struct CAllow {
+    pub(crate) regexes: Option<meta::Regex>,
+    pub(crate) target: RegexTarget,
+    /// Lowercase.
+    pub(crate) stopwords: Vec<Vec<u8>>,
+    pub(crate) paths: Option<meta::Regex>,
+    pub(crate) condition: Condition,
+    /// Whether it has any check capstan evaluates (an allowlist of only `commits` has none).
+    pub(crate) has_checks: bool,
+}
+
+/// What an allowlist check needs to see.
+pub(crate) struct Candidate<'a> {
+    pub(crate) secret: &'a [u8],
+    pub(crate) whole: &'a [u8],
+    pub(crate) line: &'a [u8],
+}
+
+impl CAllow {
+    /// Whether this allowlist suppresses the candidate; `path_hit` is precomputed per file.
+    pub(crate) fn allows(&self, c: &Candidate<'_>, path_hit: Option<bool>) -> bool {
+        if !self.has_checks {
+            return false;
+        }
+        let regex = self.regexes.as_ref().map(|re| {
+            let target = match self.target {
+                RegexTarget::Secret => c.secret,
+                RegexTarget::Match => c.whole,
+                RegexTarget::Line => c.line,
+            };
+            re.is_match(target)
+        });
+        let stop = (!self.stopwords.is_empty()).then(|| {
+            let lower = c.secret.to_ascii_lowercase();
+            self.stopwords
+                .iter()
+                .any(|w| memchr::memmem::find(&lower, w).is_some())
+        });
+        let checks = [regex, stop, path_hit];
+        match self.condition {
+            Condition::Or => checks.contains(&Some(true)),
+            Condition::And => {
+                checks.iter().any(Option::is_some) && checks.iter().all(|c| *c != Some(false))
+            }
+        }
+    }
+
+    pub(crate) fn path_hit(&self, path: &str) -> Option<bool> {
+        self.paths.as_ref().map(|re| re.is_match(path.as_bytes()))
+    }
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub(crate) struct CRule {
+    pub(crate) id: String,
+    pub(crate) description: String,
+    pub(crate) category: Category,
+    pub(crate) severity: Severity,
+    pub(crate) tags: Vec<String>,
+    pub(crate) crypto: Option<CryptoInfo>,
+    pub(crate) skip_report: bool,
+    pub(crate) regex: Option<meta::Regex>,
+    /// Explicit capture groups in `regex`.
+    pub(crate) groups: usize,
+    pub(crate) secret_group: Option<usize>,
+    pub(crate) entropy: Option<f64>,
+    pub(crate) path: Option<meta::Regex>,
+    pub(crate) multiline: bool,
+    /// Indexes into `Rules::allows`: the rule's own and the global ones that target it.
+    pub(crate) allows: Vec<usize>,
+}
+
+/// A rule set compiled for scanning; `Send + Sync`, built once and shared by every thread.
+///
+/// ```
+/// use capstan::scan::{RuleSet, Rules};
+///
+/// let set = RuleSet::from_toml(r#"
+///     [[rules]]
+///     id = "internal-token"
+///     regex = '''\b(itk_[a-z0-9]{32})\b'''
+///     keywords = ["itk_"]
+/// "#)?;
+/// let rules = Rules::compile(&set)?;
+/// let found = rules.scan_bytes("app.env", b"TOKEN=itk_0123456789abcdef0123456789abcdef\n");
+/// assert_eq!(found.len(), 1);
+/// assert_eq!((found[0].line, found[0].column), (1, 7));
+/// assert_eq!(found[0].secret, "itk_…");
+/// # Ok::<(), capstan::scan::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct Rules {
+    pub(crate) rules: Vec<CRule>,
+    pub(crate) allows: Vec<CAllow>,
+    /// Global allowlists without target rules that only check paths: a hit skips the file.
+    pub(crate) file_skips: Vec<usize>,
+    pub(crate) keywords: Option<AhoCorasick>,
+    /// Keyword pattern index → the rules that listed it.
+    pub(crate) keyword_rules: Vec<Vec<u32>>,
+    /// Rules with a regex and no keywords.
+    pub(crate) keywordless: Vec<u32>,
+    /// Rules with a path and no regex.
+    pub(crate) path_only: Vec<u32>,
+}
+
+impl Rules {
+    /// Compiles a loaded rule set.
+    pub fn compile(set: &RuleSet) -> Result<Rules, ConfigError> {
+        let mut allows = Vec::new();
+        let mut global = Vec::new();
+        let mut file_skips = Vec::new();
+        for a in &set.allowlists {
+            let idx = allows.len();
+            allows.push(compile_allow(a).map_err(|e| ConfigError::new(ConfigErrorKind::Regex(e)))?);
+            if a.target_rules.is_empty() && a.regexes.is_empty() && a.stopwords.is_empty() {
+                file_skips.push(idx);
+            }
+            global.push((idx, &a.target_rules));
+        }
+
+        let mut rules = Vec::with_capacity(set.rules.len());
+        let mut keyword_index: hashbrown::HashMap<String, usize> = hashbrown::HashMap::new();
+        let mut keyword_list: Vec<String> = Vec::new();
+        let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
+        let mut keywordless = Vec::new();
+        let mut path_only = Vec::new();
+        for (i, r) in set.rules.iter().enumerate() {
+            let ri = u32::try_from(i).map_err(|_| {
+                ConfigError::new(ConfigErrorKind::Toml("more than 4 billion rules".into()))
+            })?;
+            let err = |e: String| {
+                let mut ce = ConfigError::new(ConfigErrorKind::Regex(e));
+                ce.set_rule(&r.id);
+                ce
+            };
+            let regex = r.regex.as_deref().map(compile).transpose().map_err(err)?;
+            let groups = r
+                .regex
+                .as_deref()
+                .map(super::regex::capture_groups)
+                .transpose()
+                .map_err(err)?
+                .unwrap_or(0);
+            let path = r.path.as_deref().map(compile).transpose().map_err(err)?;
+            let mut rule_allows = Vec::new();
+            for a in &r.allowlists {
+                rule_allows.push(allows.len());
+                allows.push(compile_allow(a).map_err(err)?);
+            }
+            for &(idx, targets) in &global {
+                if targets.is_empty() || targets.contains(&r.id) {
+                    rule_allows.push(idx);
+                }
+            }
+            let keywords: Vec<&String> = r.keywords.iter().filter(|k| !k.is_empty()).collect();
+            if regex.is_some() {
+                if keywords.is_empty() {
+                    keywordless.push(ri);
+                }
+                for k in &keywords {
+                    let slot = *keyword_index.entry((*k).clone()).or_insert_with(|| {
+                        keyword_list.push((*k).clone());
+                        keyword_rules.push(Vec::new());
+                        keyword_list.len() - 1
+                    });
+                    if !keyword_rules[slot].contains(&ri) {
+                        keyword_rules[slot].push(ri);
+                    }
+                }
+            } else if path.is_some() {
+                path_only.push(ri);
+            }
+            let multiline = r.multiline || r.regex.as_deref().is_some_and(spans_lines);
+            rules.push(CRule {
+                id: r.id.clone(),
+                description: r.description.clone(),
+                category: r.category,
+                severity: r.severity,
+                tags: r.tags.clone(),
+                crypto: r.crypto.clone(),
+                skip_report: r.skip_report,
+                regex,
+                groups,
+                secret_group: r.secret_group,
+                entropy: r.entropy,
+                path,
+                multiline,
+                allows: rule_allows,
+            });
+        }
+        let keywords = keyword_automaton(&keyword_list)?;
+        Ok(Rules {
+            rules,
+            allows,
+            file_skips,
+            keywords,
+            keyword_rules,
+            keywordless,
+            path_only,
+        })
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Scans one complete input under `path` with default options (redacted, text only).
+    pub fn scan_bytes(&self, path: &str, bytes: &[u8]) -> Vec<super::Finding> {
+        let mut s = super::Scanner::new(self).path(path);
+        s.feed(bytes);
+        s.finish()
+    }
+}
+
+/// One ASCII case-insensitive automaton over every distinct keyword (a DFA when it fits).
+fn keyword_automaton(keywords: &[String]) -> Result<Option<AhoCorasick>, ConfigError> {
+    if keywords.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(keywords)
+        .or_else(|_| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(keywords)
+        })
+        .map(Some)
+        .map_err(|e| ConfigError::new(ConfigErrorKind::Regex(format!("keywords: {e}"))))
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn compile_allow(a: &super::rule::Allowlist) -> Result<CAllow, String> {
+    let regexes = (!a.regexes.is_empty())
+        .then(|| compile_many(&refs(&a.regexes)))
+        .transpose()?;
+    let paths = (!a.paths.is_empty())
+        .then(|| compile_many(&refs(&a.paths)))
+        .transpose()?;
+    let stopwords: Vec<Vec<u8>> = a
+        .stopwords
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_ascii_lowercase().into_bytes())
+        .collect();
+    let has_checks = regexes.is_some() || paths.is_some() || !stopwords.is_empty();
+    Ok(CAllow {
+        regexes,
+        target: a.regex_target,
+        stopwords,
+        paths,
+        condition: a.condition,
+        has_checks,
+    })
+}

@@ -1,0 +1,32 @@
+//! Scanning text for secrets, weak or quantum-vulnerable cryptography, and threats.
+//!
+//! - [`RuleSet`]: rules loaded from TOML — capstan's built-in packs ([`RuleSet::builtin`]) or a
+//!   gitleaks config, unchanged ([`RuleSet::load`]).
+//! - [`Rules`]: a rule set compiled once and shared by every thread.
+//! - [`Scanner`]: scans one input fed in chunks; [`Rules::scan_bytes`] for the one-shot case.
+//! - [`Finding`]: what a match reports, secret redacted by default.
+//!
+//! ```
+//! use capstan::scan::{RuleSet, Rules};
+//!
+//! let rules = Rules::compile(&RuleSet::builtin(&["secrets"])?)?;
+//! let findings = rules.scan_bytes(".env", b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n");
+//! assert!(findings.iter().any(|f| f.rule_id.starts_with("github")));
+//! assert!(findings.iter().all(|f| !f.secret.contains("8kTqZ2")), "redacted by default");
+//! # Ok::<(), capstan::scan::ConfigError>(())
+//! ```
+
+mod config;
+mod engine;
+mod finding;
+mod packs;
+mod regex;
+mod rule;
+mod scanner;
+
+pub use config::{ConfigError, ConfigErrorKind};
+pub use engine::Rules;
+pub use finding::{Finding, redact, shannon_entropy};
+pub use packs::PACKS;
+pub use rule::{Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity};
+pub use scanner::{BINARY_PROBE, MAX_LINE, MULTILINE_WINDOW, OVERLAP, Scanner};

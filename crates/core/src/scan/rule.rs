@@ -1,0 +1,202 @@
+//! Rules as loaded from TOML, before compilation.
+
+use serde::Serialize;
+
+/// What a rule looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// Credentials and keys.
+    Secret,
+    /// Weak or quantum-vulnerable cryptography.
+    Crypto,
+    /// Code that downloads and runs things, reverse shells, miners.
+    Threat,
+}
+
+impl Category {
+    /// The lowercase name used in configs and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Secret => "secret",
+            Category::Crypto => "crypto",
+            Category::Threat => "threat",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "secret" => Some(Category::Secret),
+            "crypto" => Some(Category::Crypto),
+            "threat" => Some(Category::Threat),
+            _ => None,
+        }
+    }
+}
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Fix now.
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase name used in configs and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "info" => Some(Severity::Info),
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// What an allowlist's regexes are matched against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RegexTarget {
+    /// The secret (the rule's secret group).
+    #[default]
+    Secret,
+    /// The whole regex match.
+    Match,
+    /// The line (or window) the match is on.
+    Line,
+}
+
+/// How an allowlist's checks combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Condition {
+    /// Any check that is present suppresses the finding.
+    #[default]
+    Or,
+    /// Every check that is present must agree.
+    And,
+}
+
+/// Suppresses findings: gitleaks' `[[allowlists]]` / `[[rules.allowlists]]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Allowlist {
+    /// Why it exists.
+    pub description: String,
+    /// Regexes matched against `regex_target`.
+    pub regexes: Vec<String>,
+    /// What `regexes` are matched against.
+    pub regex_target: RegexTarget,
+    /// Substrings that, when the secret contains one (ASCII case-insensitive), suppress it.
+    pub stopwords: Vec<String>,
+    /// Regexes matched against the file's path.
+    pub paths: Vec<String>,
+    /// How the checks combine.
+    pub condition: Condition,
+    /// Global allowlists only: the rules it applies to (all when empty).
+    pub target_rules: Vec<String>,
+}
+
+/// The cryptography a crypto rule identifies, for CBOM-style reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CryptoInfo {
+    /// `RSA`, `ECDSA`, `MD5`, ...
+    pub algorithm: String,
+    /// `signature`, `kem`, `key-exchange`, `hash`, `cipher`, `mode`, `protocol`.
+    pub primitive: String,
+    /// `vulnerable` (broken by a quantum computer) or `weak` (broken today).
+    pub quantum_class: String,
+    /// What to migrate to, e.g. `ML-KEM-768`.
+    pub replacement: String,
+}
+
+/// One detection rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Unique id, e.g. `github-classic-pat`.
+    pub id: String,
+    /// What it finds.
+    pub description: String,
+    /// Secret, crypto or threat.
+    pub category: Category,
+    /// How much a finding matters.
+    pub severity: Severity,
+    /// The pattern (Rust regex syntax; Go/RE2 configs are translated on load).
+    pub regex: Option<String>,
+    /// Which capture group is the secret; `None`: the first non-empty group, else the match.
+    pub secret_group: Option<usize>,
+    /// Minimum Shannon entropy (bits per byte) of the secret.
+    pub entropy: Option<f64>,
+    /// Lowercase literals; the regex runs only where one occurs.
+    pub keywords: Vec<String>,
+    /// Only files whose path matches this regex are checked.
+    pub path: Option<String>,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// The regex may span lines (PEM blocks); it runs on a window from the keyword's line.
+    pub multiline: bool,
+    /// Crypto rules: what the finding is about.
+    pub crypto: Option<CryptoInfo>,
+    /// Rule-level allowlists.
+    pub allowlists: Vec<Allowlist>,
+    /// Matches count for composite rules but are not reported (gitleaks `skipReport`).
+    pub skip_report: bool,
+    /// Lines this rule must fire on (built-in packs; checked by tests).
+    pub examples: Vec<String>,
+    /// Lines this rule must stay quiet on.
+    pub counterexamples: Vec<String>,
+    /// The path the examples are scanned under.
+    pub example_path: Option<String>,
+}
+
+impl Rule {
+    /// A rule with this id and regex and every other field at its default.
+    pub fn new(id: impl Into<String>, regex: impl Into<String>) -> Self {
+        Rule {
+            id: id.into(),
+            description: String::new(),
+            category: Category::Secret,
+            severity: Severity::High,
+            regex: Some(regex.into()),
+            secret_group: None,
+            entropy: None,
+            keywords: Vec::new(),
+            path: None,
+            tags: Vec::new(),
+            multiline: false,
+            crypto: None,
+            allowlists: Vec::new(),
+            skip_report: false,
+            examples: Vec::new(),
+            counterexamples: Vec::new(),
+            example_path: None,
+        }
+    }
+}
+
+/// A set of rules and global allowlists, loaded but not compiled.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleSet {
+    /// The rules, in load order.
+    pub rules: Vec<Rule>,
+    /// Allowlists that apply to every rule (or to their `target_rules`).
+    pub allowlists: Vec<Allowlist>,
+}

@@ -1,0 +1,619 @@
+//! The streaming scanner: feed it chunks of any size; findings don't depend on where the chunks
+//! split, and memory stays bounded by the window sizes below, not by the input.
+//!
+//! The input is processed in blocks of complete lines. A line longer than [`MAX_LINE`] is cut
+//! into pieces at fixed offsets from its start (each piece overlapping the next by
+//! [`OVERLAP`]), so even a 1 GB file without a newline is scanned in bounded memory, and the
+//! cut points depend only on the content. Multi-line rules wait until [`MULTILINE_WINDOW`]
+//! bytes past their keyword's line are buffered (or the input ends).
+
+use memchr::{memchr, memrchr};
+use regex_automata::util::captures::Captures;
+use regex_automata::{Anchored, Input};
+
+use super::engine::{Candidate, Rules};
+use super::finding::{Finding, fingerprint, redact, shannon_entropy};
+
+/// Lines longer than this are scanned in pieces.
+pub const MAX_LINE: usize = 128 << 10;
+/// How much consecutive pieces of a long line overlap: a match shorter than this is never cut.
+pub const OVERLAP: usize = 4 << 10;
+/// How far past its keyword's line a multi-line rule (a PEM block) may match.
+pub const MULTILINE_WINDOW: usize = 32 << 10;
+/// Binary detection looks for a NUL in this many leading bytes.
+pub const BINARY_PROBE: usize = 8 << 10;
+/// Input is taken in steps of this size, so one huge `feed` doesn't grow the buffer.
+const STEP: usize = 1 << 20;
+
+/// A multi-line rule waiting for its window to fill.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    rule: u32,
+    /// Absolute offset of the window start (the keyword's line, or the piece start).
+    start: u64,
+    /// Absolute offset of the end of that line (matches must start before it).
+    line_end: u64,
+    /// Absolute offset of that line's true start, for columns.
+    line_start: u64,
+    line_no: u64,
+}
+
+/// Scans one input (a file, a stream) with compiled [`Rules`].
+///
+/// ```
+/// use capstan::scan::{RuleSet, Rules, Scanner};
+///
+/// let rules = Rules::compile(&RuleSet::from_toml(r#"
+///     [[rules]]
+///     id = "internal-token"
+///     regex = '''itk_[a-z0-9]{32}'''
+///     keywords = ["itk_"]
+/// "#)?)?;
+/// let mut scanner = Scanner::new(&rules).path("config/app.env");
+/// scanner.feed(b"# config\nTOKEN=itk_0123456789abcd");
+/// scanner.feed(b"ef0123456789abcdef\n");
+/// let findings = scanner.finish();
+/// assert_eq!(findings.len(), 1);
+/// assert_eq!((findings[0].line, findings[0].column), (2, 7));
+/// # Ok::<(), capstan::scan::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct Scanner<'r> {
+    rules: &'r Rules,
+    path: String,
+    redact: bool,
+    binary: bool,
+    prepared: bool,
+    /// The binary probe has run.
+    probed: bool,
+    skip: bool,
+    /// Per rule: whether its `path` admits this file.
+    active: Vec<bool>,
+    /// Per allowlist: its path check on this file.
+    allow_paths: Vec<Option<bool>>,
+    buf: Vec<u8>,
+    /// Absolute offset of `buf[0]`.
+    base: u64,
+    /// `buf[..scanned]` has been scanned.
+    scanned: usize,
+    /// `buf[scanned..newline_free]` is known to hold no newline (so byte-at-a-time feeding of
+    /// a long line doesn't search it again and again).
+    newline_free: usize,
+    /// 1-based line number at `buf[scanned]`.
+    line_no: u64,
+    /// Absolute offset of the start of the line containing `buf[scanned]`.
+    line_start: u64,
+    pending: Vec<Pending>,
+    /// Per rule: 1 + the absolute start of the last window it searched (0: none yet).
+    last_window: Vec<u64>,
+    findings: Vec<Finding>,
+    bytes: u64,
+    /// Keyword hits of the current block (kept to reuse the allocation).
+    hits: Vec<(usize, u32)>,
+}
+
+impl<'r> Scanner<'r> {
+    /// A scanner for one input, reported under the path `-` until [`path`](Self::path) says
+    /// otherwise.
+    pub fn new(rules: &'r Rules) -> Self {
+        Scanner {
+            rules,
+            path: "-".to_owned(),
+            redact: true,
+            binary: false,
+            prepared: false,
+            probed: false,
+            skip: false,
+            active: Vec::new(),
+            allow_paths: Vec::new(),
+            buf: Vec::new(),
+            base: 0,
+            scanned: 0,
+            newline_free: 0,
+            line_no: 1,
+            line_start: 0,
+            pending: Vec::new(),
+            last_window: vec![0; rules.rules.len()],
+            findings: Vec::new(),
+            bytes: 0,
+            hits: Vec::new(),
+        }
+    }
+
+    /// The path the input is reported under; rules and allowlists with `path` patterns match
+    /// against it. Set it before the first `feed`.
+    pub fn path(mut self, path: &str) -> Self {
+        path.clone_into(&mut self.path);
+        self
+    }
+
+    /// Whether secrets are redacted in findings (default `true`).
+    pub fn redact(mut self, on: bool) -> Self {
+        self.redact = on;
+        self
+    }
+
+    /// Whether binary input (a NUL in the first 8 KiB) is scanned anyway (default `false`).
+    pub fn binary(mut self, on: bool) -> Self {
+        self.binary = on;
+        self
+    }
+
+    /// Bytes fed so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Bytes held in the scanner's window right now (bounded by about `MAX_LINE + OVERLAP +
+    /// MULTILINE_WINDOW` plus one 1 MiB step, whatever the input size).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether the input was skipped (binary, or a global allowlist excludes its path).
+    pub fn skipped(&self) -> bool {
+        self.skip
+    }
+
+    fn prepare(&mut self) {
+        if self.prepared {
+            return;
+        }
+        self.prepared = true;
+        let path = self.path.as_str();
+        self.allow_paths = self.rules.allows.iter().map(|a| a.path_hit(path)).collect();
+        self.active = self
+            .rules
+            .rules
+            .iter()
+            .map(|r| r.path.as_ref().is_none_or(|p| p.is_match(path.as_bytes())))
+            .collect();
+        if self
+            .rules
+            .file_skips
+            .iter()
+            .any(|&i| self.allow_paths[i] == Some(true))
+        {
+            self.skip = true;
+        }
+    }
+
+    /// Scans the next chunk of input.
+    pub fn feed(&mut self, mut data: &[u8]) {
+        self.prepare();
+        self.bytes += data.len() as u64;
+        if self.skip {
+            return;
+        }
+        while !data.is_empty() {
+            let take = data.len().min(STEP);
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            self.process(false);
+            if self.skip {
+                return;
+            }
+        }
+    }
+
+    /// Scans what is left and returns every finding, ordered by position then rule.
+    pub fn finish(mut self) -> Vec<Finding> {
+        self.prepare();
+        if !self.skip {
+            self.process(true);
+        }
+        if !self.skip {
+            self.path_only_findings();
+        }
+        let mut findings = std::mem::take(&mut self.findings);
+        findings.sort_by(|a, b| {
+            (a.line, a.column, &a.rule_id, a.end_line, a.end_column).cmp(&(
+                b.line,
+                b.column,
+                &b.rule_id,
+                b.end_line,
+                b.end_column,
+            ))
+        });
+        findings.dedup_by(|a, b| {
+            a.rule_id == b.rule_id
+                && (a.line, a.column, a.end_line, a.end_column)
+                    == (b.line, b.column, b.end_line, b.end_column)
+        });
+        findings
+    }
+
+    fn path_only_findings(&mut self) {
+        for &ri in &self.rules.path_only {
+            let rule = &self.rules.rules[ri as usize];
+            if self.active[ri as usize] && !rule.skip_report {
+                let allowed = rule
+                    .allows
+                    .iter()
+                    .any(|&a| self.allow_paths[a] == Some(true));
+                if !allowed {
+                    self.findings.push(Finding {
+                        rule_id: rule.id.clone(),
+                        description: rule.description.clone(),
+                        category: rule.category,
+                        severity: rule.severity,
+                        path: self.path.clone(),
+                        line: 1,
+                        column: 1,
+                        end_line: 1,
+                        end_column: 1,
+                        secret: String::new(),
+                        entropy: 0.0,
+                        fingerprint: fingerprint(&rule.id, &self.path, b""),
+                        tags: rule.tags.clone(),
+                        crypto: rule.crypto.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn process(&mut self, last: bool) {
+        if !self.probed && !self.binary {
+            if self.buf.len() < BINARY_PROBE && !last {
+                return;
+            }
+            self.probed = true;
+            let probe = &self.buf[..self.buf.len().min(BINARY_PROBE)];
+            if memchr(0, probe).is_some() {
+                self.skip = true;
+                self.buf = Vec::new();
+                return;
+            }
+        }
+        loop {
+            let avail = &self.buf[self.scanned..];
+            if avail.is_empty() {
+                break;
+            }
+            let from = self.newline_free.max(self.scanned);
+            if let Some(nl) = memrchr(b'\n', &self.buf[from..]) {
+                let end = from + nl + 1;
+                self.scan_block(self.scanned, end, end);
+                self.advance_lines(end);
+            } else if avail.len() >= MAX_LINE + OVERLAP {
+                self.newline_free = self.buf.len();
+                let start = self.scanned;
+                self.scan_block(start, start + MAX_LINE + OVERLAP, start + MAX_LINE);
+                self.scanned = start + MAX_LINE;
+            } else if last {
+                let end = self.buf.len();
+                self.scan_block(self.scanned, end, end);
+                self.advance_lines(end);
+            } else {
+                self.newline_free = self.buf.len();
+                break;
+            }
+        }
+        self.resolve_pending(last);
+        self.compact();
+    }
+
+    /// Moves `scanned` to `end` (just past a newline, or the end of input), counting lines.
+    fn advance_lines(&mut self, end: usize) {
+        let chunk = &self.buf[self.scanned..end];
+        let newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
+        if let Some(last_nl) = memrchr(b'\n', chunk) {
+            self.line_start = self.base + (self.scanned + last_nl + 1) as u64;
+        }
+        self.line_no += newlines;
+        self.scanned = end;
+    }
+
+    fn compact(&mut self) {
+        let keep_from = self
+            .pending
+            .iter()
+            .map(|p| p.start)
+            .min()
+            .map_or(self.scanned, |s| {
+                usize::try_from(s - self.base).map_or(self.scanned, |s| s.min(self.scanned))
+            });
+        if keep_from > 0 {
+            self.buf.drain(..keep_from);
+            self.base += keep_from as u64;
+            self.scanned -= keep_from;
+            self.newline_free = self.newline_free.saturating_sub(keep_from);
+        }
+    }
+
+    /// Scans `buf[start..end]`, a block of whole lines or one piece of a long line; only hits
+    /// starting before `core_end` count (the rest belong to the next piece).
+    fn scan_block(&mut self, start: usize, end: usize, core_end: usize) {
+        let rules = self.rules;
+        let mut lines = LineCursor {
+            idx: start,
+            line_no: self.line_no,
+        };
+        if let Some(ac) = &rules.keywords {
+            let mut hits = std::mem::take(&mut self.hits);
+            hits.clear();
+            let input = aho_corasick::Input::new(&self.buf[..end]).span(start..end);
+            hits.extend(
+                ac.find_overlapping_iter(input)
+                    .filter(|h| h.start() < core_end)
+                    .map(|h| (h.start(), h.pattern().as_u32())),
+            );
+            let mut line: Option<Line> = None;
+            for &(pos, pattern) in &hits {
+                let cur = match line {
+                    Some(l) if l.start <= pos && pos < l.end => l,
+                    _ => {
+                        let l = self.line_at(&mut lines, start, end, pos);
+                        line = Some(l);
+                        l
+                    }
+                };
+                for &ri in &rules.keyword_rules[pattern as usize] {
+                    self.run_rule(ri, &cur, core_end);
+                }
+            }
+            self.hits = hits;
+        }
+        for &ri in &rules.keywordless {
+            if !self.active[ri as usize] {
+                continue;
+            }
+            let Some(re) = &rules.rules[ri as usize].regex else {
+                continue;
+            };
+            let mut pos = start;
+            while pos < core_end {
+                let Some(m) = re.find(Input::new(&self.buf[..end]).span(pos..end)) else {
+                    break;
+                };
+                if m.start() >= core_end {
+                    break;
+                }
+                let line = self.line_at(&mut lines, start, end, m.start());
+                self.run_rule(ri, &line, core_end);
+                pos = line.end + 1;
+            }
+        }
+    }
+
+    /// The line around `pos`, clipped to the block.
+    fn line_at(&self, cur: &mut LineCursor, start: usize, end: usize, pos: usize) -> Line {
+        let ls = memrchr(b'\n', &self.buf[start..pos]).map_or(start, |i| start + i + 1);
+        let le = memchr(b'\n', &self.buf[pos..end]).map_or(end, |i| pos + i);
+        let line_no = cur.line_of(&self.buf, ls);
+        let line_start = if ls == start {
+            self.line_start_at_block(start)
+        } else {
+            self.base + ls as u64
+        };
+        Line {
+            start: ls,
+            end: le,
+            line_no,
+            line_start,
+        }
+    }
+
+    /// Absolute start of the line that contains `buf[start]`, the first byte of a block.
+    fn line_start_at_block(&self, start: usize) -> u64 {
+        if start == self.scanned {
+            self.line_start
+        } else {
+            self.base + start as u64
+        }
+    }
+
+    fn run_rule(&mut self, ri: u32, line: &Line, core_end: usize) {
+        let i = ri as usize;
+        if !self.active[i] {
+            return;
+        }
+        let key = self.base + line.start as u64 + 1;
+        if self.last_window[i] == key {
+            return;
+        }
+        self.last_window[i] = key;
+        if self.rules.rules[i].multiline {
+            self.pending.push(Pending {
+                rule: ri,
+                start: self.base + line.start as u64,
+                line_end: self.base + line.end as u64,
+                line_start: line.line_start,
+                line_no: line.line_no,
+            });
+            return;
+        }
+        let rules = self.rules;
+        let Some(re) = &rules.rules[i].regex else {
+            return;
+        };
+        let window = &self.buf[line.start..line.end];
+        let limit = core_end.saturating_sub(line.start);
+        let mut found = Vec::new();
+        for m in re.find_iter(window) {
+            if m.start() >= limit {
+                break;
+            }
+            if m.is_empty() {
+                continue;
+            }
+            found.push(m.range());
+        }
+        for range in found {
+            self.emit(
+                ri,
+                line.start,
+                line.end,
+                range,
+                line.line_no,
+                line.line_start,
+            );
+        }
+    }
+
+    fn resolve_pending(&mut self, last: bool) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let buffered_to = self.base + self.buf.len() as u64;
+        let pending = std::mem::take(&mut self.pending);
+        let mut keep = Vec::new();
+        for p in pending {
+            if !last && p.start + (MULTILINE_WINDOW as u64) > buffered_to {
+                keep.push(p);
+                continue;
+            }
+            let Ok(ws) = usize::try_from(p.start - self.base) else {
+                continue;
+            };
+            let we = (ws + MULTILINE_WINDOW).min(self.buf.len());
+            let line_end = usize::try_from(p.line_end - self.base).unwrap_or(we);
+            let rules = self.rules;
+            let Some(re) = &rules.rules[p.rule as usize].regex else {
+                continue;
+            };
+            let mut found = Vec::new();
+            for m in re.find_iter(&self.buf[ws..we]) {
+                if ws + m.start() > line_end {
+                    break;
+                }
+                if !m.is_empty() {
+                    found.push(m.range());
+                }
+            }
+            for range in found {
+                self.emit(p.rule, ws, we, range, p.line_no, p.line_start);
+            }
+        }
+        self.pending = keep;
+    }
+
+    /// Checks and records a match of rule `ri` at `range` within `buf[ws..we]`.
+    fn emit(
+        &mut self,
+        ri: u32,
+        ws: usize,
+        we: usize,
+        range: std::ops::Range<usize>,
+        line_no: u64,
+        line_start: u64,
+    ) {
+        let rules = self.rules;
+        let rule = &rules.rules[ri as usize];
+        let Some(re) = &rule.regex else {
+            return;
+        };
+        let window = &self.buf[ws..we];
+        let whole = &window[range.clone()];
+        let secret_range = if rule.groups == 0 {
+            range.clone()
+        } else {
+            let mut caps = Captures::all(re.group_info().clone());
+            re.search_captures(
+                &Input::new(window)
+                    .span(range.clone())
+                    .anchored(Anchored::Yes),
+                &mut caps,
+            );
+            secret_span(&caps, rule.secret_group, rule.groups).unwrap_or(range.clone())
+        };
+        let secret = &window[secret_range];
+        let entropy = shannon_entropy(secret);
+        if rule.entropy.is_some_and(|min| entropy < min) {
+            return;
+        }
+        let line_end =
+            memchr(b'\n', &window[range.start..]).map_or(window.len(), |i| range.start + i);
+        let line_begin = memrchr(b'\n', &window[..range.start]).map_or(0, |i| i + 1);
+        let candidate = Candidate {
+            secret,
+            whole,
+            line: &window[line_begin..line_end],
+        };
+        if rule
+            .allows
+            .iter()
+            .any(|&a| rules.allows[a].allows(&candidate, self.allow_paths[a]))
+        {
+            return;
+        }
+        if rule.skip_report {
+            return;
+        }
+        let abs_start = self.base + (ws + range.start) as u64;
+        let column = abs_start - line_start + 1;
+        let inner = &window[range.start..range.end - 1];
+        let inner_newlines = memchr::memchr_iter(b'\n', inner).count() as u64;
+        let end_line = line_no + inner_newlines;
+        let end_column = match memrchr(b'\n', inner) {
+            Some(i) => (inner.len() - i - 1) as u64 + 1,
+            None => column + inner.len() as u64,
+        };
+        let secret_text = String::from_utf8_lossy(secret);
+        let shown = if self.redact {
+            redact(&secret_text)
+        } else {
+            secret_text.clone().into_owned()
+        };
+        self.findings.push(Finding {
+            rule_id: rule.id.clone(),
+            description: rule.description.clone(),
+            category: rule.category,
+            severity: rule.severity,
+            path: self.path.clone(),
+            line: line_no,
+            column,
+            end_line,
+            end_column,
+            secret: shown,
+            entropy: (entropy * 1000.0).round() / 1000.0,
+            fingerprint: fingerprint(&rule.id, &self.path, secret),
+            tags: rule.tags.clone(),
+            crypto: rule.crypto.clone(),
+        });
+    }
+}
+
+/// gitleaks' secret selection: the named group, else the first non-empty group, else the match.
+fn secret_span(
+    caps: &Captures,
+    group: Option<usize>,
+    groups: usize,
+) -> Option<std::ops::Range<usize>> {
+    match group {
+        Some(g) => caps.get_group(g).map(|s| s.range()),
+        None => (1..=groups)
+            .filter_map(|g| caps.get_group(g))
+            .find(|s| !s.is_empty())
+            .map(|s| s.range()),
+    }
+}
+
+/// A line (or the piece of one) inside the buffer.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    start: usize,
+    end: usize,
+    line_no: u64,
+    /// Absolute offset of the line's true start.
+    line_start: u64,
+}
+
+/// Line numbers for positions in a block, counted incrementally.
+struct LineCursor {
+    idx: usize,
+    line_no: u64,
+}
+
+impl LineCursor {
+    fn line_of(&mut self, buf: &[u8], pos: usize) -> u64 {
+        if pos >= self.idx {
+            self.line_no += memchr::memchr_iter(b'\n', &buf[self.idx..pos]).count() as u64;
+            self.idx = pos;
+            self.line_no
+        } else {
+            self.line_no - memchr::memchr_iter(b'\n', &buf[pos..self.idx]).count() as u64
+        }
+    }
+}
