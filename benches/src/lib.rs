@@ -30,3 +30,70 @@ where
             .unwrap_or_default()
     })
 }
+
+/// The scan bench corpus: real third-party source, reproducible from `Cargo.lock` —
+/// `cargo vendor` of this workspace's dependency tree into `target/bench-corpus` — read into
+/// memory as `(path, bytes)` files up to `limit` bytes (text files only, in path order), with
+/// `planted` extra files that each hold one known secret appended. Nothing is downloaded beyond
+/// what cargo already has in its registry cache.
+///
+/// # Panics
+/// If `cargo vendor` fails: a bench without its corpus measures nothing.
+pub fn corpus(limit: usize, planted: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("target/bench-corpus");
+    if !dir.join(".complete").exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["vendor", "--versioned-dirs", "--quiet"])
+            .arg(&dir)
+            .current_dir(&root)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run cargo vendor");
+        assert!(status.success(), "cargo vendor failed");
+        std::fs::write(dir.join(".complete"), b"").expect("mark the corpus complete");
+    }
+    let mut paths = Vec::new();
+    collect(&dir, &mut paths);
+    paths.sort();
+    let mut files = Vec::new();
+    let mut total = 0;
+    for p in paths {
+        if total >= limit {
+            break;
+        }
+        let Ok(bytes) = std::fs::read(&p) else { continue };
+        if bytes.len() > 4 << 20 || memchr_nul(&bytes) {
+            continue;
+        }
+        total += bytes.len();
+        let rel = p.strip_prefix(&dir).unwrap_or(&p).to_string_lossy().into_owned();
+        files.push((rel, bytes));
+    }
+    for (name, text) in planted {
+        files.push(((*name).to_owned(), text.as_bytes().to_vec()));
+    }
+    files
+}
+
+fn memchr_nul(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(8192)].contains(&0)
+}
+
+fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            collect(&e.path(), out);
+        } else if ft.is_file() {
+            out.push(e.path());
+        }
+    }
+}
+
+/// Whether criterion runs for real (`cargo bench`) rather than once in test mode
+/// (`cargo test --benches`), where a small corpus keeps the test quick.
+pub fn measuring() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
