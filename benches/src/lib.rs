@@ -62,12 +62,18 @@ pub fn corpus(limit: usize, planted: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> 
         if total >= limit {
             break;
         }
-        let Ok(bytes) = std::fs::read(&p) else { continue };
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
         if bytes.len() > 4 << 20 || memchr_nul(&bytes) {
             continue;
         }
         total += bytes.len();
-        let rel = p.strip_prefix(&dir).unwrap_or(&p).to_string_lossy().into_owned();
+        let rel = p
+            .strip_prefix(&dir)
+            .unwrap_or(&p)
+            .to_string_lossy()
+            .into_owned();
         files.push((rel, bytes));
     }
     for (name, text) in planted {
@@ -81,7 +87,9 @@ fn memchr_nul(bytes: &[u8]) -> bool {
 }
 
 fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let Ok(ft) = e.file_type() else { continue };
         if ft.is_dir() {

@@ -11,7 +11,7 @@ use memchr::{memchr, memrchr};
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input};
 
-use super::engine::{Candidate, Rules};
+use super::engine::{CRule, Candidate, Rules};
 use super::finding::{Finding, fingerprint, redact, shannon_entropy};
 
 /// Lines longer than this are scanned in pieces.
@@ -232,22 +232,14 @@ impl<'r> Scanner<'r> {
                     .iter()
                     .any(|&a| self.allow_paths[a] == Some(true));
                 if !allowed {
-                    self.findings.push(Finding {
-                        rule_id: rule.id.clone(),
-                        description: rule.description.clone(),
-                        category: rule.category,
-                        severity: rule.severity,
-                        path: self.path.clone(),
-                        line: 1,
-                        column: 1,
-                        end_line: 1,
-                        end_column: 1,
-                        secret: String::new(),
-                        entropy: 0.0,
-                        fingerprint: fingerprint(&rule.id, &self.path, b""),
-                        tags: rule.tags.clone(),
-                        crypto: rule.crypto.clone(),
-                    });
+                    self.findings.push(finding(
+                        rule,
+                        &self.path,
+                        [1, 1, 1, 1],
+                        String::new(),
+                        0.0,
+                        b"",
+                    ));
                 }
             }
         }
@@ -556,22 +548,42 @@ impl<'r> Scanner<'r> {
         } else {
             secret_text.clone().into_owned()
         };
-        self.findings.push(Finding {
-            rule_id: rule.id.clone(),
-            description: rule.description.clone(),
-            category: rule.category,
-            severity: rule.severity,
-            path: self.path.clone(),
-            line: line_no,
-            column,
-            end_line,
-            end_column,
-            secret: shown,
-            entropy: (entropy * 1000.0).round() / 1000.0,
-            fingerprint: fingerprint(&rule.id, &self.path, secret),
-            tags: rule.tags.clone(),
-            crypto: rule.crypto.clone(),
-        });
+        self.findings.push(finding(
+            rule,
+            &self.path,
+            [line_no, column, end_line, end_column],
+            shown,
+            entropy,
+            secret,
+        ));
+    }
+}
+
+/// A finding of `rule` at `[line, column, end_line, end_column]`; `shown` is the secret as
+/// reported (redacted or not), `secret` the raw bytes the fingerprint is taken over.
+fn finding(
+    rule: &CRule,
+    path: &str,
+    [line, column, end_line, end_column]: [u64; 4],
+    shown: String,
+    entropy: f64,
+    secret: &[u8],
+) -> Finding {
+    Finding {
+        rule_id: rule.id.clone(),
+        description: rule.description.clone(),
+        category: rule.category,
+        severity: rule.severity,
+        path: path.to_owned(),
+        line,
+        column,
+        end_line,
+        end_column,
+        secret: shown,
+        entropy: (entropy * 1000.0).round() / 1000.0,
+        fingerprint: fingerprint(&rule.id, path, secret),
+        tags: rule.tags.clone(),
+        crypto: rule.crypto.clone(),
     }
 }
 
