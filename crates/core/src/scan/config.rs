@@ -575,9 +575,9 @@ fn validate(set: &mut RuleSet, extends: bool) -> Result<(), ConfigError> {
             return Err(err(ConfigErrorKind::NoRegexOrPath));
         }
         if let Some(re) = &mut rule.regex {
-            *re = super::regex::translate(re).map_err(|e| err(ConfigErrorKind::Regex(e)))?;
-            let groups =
-                super::regex::capture_groups(re).map_err(|e| err(ConfigErrorKind::Regex(e)))?;
+            let (translated, groups) =
+                super::regex::translate_counting(re).map_err(|e| err(ConfigErrorKind::Regex(e)))?;
+            *re = translated;
             if let Some(g) = rule.secret_group {
                 if g > groups {
                     return Err(err(ConfigErrorKind::SecretGroup {

@@ -21,9 +21,14 @@ fn syntax_config(unicode: bool) -> syntax::Config {
 
 /// Rewrites Go/RE2-only syntax and checks the result parses.
 pub(crate) fn translate(re: &str) -> Result<String, String> {
+    translate_counting(re).map(|(out, _)| out)
+}
+
+/// [`translate`], also returning the number of capture groups (group 0 not counted).
+pub(crate) fn translate_counting(re: &str) -> Result<(String, usize), String> {
     let out = escape_literal_braces(&expand_quote_spans(re));
-    parse(&out)?;
-    Ok(out)
+    let groups = parse(&out)?.properties().explicit_captures_len();
+    Ok((out, groups))
 }
 
 /// RE2 reads a `{` that does not start a valid repetition (`{n}`, `{n,}`, `{n,m}`) as a literal
@@ -157,11 +162,6 @@ fn one_line(msg: &str) -> String {
         .join(" ")
 }
 
-/// The number of capture groups in `re` (group 0, the whole match, not counted).
-pub(crate) fn capture_groups(re: &str) -> Result<usize, String> {
-    Ok(parse(re)?.properties().explicit_captures_len())
-}
-
 /// Whether a pattern is written to span lines: an explicit newline, `[\s\S]`-style "anything",
 /// or `(?s)`. Such rules run on a multi-line window; all others on the keyword's line.
 pub(crate) fn spans_lines(re: &str) -> bool {
@@ -184,8 +184,14 @@ pub(crate) fn compile_many(res: &[&str]) -> Result<meta::Regex, String> {
 
 /// Byte-oriented with Unicode off first (RE2's ASCII classes, small automata); Unicode on only
 /// for patterns that need it.
+///
+/// The one-pass DFA is off: building it was a third of compile time, and the only anchored
+/// searches capstan runs (capture groups over a match already found) are a few dozen bytes,
+/// where the bounded backtracker is as fast.
 fn build(res: &[&str]) -> Result<meta::Regex, String> {
-    let config = meta::Config::new().nfa_size_limit(Some(NFA_LIMIT));
+    let config = meta::Config::new()
+        .nfa_size_limit(Some(NFA_LIMIT))
+        .onepass(false);
     let attempt = |unicode| {
         meta::Builder::new()
             .configure(config.clone())
