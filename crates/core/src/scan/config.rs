@@ -310,8 +310,7 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 }
 
 fn parse_validated(text: &str, origin: &Origin<'_>) -> Result<RuleSet, ConfigError> {
-    let (partials, allowlists) = parse(text, origin, 0)?;
-    let extends = toml::from_str::<RawConfig>(text).is_ok_and(|raw| raw.extend.is_some());
+    let (partials, allowlists, extends) = parse(text, origin, 0)?;
     let mut set = RuleSet {
         rules: partials.into_iter().map(|p| p.rule).collect(),
         allowlists,
@@ -320,7 +319,8 @@ fn parse_validated(text: &str, origin: &Origin<'_>) -> Result<RuleSet, ConfigErr
     Ok(set)
 }
 
-type Parsed = (Vec<Partial>, Vec<Allowlist>);
+/// The rules and allowlists of a file after its `[extend]`, and whether it had one.
+type Parsed = (Vec<Partial>, Vec<Allowlist>, bool);
 
 fn parse(text: &str, origin: &Origin<'_>, depth: usize) -> Result<Parsed, ConfigError> {
     let raw: RawConfig =
@@ -337,16 +337,16 @@ fn parse(text: &str, origin: &Origin<'_>, depth: usize) -> Result<Parsed, Config
         allowlists.push(convert_allowlist(a)?);
     }
     let Some(ext) = raw.extend else {
-        return Ok((rules, allowlists));
+        return Ok((rules, allowlists, false));
     };
     if depth >= MAX_EXTEND_DEPTH {
-        return Ok((rules, allowlists));
+        return Ok((rules, allowlists, true));
     }
     let (mut base, base_allow) = if ext.use_default {
         let text = super::packs::all_packs_toml();
         let mut out = (Vec::new(), Vec::new());
         for t in text {
-            let (r, a) = parse(
+            let (r, a, _) = parse(
                 t,
                 &Origin {
                     file: None,
@@ -369,13 +369,14 @@ fn parse(text: &str, origin: &Origin<'_>, depth: usize) -> Result<Parsed, Config
             file: Some(&file),
             root_dir: origin.root_dir,
         };
-        parse(&text, &inner, depth + 1).map_err(|e| {
+        let (r, a, _) = parse(&text, &inner, depth + 1).map_err(|e| {
             let msg = e.to_string();
             ConfigError::new(ConfigErrorKind::Extend(format!(
                 "{}: {msg}",
                 file.display()
             )))
-        })?
+        })?;
+        (r, a)
     } else {
         (Vec::new(), Vec::new())
     };
@@ -390,7 +391,7 @@ fn parse(text: &str, origin: &Origin<'_>, depth: usize) -> Result<Parsed, Config
     }
     let mut all_allow = base_allow;
     all_allow.extend(allowlists);
-    Ok((base, all_allow))
+    Ok((base, all_allow, true))
 }
 
 fn merge(base: &mut Partial, mine: Partial) {
