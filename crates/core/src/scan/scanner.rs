@@ -416,31 +416,37 @@ impl<'r> Scanner<'r> {
             });
             return;
         }
+        self.search_window(
+            ri,
+            line.start..line.end,
+            core_end.saturating_sub(line.start),
+            line.line_no,
+            line.line_start,
+        );
+    }
+
+    /// Runs rule `ri` over `buf[window]` and records each non-empty match that starts before
+    /// `starts_before` (relative to the window): the rest belong to another window.
+    fn search_window(
+        &mut self,
+        ri: u32,
+        window: std::ops::Range<usize>,
+        starts_before: usize,
+        line_no: u64,
+        line_start: u64,
+    ) {
         let rules = self.rules;
-        let Some(re) = &rules.rules[i].regex else {
+        let Some(re) = &rules.rules[ri as usize].regex else {
             return;
         };
-        let window = &self.buf[line.start..line.end];
-        let limit = core_end.saturating_sub(line.start);
-        let mut found = Vec::new();
-        for m in re.find_iter(window) {
-            if m.start() >= limit {
-                break;
-            }
-            if m.is_empty() {
-                continue;
-            }
-            found.push(m.range());
-        }
+        let found: Vec<_> = re
+            .find_iter(&self.buf[window.clone()])
+            .take_while(|m| m.start() < starts_before)
+            .filter(|m| !m.is_empty())
+            .map(|m| m.range())
+            .collect();
         for range in found {
-            self.emit(
-                ri,
-                line.start,
-                line.end,
-                range,
-                line.line_no,
-                line.line_start,
-            );
+            self.emit(ri, window.start, window.end, range, line_no, line_start);
         }
     }
 
@@ -461,22 +467,8 @@ impl<'r> Scanner<'r> {
             };
             let we = (ws + MULTILINE_WINDOW).min(self.buf.len());
             let line_end = usize::try_from(p.line_end - self.base).unwrap_or(we);
-            let rules = self.rules;
-            let Some(re) = &rules.rules[p.rule as usize].regex else {
-                continue;
-            };
-            let mut found = Vec::new();
-            for m in re.find_iter(&self.buf[ws..we]) {
-                if ws + m.start() > line_end {
-                    break;
-                }
-                if !m.is_empty() {
-                    found.push(m.range());
-                }
-            }
-            for range in found {
-                self.emit(p.rule, ws, we, range, p.line_no, p.line_start);
-            }
+            // Matches must start on the keyword's line (its newline included).
+            self.search_window(p.rule, ws..we, line_end + 1 - ws, p.line_no, p.line_start);
         }
         self.pending = keep;
     }
