@@ -115,23 +115,26 @@ impl<T> ShardedQueue<T> {
     #[inline]
     pub(crate) fn push(&self, item: T) -> bool {
         let home = self.home();
-        let kept = self.cap != 0 && self.push_uncounted(item, home);
-        let counter = if kept {
-            &self.shards[home].returns
-        } else {
-            &self.shards[home].discarded
-        };
-        counter.fetch_add(1, Relaxed);
+        let kept = self.offer(item, home);
+        if kept {
+            self.shards[home].returns.fetch_add(1, Relaxed);
+        }
         kept
     }
 
     /// Keeps `item` if there is room, counting only a discard: for items whose return was
     /// already counted (a thread cache giving its buffers back).
     pub(crate) fn restore(&self, item: T) {
-        let home = self.home();
-        if !(self.cap != 0 && self.push_uncounted(item, home)) {
+        self.offer(item, self.home());
+    }
+
+    /// Keeps `item` in the first shard with room, starting at `home`, or counts a discard.
+    fn offer(&self, item: T, home: usize) -> bool {
+        let kept = self.cap != 0 && self.push_uncounted(item, home);
+        if !kept {
             self.shards[home].discarded.fetch_add(1, Relaxed);
         }
+        kept
     }
 
     fn push_uncounted(&self, mut item: T, home: usize) -> bool {
