@@ -123,9 +123,7 @@ fn load(source: &RuleSource) -> anyhow::Result<RuleSet> {
     } else {
         source.rules.iter().map(String::as_str).collect()
     };
-    let builtin = RuleSet::builtin(&packs)?;
-    set.rules.extend(builtin.rules);
-    set.allowlists.extend(builtin.allowlists);
+    set.append(RuleSet::builtin(&packs)?);
     Ok(set)
 }
 

@@ -26,9 +26,7 @@ impl RuleSet {
             let (_, text) = SOURCES.iter().find(|(n, _)| n == name).ok_or_else(|| {
                 ConfigError::new(ConfigErrorKind::UnknownPack((*name).to_owned()))
             })?;
-            let pack = RuleSet::from_toml(text)?;
-            set.rules.extend(pack.rules);
-            set.allowlists.extend(pack.allowlists);
+            set.append(RuleSet::from_toml(text)?);
         }
         Ok(set)
     }

@@ -200,3 +200,12 @@ pub struct RuleSet {
     /// Allowlists that apply to every rule (or to their `target_rules`).
     pub allowlists: Vec<Allowlist>,
 }
+
+impl RuleSet {
+    /// Adds `other`'s rules and global allowlists after this set's (a config plus built-in
+    /// packs, say). Rules are not merged by id: use `[extend]` for overrides.
+    pub fn append(&mut self, other: RuleSet) {
+        self.rules.extend(other.rules);
+        self.allowlists.extend(other.allowlists);
+    }
+}
