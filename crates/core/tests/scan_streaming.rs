@@ -176,3 +176,14 @@ fn secrets_are_redacted_unless_asked() {
     s.feed(text);
     assert_eq!(s.finish()[0].secret, "tok_abcdefghijklmnopqrstuvwx");
 }
+
+#[test]
+fn inline_allow_markers_suppress_only_their_line() {
+    let rules = rules();
+    let text = b"tok_abcdefghijklmnopqrstuvwx # capstan:allow\n\
+tok_bbcdefghijklmnopqrstuvwx // gitleaks:allow\n\
+tok_cbcdefghijklmnopqrstuvwx\n";
+    let f = rules.scan_bytes("a", text);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].line, 3);
+}

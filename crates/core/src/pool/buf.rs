@@ -223,10 +223,10 @@ impl BufPool {
     #[inline]
     fn take(&self, class: usize) -> Vec<u8> {
         let c = &self.shared.classes[class];
-        if c.thread_cache > 0 {
-            if let Some(buf) = local::take(self.shared.id, class) {
-                return buf;
-            }
+        if c.thread_cache > 0
+            && let Some(buf) = local::take(self.shared.id, class)
+        {
+            return buf;
         }
         self.take_shared(class)
     }

@@ -579,13 +579,13 @@ fn validate(set: &mut RuleSet, extends: bool) -> Result<(), ConfigError> {
             let (translated, groups) =
                 super::regex::translate_counting(re).map_err(|e| err(ConfigErrorKind::Regex(e)))?;
             *re = translated;
-            if let Some(g) = rule.secret_group {
-                if g > groups {
-                    return Err(err(ConfigErrorKind::SecretGroup {
-                        group: g,
-                        max: groups,
-                    }));
-                }
+            if let Some(g) = rule.secret_group
+                && g > groups
+            {
+                return Err(err(ConfigErrorKind::SecretGroup {
+                    group: g,
+                    max: groups,
+                }));
             }
         }
         if let Some(p) = &mut rule.path {

@@ -120,6 +120,8 @@ pub struct Rules {
     pub(crate) keywordless: Vec<u32>,
     /// Rules with a path and no regex.
     pub(crate) path_only: Vec<u32>,
+    /// A digest of the rule set and the capstan version: what cached results depend on.
+    pub(crate) digest: [u8; 32],
 }
 
 impl Rules {
@@ -213,7 +215,14 @@ impl Rules {
             keyword_rules,
             keywordless,
             path_only,
+            digest: digest(set),
         })
+    }
+
+    /// A digest of the rule set this was compiled from and of the capstan version, as 64 hex
+    /// digits: equal digests scan alike, so cached results keyed by it stay valid.
+    pub fn digest(&self) -> String {
+        hex(&self.digest)
     }
 
     /// Number of rules.
@@ -232,6 +241,27 @@ impl Rules {
         s.feed(bytes);
         s.finish()
     }
+}
+
+/// The rule set's `Debug` form covers every field that affects matching; the version covers
+/// changes to the engine itself.
+fn digest(set: &RuleSet) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(crate::VERSION.as_bytes());
+    h.update(b"\0");
+    h.update(format!("{set:?}").as_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 type Compiled = (

@@ -1,6 +1,6 @@
 //! What a scan reports.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rule::{Category, CryptoInfo, Severity};
 
@@ -9,7 +9,7 @@ use super::rule::{Category, CryptoInfo, Severity};
 /// Positions are 1-based; columns count bytes from the start of the line, and `end_column` is
 /// the column of the match's last byte (so it is ≥ 1). `secret` is redacted unless the scan was
 /// configured with `redact(false)`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// The rule that matched.
     pub rule_id: String,
@@ -36,10 +36,10 @@ pub struct Finding {
     /// Stable across line moves: a hash of rule id, path and the secret.
     pub fingerprint: String,
     /// Tags of the rule.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// Crypto rules: the algorithm, primitive, quantum class and replacement.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub crypto: Option<CryptoInfo>,
 }
 

@@ -16,17 +16,24 @@
 //! # Ok::<(), capstan::scan::ConfigError>(())
 //! ```
 
+mod cache;
 mod config;
 mod engine;
 mod finding;
 mod packs;
 mod regex;
+pub mod report;
 mod rule;
 mod scanner;
+mod suppress;
+mod walk;
 
+pub use cache::{CacheError, ScanCache};
 pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
 pub use finding::{Finding, redact, shannon_entropy};
 pub use packs::PACKS;
 pub use rule::{Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity};
 pub use scanner::{BINARY_PROBE, MAX_LINE, MULTILINE_WINDOW, OVERLAP, Scanner};
+pub use suppress::{SuppressError, Suppressions};
+pub use walk::{FileSink, Issue, Progress, ScanOutcome, ScanStats, TreeScanner, WalkOptions};

@@ -1,9 +1,9 @@
 //! Rules as loaded from TOML, before compilation.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a rule looks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     /// Credentials and keys.
@@ -35,7 +35,7 @@ impl Category {
 }
 
 /// How much a finding matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing.
@@ -116,7 +116,7 @@ pub struct Allowlist {
 }
 
 /// The cryptography a crypto rule identifies, for CBOM-style reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CryptoInfo {
     /// `RSA`, `ECDSA`, `MD5`, ...
     pub algorithm: String,

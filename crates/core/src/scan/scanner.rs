@@ -519,6 +519,7 @@ impl<'r> Scanner<'r> {
             .allows
             .iter()
             .any(|&a| rules.allows[a].allows(&candidate, self.allow_paths[a]))
+            || inline_allow(candidate.line)
         {
             return;
         }
@@ -577,6 +578,19 @@ fn finding(
         tags: rule.tags.clone(),
         crypto: rule.crypto.clone(),
     }
+}
+
+/// Whether the line opts out of scanning with an inline `capstan:allow` (or gitleaks'
+/// `gitleaks:allow`) marker, usually in a comment: `key = "..." # capstan:allow`.
+fn inline_allow(line: &[u8]) -> bool {
+    static MARKERS: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
+        std::sync::LazyLock::new(|| {
+            [
+                memchr::memmem::Finder::new(b"capstan:allow"),
+                memchr::memmem::Finder::new(b"gitleaks:allow"),
+            ]
+        });
+    memchr::memchr(b':', line).is_some() && MARKERS.iter().any(|m| m.find(line).is_some())
 }
 
 /// gitleaks' secret selection: the named group, else the first non-empty group, else the match.

@@ -1,0 +1,457 @@
+//! `capstan scan`: options, output formats, progress.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use capstan::scan::report::{ReportMeta, write_cbom, write_sarif};
+use capstan::scan::{
+    Finding, Rules, ScanCache, ScanOutcome, Severity, Suppressions, TreeScanner, WalkOptions,
+};
+use clap::ValueEnum;
+use parking_lot::Mutex;
+
+use crate::output::{AtomicFile, Output, Style};
+use crate::{RuleSource, load};
+
+#[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct ScanArgs {
+    /// Files, directories, tar / tar.gz archives (`docker save` images too); `-` reads
+    /// standard input.
+    #[arg(value_name = "PATH", default_value = ".")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    source: RuleSource,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report to FILE (atomically: a reader never sees half a report).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Print secrets in full instead of their first characters.
+    #[arg(long)]
+    no_redact: bool,
+    /// Scan binary files too (those with a NUL byte in their first 8 KiB).
+    #[arg(long)]
+    binary: bool,
+
+    /// Worker threads [default: one per core].
+    #[arg(long, short = 'j', value_name = "N", help_heading = "Walking")]
+    threads: Option<usize>,
+    /// Don't honour .gitignore, .ignore and .git/info/exclude.
+    #[arg(long, help_heading = "Walking")]
+    no_ignore: bool,
+    /// Skip hidden files and directories. By default they are scanned: `.env`, `.npmrc` and
+    /// `.aws/credentials` are where secrets live (`.git` is never entered).
+    #[arg(long, help_heading = "Walking")]
+    no_hidden: bool,
+    /// Accepted for ripgrep habits; hidden files are scanned by default.
+    #[arg(long, hide = true, help_heading = "Walking")]
+    hidden: bool,
+    /// Follow symbolic links (loops are detected and reported).
+    #[arg(long, short = 'L', help_heading = "Walking")]
+    follow: bool,
+    /// Leave out paths matching GLOB (gitignore syntax, relative to each directory given);
+    /// repeatable.
+    #[arg(long, short = 'x', value_name = "GLOB", help_heading = "Walking")]
+    exclude: Vec<String>,
+    /// Skip files larger than this (suffixes K, M, G); archives named on the command line are
+    /// exempt.
+    #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size, help_heading = "Walking")]
+    max_file_size: u64,
+    /// Treat tar and tar.gz files as plain (binary) files instead of scanning their members.
+    #[arg(long, help_heading = "Walking")]
+    no_archives: bool,
+
+    /// Suppress the findings of a previous JSON report (`--format json`).
+    #[arg(long, value_name = "FILE", help_heading = "Suppressing")]
+    baseline: Option<PathBuf>,
+    /// An ignore file: fingerprints or gitleaks' `path:rule:line`, one per line
+    /// [default: .capstanignore in the current directory and in each directory scanned].
+    #[arg(long, value_name = "FILE", help_heading = "Suppressing")]
+    ignore_file: Vec<PathBuf>,
+
+    /// Where the incremental cache lives [default: $`XDG_CACHE_HOME/capstan` or ~/.cache/capstan].
+    #[arg(long, value_name = "DIR", help_heading = "Cache")]
+    cache_dir: Option<PathBuf>,
+    /// Scan every file; don't read or write the cache.
+    #[arg(long, help_heading = "Cache")]
+    no_cache: bool,
+
+    /// Print files, bytes, MB/s, findings by category and cache hits to stderr.
+    #[arg(long, help_heading = "Reporting")]
+    stats: bool,
+    /// Write the scan's counters in Prometheus text format (`node_exporter`'s textfile collector).
+    #[arg(long, value_name = "FILE", help_heading = "Reporting")]
+    metrics_file: Option<PathBuf>,
+    /// Exit status when there are findings.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        help_heading = "Reporting"
+    )]
+    exit_code: u8,
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, help_heading = "Reporting")]
+    color: ColorChoice,
+    /// Text output: group findings under a heading per file [default: on a terminal; piped
+    /// output has one `path:line:column: …` line per finding, for grep and editors].
+    #[arg(long, help_heading = "Reporting")]
+    heading: bool,
+    /// Never draw the progress line (it is drawn only when stderr is a terminal).
+    #[arg(long, help_heading = "Reporting")]
+    no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Human-readable, grouped by file.
+    Text,
+    /// `{"findings": [...], "errors": [...], "skipped": [...], "stats": {...}}`.
+    Json,
+    /// One finding per line, written as each file completes.
+    Jsonl,
+    /// SARIF 2.1.0, for GitHub code scanning and other dashboards.
+    Sarif,
+    /// `CycloneDX` 1.6 cryptography bill of materials of the crypto findings.
+    Cbom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    /// When writing to a terminal and `NO_COLOR` is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("unknown size suffix {c:?} (use K, M or G)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("not a size: {s:?} (e.g. 512K, 10M)"))
+}
+
+pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    let set = load(&args.source)?;
+    let rules = Rules::compile(&set)?;
+    let suppress = suppressions(args)?;
+    let opts = WalkOptions {
+        threads: args.threads.unwrap_or(0),
+        respect_ignore: !args.no_ignore,
+        hidden: !args.no_hidden,
+        follow_links: args.follow,
+        excludes: args.exclude.clone(),
+        max_file_size: args.max_file_size,
+        binary: args.binary,
+        redact: !args.no_redact,
+        archives: !args.no_archives,
+    };
+    let mut out = Output::open(args.output.as_deref())?;
+    let streamed = Mutex::new((&mut out, None::<io::Error>));
+    let sink = |found: &[Finding]| {
+        let mut guard = streamed.lock();
+        let (w, err) = &mut *guard;
+        if err.is_some() {
+            return;
+        }
+        for f in found.iter().filter(|f| !suppress.suppresses(f)) {
+            let line = serde_json::to_writer(&mut **w, f)
+                .map_err(io::Error::from)
+                .and_then(|()| w.write_all(b"\n"));
+            if let Err(e) = line {
+                *err = Some(e);
+                return;
+            }
+        }
+    };
+    let mut scanner = TreeScanner::new(&rules, opts);
+    let cache = if args.no_cache || args.no_redact {
+        None
+    } else {
+        open_cache(args, &scanner)
+    };
+    if let Some(c) = &cache {
+        scanner = scanner.cache(c);
+    }
+    if args.format == Format::Jsonl {
+        scanner = scanner.on_file(&sink);
+    }
+    let done = AtomicBool::new(false);
+    let mut outcome = std::thread::scope(|s| {
+        if !args.no_progress && io::stderr().is_terminal() {
+            s.spawn(|| progress(&scanner, &done));
+        }
+        let outcome = scanner.scan(&args.paths);
+        done.store(true, Ordering::Relaxed);
+        outcome
+    });
+    if let Some(c) = cache
+        && let Err(e) = c.close()
+    {
+        eprintln!("capstan: warning: {e}");
+    }
+    let (_, stream_err) = streamed.into_inner();
+    if let Some(e) = stream_err {
+        return Err(e.into());
+    }
+    let total = outcome.findings.len();
+    outcome.findings.retain(|f| !suppress.suppresses(f));
+    let suppressed = total - outcome.findings.len();
+    outcome.stats.findings = outcome.findings.len() as u64;
+    write_report(args, &mut outcome, &mut out)?;
+    out.finish()?;
+    for e in &outcome.errors {
+        eprintln!("capstan: {}: {}", e.path, e.reason);
+    }
+    summary(args, &outcome, suppressed);
+    if let Some(p) = &args.metrics_file {
+        let registry = capstan::metrics::Registry::new();
+        outcome.stats.record(&registry)?;
+        let mut f = AtomicFile::create(p)?;
+        f.write_all(registry.snapshot().to_prometheus().as_bytes())?;
+        f.commit()
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(if !outcome.errors.is_empty() {
+        ExitCode::from(2)
+    } else if outcome.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(args.exit_code)
+    })
+}
+
+fn suppressions(args: &ScanArgs) -> anyhow::Result<Suppressions> {
+    let mut s = Suppressions::default();
+    if let Some(b) = &args.baseline {
+        s.add_baseline(b)?;
+    }
+    if args.ignore_file.is_empty() {
+        let mut seen = Vec::new();
+        let dirs = std::iter::once(PathBuf::from("."))
+            .chain(args.paths.iter().filter(|p| p.is_dir()).cloned());
+        for dir in dirs {
+            let f = dir.join(".capstanignore");
+            let canon = std::fs::canonicalize(&f).ok();
+            if f.is_file() && !seen.contains(&canon) {
+                s.add_ignore_file(&f)?;
+                seen.push(canon);
+            }
+        }
+    } else {
+        for f in &args.ignore_file {
+            s.add_ignore_file(f)?;
+        }
+    }
+    Ok(s)
+}
+
+fn open_cache(args: &ScanArgs, scanner: &TreeScanner<'_>) -> Option<ScanCache> {
+    let path = match &args.cache_dir {
+        Some(d) => d.join("scan.redb"),
+        None => ScanCache::default_path()?,
+    };
+    match ScanCache::open(&path, &scanner.settings_digest()) {
+        Ok(c) => {
+            if c.rebuilt() {
+                eprintln!(
+                    "capstan: warning: {} was damaged and has been rebuilt",
+                    path.display()
+                );
+            }
+            Some(c)
+        }
+        Err(e) => {
+            eprintln!("capstan: warning: {e}; scanning without it");
+            None
+        }
+    }
+}
+
+/// One status line on stderr, redrawn ten times a second once the scan has run for half a
+/// second; erased at the end.
+fn progress(scanner: &TreeScanner<'_>, done: &AtomicBool) {
+    let start = std::time::Instant::now();
+    let mut drawn = false;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        if start.elapsed() < Duration::from_millis(500) {
+            continue;
+        }
+        let p = scanner.progress();
+        let secs = start.elapsed().as_secs_f64();
+        eprint!(
+            "\r\x1b[K{} files · {:.1} MB · {} findings · {:.0} MB/s",
+            p.files(),
+            p.bytes() as f64 / 1e6,
+            p.findings(),
+            p.bytes() as f64 / 1e6 / secs
+        );
+        drawn = true;
+    }
+    if drawn {
+        eprint!("\r\x1b[K");
+    }
+}
+
+fn write_report(
+    args: &ScanArgs,
+    outcome: &mut ScanOutcome,
+    out: &mut Output,
+) -> anyhow::Result<()> {
+    match args.format {
+        Format::Jsonl => {}
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &outcome)?;
+            writeln!(out)?;
+        }
+        Format::Sarif | Format::Cbom => {
+            relativize(&mut outcome.findings);
+            let meta = ReportMeta::default();
+            if args.format == Format::Sarif {
+                write_sarif(&mut *out, &outcome.findings, &meta)?;
+            } else {
+                write_cbom(&mut *out, &outcome.findings, &meta)?;
+            }
+        }
+        Format::Text => {
+            let colour = match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    args.output.is_none()
+                        && io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                }
+            };
+            let heading = args.heading || (args.output.is_none() && io::stdout().is_terminal());
+            text(&mut *out, &outcome.findings, Style::new(colour), heading)?;
+        }
+    }
+    Ok(())
+}
+
+/// SARIF and CBOM want paths relative to the repository: absolute paths under the current
+/// directory are made relative to it.
+fn relativize(findings: &mut [Finding]) {
+    let Ok(cwd) = std::env::current_dir() else {
+        return;
+    };
+    for f in findings {
+        if let Ok(rel) = Path::new(&f.path).strip_prefix(&cwd) {
+            f.path = rel.to_string_lossy().into_owned();
+        }
+    }
+}
+
+fn text(out: &mut dyn Write, findings: &[Finding], style: Style, heading: bool) -> io::Result<()> {
+    let mut current: Option<&str> = None;
+    for f in findings {
+        if heading && current != Some(f.path.as_str()) {
+            if current.is_some() {
+                writeln!(out)?;
+            }
+            writeln!(out, "{}", style.path(&f.path))?;
+            current = Some(&f.path);
+        }
+        let name = if heading {
+            format!("{:<8}", f.severity.as_str())
+        } else {
+            f.severity.as_str().to_owned()
+        };
+        let name = name.as_str();
+        let sev = match f.severity {
+            Severity::Critical | Severity::High => style.red(name),
+            Severity::Medium => style.yellow(name),
+            Severity::Low | Severity::Info => style.cyan(name),
+        };
+        if heading {
+            let pos = format!("{}:{}", f.line, f.column);
+            write!(out, "  {pos:<9} {sev}")?;
+        } else {
+            write!(
+                out,
+                "{}:{}:{}: {sev}",
+                style.path(&f.path),
+                f.line,
+                f.column
+            )?;
+        }
+        write!(out, " {} [{}]", f.rule_id, f.category.as_str())?;
+        if !f.secret.is_empty() {
+            write!(out, " {}", f.secret)?;
+        }
+        if let Some(c) = &f.crypto
+            && !c.replacement.is_empty()
+        {
+            write!(out, " (use {})", c.replacement)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn summary(args: &ScanArgs, outcome: &ScanOutcome, suppressed: usize) {
+    use std::fmt::Write as _;
+    let s = &outcome.stats;
+    let mut line = format!(
+        "capstan: {} finding(s) in {} file(s), {:.1} MB scanned",
+        s.findings,
+        s.files,
+        s.bytes as f64 / 1e6
+    );
+    if suppressed > 0 {
+        let _ = write!(line, ", {suppressed} suppressed");
+    }
+    if !outcome.skipped.is_empty() {
+        let _ = write!(
+            line,
+            ", {} skipped (too large or not regular files)",
+            outcome.skipped.len()
+        );
+    }
+    if !outcome.errors.is_empty() {
+        let _ = write!(line, ", {} could not be read", outcome.errors.len());
+    }
+    if outcome.interrupted {
+        line += ", INTERRUPTED";
+    }
+    eprintln!("{line}");
+    if args.stats {
+        eprintln!(
+            "capstan: {} files, {} bytes in {:.3} s ({:.1} MB/s); findings: {} secret, {} crypto, {} threat; \
+skipped {}; errors {}; cache {} hit(s), {} miss(es)",
+            s.files,
+            s.bytes,
+            s.seconds,
+            s.mb_per_second(),
+            s.secrets,
+            s.crypto,
+            s.threats,
+            s.skipped,
+            s.errors,
+            s.cache_hits,
+            s.cache_misses
+        );
+    }
+}

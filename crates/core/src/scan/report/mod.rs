@@ -1,0 +1,34 @@
+//! Reports: the formats a scan's findings are written in.
+//!
+//! - [`write_sarif`]: SARIF 2.1.0 for code-scanning dashboards (GitHub, Azure DevOps);
+//! - [`write_cbom`]: a `CycloneDX` 1.6 cryptography bill of materials of the crypto findings.
+//!
+//! Every writer takes findings in the order they should appear (the walker sorts them by path,
+//! line, column and rule) and writes nothing that depends on the clock unless
+//! [`ReportMeta::timestamp`] is set, so two runs over the same tree give identical bytes.
+
+mod cbom;
+mod sarif;
+
+pub use cbom::write_cbom;
+pub use sarif::write_sarif;
+
+/// What a report says about the run that produced it.
+#[derive(Debug, Clone, Default)]
+pub struct ReportMeta {
+    /// The capstan version (defaults to [`crate::VERSION`] when empty).
+    pub tool_version: String,
+    /// An RFC 3339 UTC timestamp for the report, e.g. `2026-11-23T12:00:00Z`; `None` leaves it
+    /// out so the output is reproducible.
+    pub timestamp: Option<String>,
+}
+
+impl ReportMeta {
+    pub(crate) fn version(&self) -> &str {
+        if self.tool_version.is_empty() {
+            crate::VERSION
+        } else {
+            &self.tool_version
+        }
+    }
+}

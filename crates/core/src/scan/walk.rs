@@ -1,0 +1,895 @@
+//! Scanning trees, files, archives and streams on many threads.
+//!
+//! [`TreeScanner`] walks its inputs with the `ignore` crate's parallel walker (`.gitignore`,
+//! `.ignore` and `.git/info/exclude` honoured unless turned off; `.git` itself never entered;
+//! symlinks not followed unless asked, loops detected), reads every file through pooled
+//! buffers, looks into tar and tar.gz archives (a `docker save` image and the layers inside it
+//! included) without extracting anything, and returns the findings sorted by path, line, column
+//! and rule — the same order whatever the thread count. A file that cannot be read is an
+//! [`Issue`] in the outcome, never the end of the scan.
+//!
+//! ```
+//! use capstan::scan::{RuleSet, Rules, TreeScanner, WalkOptions};
+//!
+//! let dir = std::env::temp_dir().join(format!("capstan-doc-walk-{}", std::process::id()));
+//! std::fs::create_dir_all(dir.join("src"))?;
+//! std::fs::write(dir.join("src/.env"), "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n")?;
+//! let rules = Rules::compile(&RuleSet::builtin(&["secrets"])?)?;
+//! let outcome = TreeScanner::new(&rules, WalkOptions { hidden: true, ..WalkOptions::default() })
+//!     .scan(&[dir.clone()]);
+//! assert_eq!(outcome.findings.len(), 1);
+//! assert!(outcome.findings[0].path.ends_with("src/.env"));
+//! assert_eq!(outcome.stats.files, 1);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use super::{Category, Finding, Rules, ScanCache, Scanner};
+use crate::pool::BufPool;
+
+/// How much of a file is read at a time (and held for the archive sniff).
+const CHUNK: usize = 64 << 10;
+/// Archives inside archives inside archives: deeper nesting is scanned as plain bytes.
+const MAX_NESTING: u32 = 4;
+
+/// What to scan and how.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    /// Honour `.gitignore` (inside git repositories), `.ignore` and `.git/info/exclude`.
+    pub respect_ignore: bool,
+    /// Scan hidden files and directories (names starting with `.`); `.git` is never entered.
+    pub hidden: bool,
+    /// Follow symbolic links (loops are detected and reported).
+    pub follow_links: bool,
+    /// Gitignore-style globs of paths to leave out, relative to each input directory.
+    pub excludes: Vec<String>,
+    /// Files larger than this are skipped (and listed); archives named on the command line are
+    /// exempt, as are archives inside archives.
+    pub max_file_size: u64,
+    /// Scan binary files (a NUL in the first 8 KiB) too.
+    pub binary: bool,
+    /// Redact secrets in findings.
+    pub redact: bool,
+    /// Look inside tar and tar.gz archives.
+    pub archives: bool,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions {
+            threads: 0,
+            respect_ignore: true,
+            hidden: false,
+            follow_links: false,
+            excludes: Vec::new(),
+            max_file_size: 10 << 20,
+            binary: false,
+            redact: true,
+            archives: true,
+        }
+    }
+}
+
+/// A file that was not scanned, or not completely, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Issue {
+    /// The file (`archive.tar!member` inside archives).
+    pub path: String,
+    /// What happened.
+    pub reason: String,
+}
+
+/// Counters of one scan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ScanStats {
+    /// Files (and archive members) scanned or answered from the cache.
+    pub files: u64,
+    /// Bytes of input read: files (archives counted once, as stored) and standard input.
+    pub bytes: u64,
+    /// Files passed over: binary, too large, not regular files, excluded by a path allowlist.
+    pub skipped: u64,
+    /// Files that could not be read.
+    pub errors: u64,
+    /// Findings after every filter.
+    pub findings: u64,
+    /// Findings per category.
+    pub secrets: u64,
+    /// Crypto findings.
+    pub crypto: u64,
+    /// Threat findings.
+    pub threats: u64,
+    /// Files answered from the incremental cache.
+    pub cache_hits: u64,
+    /// Files looked up in the cache and scanned.
+    pub cache_misses: u64,
+    /// Wall time of the scan, in seconds.
+    pub seconds: f64,
+}
+
+impl ScanStats {
+    /// Scan throughput in MB/s (10^6 bytes).
+    pub fn mb_per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.bytes as f64 / 1e6 / self.seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// Adds these counters to `registry` as `capstan_scan_*` metrics.
+    pub fn record(
+        &self,
+        registry: &crate::metrics::Registry,
+    ) -> Result<(), crate::metrics::MetricsError> {
+        let counters: [(&str, &str, u64); 6] = [
+            (
+                "capstan_scan_files_total",
+                "Files and archive members scanned.",
+                self.files,
+            ),
+            (
+                "capstan_scan_bytes_total",
+                "Bytes read by scans.",
+                self.bytes,
+            ),
+            (
+                "capstan_scan_skipped_total",
+                "Files passed over (binary, too large, special).",
+                self.skipped,
+            ),
+            (
+                "capstan_scan_errors_total",
+                "Files that could not be read.",
+                self.errors,
+            ),
+            (
+                "capstan_scan_cache_hits_total",
+                "Files answered from the scan cache.",
+                self.cache_hits,
+            ),
+            (
+                "capstan_scan_cache_misses_total",
+                "Files looked up in the scan cache and scanned.",
+                self.cache_misses,
+            ),
+        ];
+        for (name, help, v) in counters {
+            registry.counter(name, help)?.add(v);
+        }
+        let by = registry.counter_vec(
+            "capstan_scan_findings_total",
+            "Findings by category.",
+            &["category"],
+        )?;
+        for (cat, v) in [
+            ("secret", self.secrets),
+            ("crypto", self.crypto),
+            ("threat", self.threats),
+        ] {
+            by.with(&[cat])?.add(v);
+        }
+        Ok(())
+    }
+}
+
+/// What a scan found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScanOutcome {
+    /// Sorted by path, line, column, rule.
+    pub findings: Vec<Finding>,
+    /// Files that could not be read (or not completely), sorted by path.
+    pub errors: Vec<Issue>,
+    /// Files skipped for size or type, sorted by path (binary files are only counted).
+    pub skipped: Vec<Issue>,
+    /// Counters.
+    pub stats: ScanStats,
+    /// The scan was cancelled before it covered every input.
+    pub interrupted: bool,
+}
+
+/// Live counters, readable from another thread while a scan runs (for a progress line).
+#[derive(Debug, Default)]
+pub struct Progress {
+    files: AtomicU64,
+    bytes: AtomicU64,
+    findings: AtomicU64,
+}
+
+impl Progress {
+    /// Files done so far.
+    pub fn files(&self) -> u64 {
+        self.files.load(Ordering::Relaxed)
+    }
+    /// Bytes read so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+    /// Findings so far (before baseline filtering by the caller).
+    pub fn findings(&self) -> u64 {
+        self.findings.load(Ordering::Relaxed)
+    }
+}
+
+/// Called with each file's findings as soon as the file is done, from the worker threads.
+pub type FileSink<'a> = &'a (dyn Fn(&[Finding]) + Sync);
+
+/// Scans inputs in parallel; see the [module docs](self).
+pub struct TreeScanner<'a> {
+    rules: &'a Rules,
+    opts: WalkOptions,
+    cache: Option<&'a ScanCache>,
+    sink: Option<FileSink<'a>>,
+    cancel: Option<&'a AtomicBool>,
+    progress: Progress,
+}
+
+impl std::fmt::Debug for TreeScanner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeScanner")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One thread's results, merged at the end.
+#[derive(Default)]
+struct Local {
+    findings: Vec<Finding>,
+    errors: Vec<Issue>,
+    skipped: Vec<Issue>,
+    skipped_quietly: u64,
+}
+
+impl Local {
+    fn absorb(&mut self, other: Local) {
+        self.findings.extend(other.findings);
+        self.errors.extend(other.errors);
+        self.skipped.extend(other.skipped);
+        self.skipped_quietly += other.skipped_quietly;
+    }
+}
+
+impl<'a> TreeScanner<'a> {
+    /// A scanner of trees with `rules`.
+    pub fn new(rules: &'a Rules, opts: WalkOptions) -> Self {
+        TreeScanner {
+            rules,
+            opts,
+            cache: None,
+            sink: None,
+            cancel: None,
+            progress: Progress::default(),
+        }
+    }
+
+    /// Answers unchanged files from `cache` and records the others in it. Open the cache with
+    /// [`settings_digest`](Self::settings_digest). Secrets are only cached redacted: with
+    /// `redact: false` the cache is not used.
+    pub fn cache(mut self, cache: &'a ScanCache) -> Self {
+        if self.opts.redact {
+            self.cache = Some(cache);
+        }
+        self
+    }
+
+    /// Hands each file's findings to `sink` as soon as the file is done (for streamed
+    /// output; the order across files then depends on the threads).
+    pub fn on_file(mut self, sink: FileSink<'a>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Stops the walk soon after `flag` becomes true; the outcome is marked `interrupted`.
+    pub fn cancel_on(mut self, flag: &'a AtomicBool) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// Live counters of the running scan.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// What cached results depend on: the rule set, the capstan version, and the options that
+    /// change findings.
+    pub fn settings_digest(&self) -> String {
+        let o = &self.opts;
+        format!(
+            "{} max={} binary={} redact={} archives={}",
+            self.rules.digest(),
+            o.max_file_size,
+            o.binary,
+            o.redact,
+            o.archives
+        )
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// Scans every input: files, directories, and `-` for standard input.
+    pub fn scan(&self, inputs: &[PathBuf]) -> ScanOutcome {
+        let start = Instant::now();
+        let merged = Mutex::new(Local::default());
+        for input in inputs {
+            if self.cancelled() {
+                break;
+            }
+            if input.as_os_str() == "-" {
+                let mut local = Local::default();
+                let stdin = io::stdin();
+                self.scan_named("-", None, &mut stdin.lock(), None, &mut local);
+                merged.lock().absorb(local);
+            } else {
+                self.walk(input, &merged);
+            }
+        }
+        self.finish(merged.into_inner(), start)
+    }
+
+    /// Scans one stream (archives inside it included) under the name `name`.
+    pub fn scan_reader(&self, name: &str, reader: &mut dyn Read) -> ScanOutcome {
+        let start = Instant::now();
+        let mut local = Local::default();
+        self.scan_named(name, None, reader, None, &mut local);
+        self.finish(local, start)
+    }
+
+    fn finish(&self, mut all: Local, start: Instant) -> ScanOutcome {
+        all.findings.sort_by(|a, b| {
+            (
+                &a.path,
+                a.line,
+                a.column,
+                &a.rule_id,
+                a.end_line,
+                a.end_column,
+            )
+                .cmp(&(
+                    &b.path,
+                    b.line,
+                    b.column,
+                    &b.rule_id,
+                    b.end_line,
+                    b.end_column,
+                ))
+        });
+        all.errors.sort_by(|a, b| a.path.cmp(&b.path));
+        all.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        let count = |c: Category| all.findings.iter().filter(|f| f.category == c).count() as u64;
+        let stats = ScanStats {
+            files: self.progress.files(),
+            bytes: self.progress.bytes(),
+            skipped: all.skipped.len() as u64 + all.skipped_quietly,
+            errors: all.errors.len() as u64,
+            findings: all.findings.len() as u64,
+            secrets: count(Category::Secret),
+            crypto: count(Category::Crypto),
+            threats: count(Category::Threat),
+            cache_hits: self.cache.map_or(0, ScanCache::hits),
+            cache_misses: self.cache.map_or(0, ScanCache::misses),
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        ScanOutcome {
+            findings: all.findings,
+            errors: all.errors,
+            skipped: all.skipped,
+            stats,
+            interrupted: self.cancelled(),
+        }
+    }
+
+    fn walk(&self, root: &Path, merged: &Mutex<Local>) {
+        let o = &self.opts;
+        let mut b = ignore::WalkBuilder::new(root);
+        b.hidden(!o.hidden)
+            .ignore(o.respect_ignore)
+            .git_ignore(o.respect_ignore)
+            .git_exclude(o.respect_ignore)
+            .git_global(false)
+            .parents(o.respect_ignore)
+            .follow_links(o.follow_links)
+            .threads(if o.threads == 0 {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            } else {
+                o.threads
+            })
+            .filter_entry(|e| e.file_name() != ".git");
+        if !o.excludes.is_empty() {
+            let mut ob = ignore::overrides::OverrideBuilder::new(root);
+            for glob in &o.excludes {
+                if let Err(e) = ob.add(&format!("!{glob}")) {
+                    merged.lock().errors.push(Issue {
+                        path: glob.clone(),
+                        reason: format!("bad --exclude pattern: {e}"),
+                    });
+                    return;
+                }
+            }
+            match ob.build() {
+                Ok(ov) => {
+                    b.overrides(ov);
+                }
+                Err(e) => {
+                    merged.lock().errors.push(Issue {
+                        path: root.display().to_string(),
+                        reason: format!("bad --exclude pattern: {e}"),
+                    });
+                    return;
+                }
+            }
+        }
+        let mut builder = VisitorBuilder { scan: self, merged };
+        b.build_parallel().visit(&mut builder);
+    }
+
+    fn visit(
+        &self,
+        res: Result<ignore::DirEntry, ignore::Error>,
+        local: &mut Local,
+    ) -> ignore::WalkState {
+        if self.cancelled() {
+            return ignore::WalkState::Quit;
+        }
+        let entry = match res {
+            Ok(e) => e,
+            Err(e) => {
+                local.errors.push(walk_issue(&e));
+                return ignore::WalkState::Continue;
+            }
+        };
+        let explicit = entry.depth() == 0;
+        let path = entry.path();
+        let name = display(path);
+        let Some(ft) = entry.file_type() else {
+            return ignore::WalkState::Continue;
+        };
+        if ft.is_dir() {
+            return ignore::WalkState::Continue;
+        }
+        if ft.is_symlink() && !explicit {
+            // Not followed: neither scanned nor entered.
+            return ignore::WalkState::Continue;
+        }
+        if !ft.is_file() && !ft.is_symlink() {
+            // Opening a FIFO would block until someone writes to it.
+            local.skipped.push(Issue {
+                path: name,
+                reason: "not a regular file (FIFO, socket or device)".to_owned(),
+            });
+            return ignore::WalkState::Continue;
+        }
+        let mut file = match open_nonblocking(path) {
+            Ok(f) => f,
+            Err(e) => {
+                local.errors.push(Issue {
+                    path: name,
+                    reason: e.to_string(),
+                });
+                return ignore::WalkState::Continue;
+            }
+        };
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                local.errors.push(Issue {
+                    path: name,
+                    reason: e.to_string(),
+                });
+                return ignore::WalkState::Continue;
+            }
+        };
+        if !meta.is_file() {
+            if !meta.is_dir() {
+                local.skipped.push(Issue {
+                    path: name,
+                    reason: "not a regular file (FIFO, socket or device)".to_owned(),
+                });
+            }
+            return ignore::WalkState::Continue;
+        }
+        let key = self
+            .cache
+            .and_then(|_| std::path::absolute(path).ok())
+            .map(|p| p.to_string_lossy().into_owned());
+        let limit = Limit {
+            size: meta.len(),
+            explicit,
+        };
+        // Oversized files take the plain path: skipped there unless they are archives named
+        // on the command line, which are not worth hashing twice.
+        let cached = self.cache.filter(|_| meta.len() <= self.opts.max_file_size);
+        if let (Some(key), Some(cache)) = (key.as_deref(), cached) {
+            self.scan_cached(&name, key, cache, &mut file, limit, local);
+        } else {
+            self.scan_named(&name, None, &mut file, Some(limit), local);
+        }
+        ignore::WalkState::Continue
+    }
+
+    /// Hashes the file; answers from the cache or scans it (hashing again what is scanned,
+    /// so the entry stored describes exactly the bytes behind its findings).
+    fn scan_cached(
+        &self,
+        name: &str,
+        key: &str,
+        cache: &ScanCache,
+        file: &mut File,
+        limit: Limit,
+        local: &mut Local,
+    ) {
+        use std::io::Seek;
+        let hashed = (|| -> io::Result<[u8; 32]> {
+            let mut h = blake3::Hasher::new();
+            let mut buf = BufPool::global().get(CHUNK);
+            buf.resize(CHUNK, 0);
+            loop {
+                match file.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        h.update(&buf[..n]);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            file.rewind()?;
+            Ok(*h.finalize().as_bytes())
+        })();
+        let hash = match hashed {
+            Ok(h) => h,
+            Err(e) => {
+                local.errors.push(Issue {
+                    path: name.to_owned(),
+                    reason: e.to_string(),
+                });
+                return;
+            }
+        };
+        if let Some(found) = cache.get(key, &hash) {
+            self.progress.files.fetch_add(1, Ordering::Relaxed);
+            self.progress.bytes.fetch_add(limit.size, Ordering::Relaxed);
+            self.deliver(found, local);
+            return;
+        }
+        let mut reader = Hashing {
+            inner: file,
+            hasher: blake3::Hasher::new(),
+        };
+        let errors_before = local.errors.len();
+        let mut found = Vec::new();
+        let complete = self.scan_named(name, Some(&mut found), &mut reader, Some(limit), local);
+        let drained = complete && io::copy(&mut reader, &mut io::sink()).is_ok();
+        let hash = *reader.hasher.finalize().as_bytes();
+        if drained && local.errors.len() == errors_before {
+            cache.put(key, &hash, &found);
+        }
+        self.deliver(found, local);
+    }
+
+    fn deliver(&self, found: Vec<Finding>, local: &mut Local) {
+        if found.is_empty() {
+            return;
+        }
+        self.progress
+            .findings
+            .fetch_add(found.len() as u64, Ordering::Relaxed);
+        if let Some(sink) = self.sink {
+            sink(&found);
+        }
+        local.findings.extend(found);
+    }
+
+    /// Scans `reader` under `name`, looking into archives. With `collect`, findings go there
+    /// (for the caller to cache and deliver); otherwise they are delivered here. Returns
+    /// whether the input was read without error.
+    fn scan_named(
+        &self,
+        name: &str,
+        collect: Option<&mut Vec<Finding>>,
+        reader: &mut dyn Read,
+        limit: Option<Limit>,
+        local: &mut Local,
+    ) -> bool {
+        let mut own = Vec::new();
+        let deliver_here = collect.is_none();
+        let out = collect.unwrap_or(&mut own);
+        let mut counted = Counting {
+            inner: reader,
+            bytes: &self.progress.bytes,
+        };
+        let result = self.scan_stream(name, &mut counted, 0, limit, out, local);
+        if deliver_here {
+            self.deliver(own, local);
+        }
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                local.errors.push(Issue {
+                    path: name.to_owned(),
+                    reason: e.to_string(),
+                });
+                false
+            }
+        }
+    }
+
+    fn scan_stream(
+        &self,
+        name: &str,
+        reader: &mut dyn Read,
+        depth: u32,
+        limit: Option<Limit>,
+        out: &mut Vec<Finding>,
+        local: &mut Local,
+    ) -> io::Result<()> {
+        let mut buf = BufPool::global().get(CHUNK);
+        buf.resize(CHUNK, 0);
+        let n = read_full(reader, &mut buf)?;
+        let is_tar = self.opts.archives && depth < MAX_NESTING && sniff(&buf[..n]);
+        let max = self.opts.max_file_size;
+        if let Some(l) = limit {
+            // Archives named on the command line (and inside archives) are exempt.
+            if l.size > max && !(is_tar && (l.explicit || depth > 0)) {
+                local.skipped.push(Issue {
+                    path: name.to_owned(),
+                    reason: format!("larger than the {max}-byte limit (--max-file-size)"),
+                });
+                return Ok(());
+            }
+        }
+        if is_tar {
+            let mut head = io::Cursor::new(&buf[..n]);
+            let mut chained = (&mut head).chain(reader);
+            return self.scan_tar(name, &mut chained, depth, out, local);
+        }
+        if n >= 2 && buf[..2] == [0x1f, 0x8b] && self.opts.archives && depth < MAX_NESTING {
+            let mut head = io::Cursor::new(&buf[..n]);
+            let mut gz = flate2::read::MultiGzDecoder::new((&mut head).chain(reader));
+            let mut inner = BufPool::global().get(CHUNK);
+            inner.resize(CHUNK, 0);
+            if let Ok(m) = read_full(&mut gz, &mut inner)
+                && sniff(&inner[..m])
+            {
+                let mut head2 = io::Cursor::new(&inner[..m]);
+                let mut chained = (&mut head2).chain(&mut gz);
+                return self.scan_tar(name, &mut chained, depth, out, local);
+            }
+            // Compressed data that isn't a tar: binary, like any other.
+            local.skipped_quietly += 1;
+            return Ok(());
+        }
+        let mut scanner = Scanner::new(self.rules)
+            .path(name)
+            .redact(self.opts.redact)
+            .binary(self.opts.binary);
+        scanner.feed(&buf[..n]);
+        let mut total = n as u64;
+        while n == CHUNK && !scanner.skipped() {
+            let m = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            scanner.feed(&buf[..m]);
+            total += m as u64;
+        }
+        if let Some(l) = limit
+            && depth == 0
+            && !scanner.skipped()
+            && total != l.size
+        {
+            return Err(io::Error::other(format!(
+                "changed while being read ({} bytes expected, {total} read)",
+                l.size
+            )));
+        }
+        if scanner.skipped() {
+            local.skipped_quietly += 1;
+        } else {
+            self.progress.files.fetch_add(1, Ordering::Relaxed);
+        }
+        out.extend(scanner.finish());
+        Ok(())
+    }
+
+    fn scan_tar(
+        &self,
+        name: &str,
+        reader: &mut dyn Read,
+        depth: u32,
+        out: &mut Vec<Finding>,
+        local: &mut Local,
+    ) -> io::Result<()> {
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries()? {
+            if self.cancelled() {
+                break;
+            }
+            let mut entry = entry.map_err(|e| io::Error::other(format!("bad archive: {e}")))?;
+            let kind = entry.header().entry_type();
+            if !(kind.is_file() || kind.is_contiguous()) {
+                continue;
+            }
+            let member = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let member = member.strip_prefix("./").unwrap_or(&member);
+            let full = format!("{name}!{member}");
+            let size = entry.size();
+            let limit = Some(Limit {
+                size,
+                explicit: false,
+            });
+            let mut found = Vec::new();
+            let read = self.scan_stream(&full, &mut entry, depth + 1, limit, &mut found, local);
+            out.extend(found);
+            read.map_err(|e| io::Error::other(format!("{member}: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limit {
+    size: u64,
+    /// Named on the command line (not found by the walk).
+    explicit: bool,
+}
+
+/// Counts what passes through into the live byte counter.
+struct Counting<'r> {
+    inner: &'r mut dyn Read,
+    bytes: &'r AtomicU64,
+}
+
+impl Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Hashes what passes through.
+struct Hashing<'f> {
+    inner: &'f mut File,
+    hasher: blake3::Hasher,
+}
+
+impl Read for Hashing<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+struct VisitorBuilder<'s> {
+    scan: &'s TreeScanner<'s>,
+    merged: &'s Mutex<Local>,
+}
+
+impl<'s> ignore::ParallelVisitorBuilder<'s> for VisitorBuilder<'s> {
+    fn build(&mut self) -> Box<dyn ignore::ParallelVisitor + 's> {
+        Box::new(Visitor {
+            scan: self.scan,
+            merged: self.merged,
+            local: Local::default(),
+        })
+    }
+}
+
+struct Visitor<'s> {
+    scan: &'s TreeScanner<'s>,
+    merged: &'s Mutex<Local>,
+    local: Local,
+}
+
+impl ignore::ParallelVisitor for Visitor<'_> {
+    fn visit(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) -> ignore::WalkState {
+        self.scan.visit(entry, &mut self.local)
+    }
+}
+
+impl Drop for Visitor<'_> {
+    fn drop(&mut self) {
+        self.merged.lock().absorb(std::mem::take(&mut self.local));
+    }
+}
+
+/// Opens for reading without blocking on a FIFO that replaced a file since the walk saw it
+/// (on regular files `O_NONBLOCK` changes nothing).
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, libc::O_NONBLOCK | libc::O_NOCTTY);
+    o.open(path)
+}
+
+/// The path as the user wrote it, without a leading `./`.
+fn display(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    s.strip_prefix("./").unwrap_or(&s).to_owned()
+}
+
+fn walk_issue(e: &ignore::Error) -> Issue {
+    fn path_of(e: &ignore::Error) -> Option<&Path> {
+        match e {
+            ignore::Error::WithPath { path, .. } => Some(path),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                path_of(err)
+            }
+            ignore::Error::Loop { child, .. } => Some(child),
+            _ => None,
+        }
+    }
+    fn cause(e: &ignore::Error) -> String {
+        match e {
+            ignore::Error::WithPath { err, .. } | ignore::Error::WithDepth { err, .. } => {
+                cause(err)
+            }
+            ignore::Error::Loop { ancestor, .. } => {
+                format!("symlink loop back to {}", ancestor.display())
+            }
+            other => other.to_string(),
+        }
+    }
+    Issue {
+        path: path_of(e).map_or_else(String::new, display),
+        reason: cause(e),
+    }
+}
+
+/// Fills `buf` unless the input ends first; returns the bytes read.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(m) => n += m,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A POSIX (ustar) or GNU tar header: the magic at offset 257 and a valid header checksum.
+fn sniff(head: &[u8]) -> bool {
+    if head.len() < 512 {
+        return false;
+    }
+    let h = &head[..512];
+    if &h[257..262] != b"ustar" {
+        return false;
+    }
+    let stored = std::str::from_utf8(&h[148..156])
+        .ok()
+        .map(|s| s.trim_matches(|c: char| c == '\0' || c == ' '))
+        .and_then(|s| u32::from_str_radix(s, 8).ok());
+    let sum: u32 = h
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                u32::from(b' ')
+            } else {
+                u32::from(b)
+            }
+        })
+        .sum();
+    stored == Some(sum)
+}
