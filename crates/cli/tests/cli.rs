@@ -57,6 +57,9 @@ fn capstan_in(dir: &std::path::Path, args: &[&str], stdin: Option<&[u8]>) -> Out
     let mut child = Command::new(env!("CARGO_BIN_EXE_capstan"))
         .args(args)
         .current_dir(dir)
+        // Each test's cache beside its scratch directory, not in the user's.
+        .env("XDG_CACHE_HOME", format!("{}.cache", dir.display()))
+        .env_remove("NO_COLOR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -81,6 +84,7 @@ impl Scratch {
     fn new(name: &str) -> Scratch {
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(format!("{}.cache", dir.display()));
         std::fs::create_dir_all(&dir).expect("create scratch dir");
         Scratch(dir)
     }
@@ -96,6 +100,7 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(format!("{}.cache", self.0.display()));
     }
 }
 
@@ -207,4 +212,237 @@ fn rules_lists_ids_and_refuses_an_invalid_config_naming_file_rule_and_reason() {
         "{err}"
     );
     assert!(err.contains("secret group 3"), "{err}");
+}
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).expect("valid JSON")
+}
+
+const MD5_LINE: &str = "import hashlib\ndigest = hashlib.md5(data).hexdigest()\n";
+
+#[test]
+fn every_format_writes_what_it_promises() {
+    let dir = Scratch::new("scan_formats");
+    dir.write("app/.env", TOKEN_LINE);
+    dir.write("app/hash.py", MD5_LINE);
+    let out = capstan_in(&dir.0, &["scan", "-f", "json", "."], None);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out.stdout);
+    assert_eq!(v["findings"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["stats"]["files"], 2);
+    assert_eq!(
+        (
+            v["stats"]["secrets"].as_u64(),
+            v["stats"]["crypto"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert!(v["errors"].as_array().is_some_and(Vec::is_empty));
+    assert_eq!(v["interrupted"], false);
+
+    let out = capstan_in(&dir.0, &["scan", "-f", "jsonl", "."], None);
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|f| f["fingerprint"].is_string()));
+
+    for (format, file) in [("sarif", "out.sarif"), ("cbom", "out.cdx.json")] {
+        let out = capstan_in(&dir.0, &["scan", "-f", format, "-o", file, "app"], None);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty());
+        let v = json(&std::fs::read(dir.0.join(file)).expect("report written"));
+        if format == "sarif" {
+            assert_eq!(v["version"], "2.1.0");
+            assert_eq!(v["runs"][0]["results"].as_array().map(Vec::len), Some(2));
+            let uri = &v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+                ["uri"];
+            assert_eq!(uri, "app/.env");
+        } else {
+            assert_eq!(v["specVersion"], "1.6");
+            assert_eq!(
+                v["components"].as_array().map(Vec::len),
+                Some(1),
+                "crypto only"
+            );
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    }
+}
+
+#[test]
+fn text_output_is_grouped_on_request_and_coloured_only_when_asked() {
+    let dir = Scratch::new("scan_text");
+    dir.write("a.env", TOKEN_LINE);
+    let out = capstan_in(&dir.0, &["scan", "--heading", "."], None);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("a.env\n  1:14      high     github-classic-pat"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\x1b'), "no colour when piped");
+    let out = capstan_in(&dir.0, &["scan", "--color", "always", "."], None);
+    assert!(
+        text(&out.stdout).contains("\x1b[1;31mhigh\x1b[0m"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn baselines_ignore_files_and_inline_markers_suppress_findings() {
+    let dir = Scratch::new("scan_suppress");
+    dir.write("a.env", TOKEN_LINE);
+    let out = capstan_in(
+        &dir.0,
+        &[
+            "scan",
+            "-f",
+            "json",
+            "-o",
+            "../scan_suppress-baseline.json",
+            ".",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let baseline = dir.0.with_file_name("scan_suppress-baseline.json");
+    let b = baseline.to_string_lossy().into_owned();
+    let out = capstan_in(&dir.0, &["scan", "--baseline", &b, "."], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("1 suppressed"));
+    std::fs::remove_file(&baseline).ok();
+
+    // A new secret is still reported despite the baseline.
+    dir.write("b.env", "AWS_ACCESS_KEY_ID=AKIAZ7VQ3HPLX4RT6JWM\n");
+    dir.write(".capstanignore", "# reviewed\nb.env:aws-access-key-id:1\n");
+    let out = capstan_in(&dir.0, &["scan", "a.env", "b.env"], None);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("a.env:1:14"), "{stdout}");
+    assert!(
+        !stdout.contains("b.env"),
+        ".capstanignore in the current directory applies: {stdout}"
+    );
+
+    dir.write("other-ignore", "");
+    let out = capstan_in(
+        &dir.0,
+        &["scan", "--ignore-file", "other-ignore", "b.env"],
+        None,
+    );
+    assert!(
+        text(&out.stdout).contains("b.env:1:"),
+        "--ignore-file replaces the default"
+    );
+
+    dir.write(
+        "c.env",
+        &format!("{} # capstan:allow\n", TOKEN_LINE.trim_end()),
+    );
+    let out = capstan_in(&dir.0, &["scan", "c.env"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    let out = capstan_in(&dir.0, &["scan", "--baseline", "missing.json", "."], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("missing.json"));
+}
+
+#[test]
+fn the_cache_makes_the_second_run_a_lookup_and_survives_damage() {
+    let dir = Scratch::new("scan_cache");
+    dir.write("src/a.env", TOKEN_LINE);
+    dir.write("src/b.py", MD5_LINE);
+    let cache = dir.0.with_file_name("scan_cache-store");
+    let _ = std::fs::remove_dir_all(&cache);
+    let c = cache.to_string_lossy().into_owned();
+    let args = ["scan", "--stats", "--cache-dir", &c, "src"];
+    let first = capstan_in(&dir.0, &args, None);
+    assert!(
+        text(&first.stderr).contains("cache 0 hit(s), 2 miss(es)"),
+        "{}",
+        text(&first.stderr)
+    );
+    let second = capstan_in(&dir.0, &args, None);
+    assert!(
+        text(&second.stderr).contains("cache 2 hit(s), 0 miss(es)"),
+        "{}",
+        text(&second.stderr)
+    );
+    assert_eq!(first.stdout, second.stdout);
+
+    std::fs::write(cache.join("scan.redb"), b"garbage").expect("damage");
+    let third = capstan_in(&dir.0, &args, None);
+    assert_eq!(third.status.code(), Some(1));
+    assert!(
+        text(&third.stderr).contains("rebuilt"),
+        "{}",
+        text(&third.stderr)
+    );
+    assert_eq!(first.stdout, third.stdout);
+
+    let none = capstan_in(
+        &dir.0,
+        &["scan", "--stats", "--no-cache", "--cache-dir", &c, "src"],
+        None,
+    );
+    assert!(text(&none.stderr).contains("cache 0 hit(s), 0 miss(es)"));
+    std::fs::remove_dir_all(&cache).ok();
+}
+
+#[test]
+fn metrics_file_and_exit_code_options() {
+    let dir = Scratch::new("scan_metrics");
+    dir.write("a.env", TOKEN_LINE);
+    let out = capstan_in(
+        &dir.0,
+        &[
+            "scan",
+            "--exit-code",
+            "3",
+            "--metrics-file",
+            "scan.prom",
+            "a.env",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let prom = std::fs::read_to_string(dir.0.join("scan.prom")).expect("metrics written");
+    assert!(prom.contains("capstan_scan_files_total 1"), "{prom}");
+    assert!(
+        prom.contains("capstan_scan_findings_total{category=\"secret\"} 1"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("# TYPE capstan_scan_bytes_total counter"),
+        "{prom}"
+    );
+}
+
+#[test]
+fn bad_options_and_unwritable_outputs_are_errors_that_say_why() {
+    let dir = Scratch::new("scan_bad_options");
+    let out = capstan_in(&dir.0, &["scan", "--max-file-size", "10Q", "."], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown size suffix"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = capstan_in(
+        &dir.0,
+        &["scan", "-o", "no/such/dir/report.json", "."],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no/such/dir/report.json"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -1,21 +1,4 @@
-//! Suppressing known findings: baselines (a previous JSON report) and ignore files.
-//!
-//! An ignore file (`.capstanignore`, or one named with `--ignore-file`) lists one entry per
-//! line, `#` starting a comment:
-//! - a capstan fingerprint (16 hex digits, as in the JSON and SARIF reports);
-//! - gitleaks' `.gitleaksignore` form `path:rule-id:line`, optionally prefixed by a commit
-//!   (`commit:path:rule-id:line`; the commit is ignored, capstan scans trees).
-//!
-//! ```
-//! use capstan::scan::{RuleSet, Rules, Suppressions};
-//!
-//! let rules = Rules::compile(&RuleSet::builtin(&["secrets"])?)?;
-//! let found = rules.scan_bytes(".env", b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n");
-//! let mut s = Suppressions::default();
-//! s.add_ignore_text(&format!("# known test token\n{}\n", found[0].fingerprint));
-//! assert!(s.suppresses(&found[0]));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! Suppressing known findings: [`Suppressions`].
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -43,7 +26,24 @@ pub enum SuppressError {
     },
 }
 
-/// Fingerprints and `path:rule:line` triples whose findings are not reported.
+/// Suppressing known findings: baselines (a previous JSON report) and ignore files.
+///
+/// An ignore file (`.capstanignore`, or one named with `--ignore-file`) lists one entry per
+/// line, `#` starting a comment:
+/// - a capstan fingerprint (16 hex digits, as in the JSON and SARIF reports);
+/// - gitleaks' `.gitleaksignore` form `path:rule-id:line`, optionally prefixed by a commit
+///   (`commit:path:rule-id:line`; the commit is ignored, capstan scans trees).
+///
+/// ```
+/// use capstan::scan::{RuleSet, Rules, Suppressions};
+///
+/// let rules = Rules::compile(&RuleSet::builtin(&["secrets"])?)?;
+/// let found = rules.scan_bytes(".env", b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n");
+/// let mut s = Suppressions::default();
+/// s.add_ignore_text(&format!("# known test token\n{}\n", found[0].fingerprint));
+/// assert!(s.suppresses(&found[0]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Suppressions {
     fingerprints: HashSet<String>,
@@ -107,7 +107,7 @@ impl Suppressions {
         Ok(())
     }
 
-    /// Adds the entries of an ignore file's text (see the [module docs](self)). Lines that are
+    /// Adds the entries of an ignore file's text (see [`Suppressions`]). Lines that are
     /// neither form are ignored, as gitleaks does.
     pub fn add_ignore_text(&mut self, text: &str) {
         for line in text.lines() {

@@ -1,28 +1,4 @@
-//! Scanning trees, files, archives and streams on many threads.
-//!
-//! [`TreeScanner`] walks its inputs with the `ignore` crate's parallel walker (`.gitignore`,
-//! `.ignore` and `.git/info/exclude` honoured unless turned off; `.git` itself never entered;
-//! symlinks not followed unless asked, loops detected), reads every file through pooled
-//! buffers, looks into tar and tar.gz archives (a `docker save` image and the layers inside it
-//! included) without extracting anything, and returns the findings sorted by path, line, column
-//! and rule — the same order whatever the thread count. A file that cannot be read is an
-//! [`Issue`] in the outcome, never the end of the scan.
-//!
-//! ```
-//! use capstan::scan::{RuleSet, Rules, TreeScanner, WalkOptions};
-//!
-//! let dir = std::env::temp_dir().join(format!("capstan-doc-walk-{}", std::process::id()));
-//! std::fs::create_dir_all(dir.join("src"))?;
-//! std::fs::write(dir.join("src/.env"), "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n")?;
-//! let rules = Rules::compile(&RuleSet::builtin(&["secrets"])?)?;
-//! let outcome = TreeScanner::new(&rules, WalkOptions { hidden: true, ..WalkOptions::default() })
-//!     .scan(&[dir.clone()]);
-//! assert_eq!(outcome.findings.len(), 1);
-//! assert!(outcome.findings[0].path.ends_with("src/.env"));
-//! assert_eq!(outcome.stats.files, 1);
-//! # std::fs::remove_dir_all(&dir)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! Scanning trees, files, archives and streams on many threads: [`TreeScanner`].
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -48,7 +24,8 @@ pub struct WalkOptions {
     pub threads: usize,
     /// Honour `.gitignore` (inside git repositories), `.ignore` and `.git/info/exclude`.
     pub respect_ignore: bool,
-    /// Scan hidden files and directories (names starting with `.`); `.git` is never entered.
+    /// Scan hidden files and directories (names starting with `.`; default on: `.env` and
+    /// `.aws/credentials` are where secrets live); `.git` is never entered.
     pub hidden: bool,
     /// Follow symbolic links (loops are detected and reported).
     pub follow_links: bool,
@@ -70,7 +47,7 @@ impl Default for WalkOptions {
         WalkOptions {
             threads: 0,
             respect_ignore: true,
-            hidden: false,
+            hidden: true,
             follow_links: false,
             excludes: Vec::new(),
             max_file_size: 10 << 20,
@@ -224,7 +201,31 @@ impl Progress {
 /// Called with each file's findings as soon as the file is done, from the worker threads.
 pub type FileSink<'a> = &'a (dyn Fn(&[Finding]) + Sync);
 
-/// Scans inputs in parallel; see the [module docs](self).
+/// Scanning trees, files, archives and streams on many threads.
+///
+/// [`TreeScanner`] walks its inputs with the `ignore` crate's parallel walker (`.gitignore`,
+/// `.ignore` and `.git/info/exclude` honoured unless turned off; `.git` itself never entered;
+/// symlinks not followed unless asked, loops detected), reads every file through pooled
+/// buffers, looks into tar and tar.gz archives (a `docker save` image and the layers inside it
+/// included) without extracting anything, and returns the findings sorted by path, line, column
+/// and rule — the same order whatever the thread count. A file that cannot be read is an
+/// [`Issue`] in the outcome, never the end of the scan.
+///
+/// ```
+/// use capstan::scan::{RuleSet, Rules, TreeScanner, WalkOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("capstan-doc-walk-{}", std::process::id()));
+/// std::fs::create_dir_all(dir.join("src"))?;
+/// std::fs::write(dir.join("src/.env"), "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n")?;
+/// let rules = Rules::compile(&RuleSet::builtin(&["secrets"])?)?;
+/// let outcome = TreeScanner::new(&rules, WalkOptions::default())
+///     .scan(&[dir.clone()]);
+/// assert_eq!(outcome.findings.len(), 1);
+/// assert!(outcome.findings[0].path.ends_with("src/.env"));
+/// assert_eq!(outcome.stats.files, 1);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct TreeScanner<'a> {
     rules: &'a Rules,
     opts: WalkOptions,
