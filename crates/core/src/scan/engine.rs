@@ -110,6 +110,8 @@ pub struct Rules {
     /// Global allowlists without target rules that only check paths: a hit skips the file.
     pub(crate) file_skips: Vec<usize>,
     pub(crate) keywords: Option<AhoCorasick>,
+    /// Bytes in the longest keyword.
+    pub(crate) max_keyword: usize,
     /// Keyword pattern index → the rules that listed it.
     pub(crate) keyword_rules: Vec<Vec<u32>>,
     /// Rules with a regex and no keywords.
@@ -203,11 +205,13 @@ impl Rules {
             });
         }
         let keywords = keyword_automaton(&keyword_list)?;
+        let max_keyword = keyword_list.iter().map(String::len).max().unwrap_or(0);
         Ok(Rules {
             rules,
             allows,
             file_skips,
             keywords,
+            max_keyword,
             keyword_rules,
             keywordless,
             path_only,

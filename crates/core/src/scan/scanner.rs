@@ -325,11 +325,13 @@ impl<'r> Scanner<'r> {
         if let Some(ac) = &rules.keywords {
             let mut hits = std::mem::take(&mut self.hits);
             hits.clear();
-            let input = aho_corasick::Input::new(&self.buf[..end]).span(start..end);
-            hits.extend(
-                ac.find_overlapping_iter(input)
-                    .filter(|h| h.start() < core_end)
-                    .map(|h| (h.start(), h.pattern().as_u32())),
+            keyword_hits(
+                ac,
+                rules.max_keyword,
+                &self.buf[..end],
+                start,
+                core_end,
+                &mut hits,
             );
             let mut line: Option<Line> = None;
             for &(pos, pattern) in &hits {
@@ -580,6 +582,55 @@ fn finding(
     }
 }
 
+/// Every keyword occurrence starting in `hay[start..core_end]`, in order, overlapping ones
+/// included.
+///
+/// An overlapping search runs the automaton's slow per-state loop over every byte; instead a
+/// non-overlapping search (the fast loop, with prefilters) finds where keywords are, and the
+/// overlapping search runs only around those places. That misses nothing: a non-overlapping
+/// search reports, from where it stands, the match that ends first, so an occurrence it passes
+/// over overlaps a reported match `[a, b)` and lies within `[a - max + 1, b + max - 1)`.
+fn keyword_hits(
+    ac: &aho_corasick::AhoCorasick,
+    max: usize,
+    hay: &[u8],
+    start: usize,
+    core_end: usize,
+    hits: &mut Vec<(usize, u32)>,
+) {
+    let end = hay.len();
+    let reach = max.saturating_sub(1);
+    let mut window: Option<(usize, usize)> = None;
+    let flush = |w: (usize, usize), hits: &mut Vec<(usize, u32)>| {
+        let input = aho_corasick::Input::new(hay).span(w.0..w.1);
+        hits.extend(
+            ac.find_overlapping_iter(input)
+                .filter(|h| h.start() < core_end)
+                .map(|h| (h.start(), h.pattern().as_u32())),
+        );
+    };
+    for m in ac.find_iter(aho_corasick::Input::new(hay).span(start..end)) {
+        // A reported match starting at or after `core_end` can still overlap (and so have
+        // hidden) an occurrence starting just before it.
+        if m.start() >= core_end + reach {
+            break;
+        }
+        let lo = m.start().saturating_sub(reach).max(start);
+        let hi = (m.end() + reach).min(end);
+        window = match window {
+            Some((a, b)) if lo <= b => Some((a, b.max(hi))),
+            Some(w) => {
+                flush(w, hits);
+                Some((lo, hi))
+            }
+            None => Some((lo, hi)),
+        };
+    }
+    if let Some(w) = window {
+        flush(w, hits);
+    }
+}
+
 /// Whether the line opts out of scanning with an inline `capstan:allow` (or gitleaks'
 /// `gitleaks:allow`) marker, usually in a comment: `key = "..." # capstan:allow`.
 fn inline_allow(line: &[u8]) -> bool {
@@ -632,6 +683,54 @@ impl LineCursor {
             self.line_no
         } else {
             self.line_no - memchr::memchr_iter(b'\n', &buf[pos..self.idx]).count() as u64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keyword_hits;
+
+    /// The windowed search finds exactly what a full overlapping search finds.
+    #[test]
+    fn keyword_hits_miss_no_overlapping_occurrence() {
+        let words = ["sk_live", "live", "k_l", "api", "apikey", "key", "e"];
+        let ac = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(words)
+            .expect("builds");
+        let max = words.iter().map(|w| w.len()).max().unwrap_or(0);
+        let alphabet = b"sk_liveapyKE x";
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for round in 0..5000 {
+            let len = 1 + round % 97;
+            let hay: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    alphabet[(state % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let start = round % 5 % len;
+            let core_end = len - round % 3 % (len - start).max(1);
+            let mut got = Vec::new();
+            keyword_hits(&ac, max, &hay, start, core_end, &mut got);
+            let want: Vec<(usize, u32)> = ac
+                .find_overlapping_iter(aho_corasick::Input::new(&hay).span(start..len))
+                .filter(|h| h.start() < core_end)
+                .map(|h| (h.start(), h.pattern().as_u32()))
+                .collect();
+            let mut sorted = got.clone();
+            sorted.sort_unstable();
+            let mut want_sorted = want.clone();
+            want_sorted.sort_unstable();
+            assert_eq!(
+                sorted,
+                want_sorted,
+                "{:?} {start}..{core_end}",
+                String::from_utf8_lossy(&hay)
+            );
         }
     }
 }
