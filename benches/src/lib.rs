@@ -40,19 +40,7 @@ where
 /// # Panics
 /// If `cargo vendor` fails: a bench without its corpus measures nothing.
 pub fn corpus(limit: usize, planted: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = root.join("target/bench-corpus");
-    if !dir.join(".complete").exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["vendor", "--versioned-dirs", "--quiet"])
-            .arg(&dir)
-            .current_dir(&root)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("run cargo vendor");
-        assert!(status.success(), "cargo vendor failed");
-        std::fs::write(dir.join(".complete"), b"").expect("mark the corpus complete");
-    }
+    let dir = corpus_dir();
     let mut paths = Vec::new();
     collect(&dir, &mut paths);
     paths.sort();
@@ -80,6 +68,28 @@ pub fn corpus(limit: usize, planted: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> 
         files.push(((*name).to_owned(), text.as_bytes().to_vec()));
     }
     files
+}
+
+/// The corpus directory (`target/bench-corpus`, a `cargo vendor` of this workspace's
+/// dependencies: ~9k files, ~200 MB), created on first use.
+///
+/// # Panics
+/// If `cargo vendor` fails.
+pub fn corpus_dir() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("target/bench-corpus");
+    if !dir.join(".complete").exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["vendor", "--versioned-dirs", "--quiet"])
+            .arg(&dir)
+            .current_dir(&root)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run cargo vendor");
+        assert!(status.success(), "cargo vendor failed");
+        std::fs::write(dir.join(".complete"), b"").expect("mark the corpus complete");
+    }
+    dir
 }
 
 fn memchr_nul(bytes: &[u8]) -> bool {
