@@ -472,18 +472,9 @@ impl<'a> TreeScanner<'a> {
             });
             return ignore::WalkState::Continue;
         }
-        let mut file = match open_nonblocking(path) {
-            Ok(f) => f,
-            Err(e) => {
-                local.errors.push(Issue {
-                    path: name,
-                    reason: e.to_string(),
-                });
-                return ignore::WalkState::Continue;
-            }
-        };
-        let meta = match file.metadata() {
-            Ok(m) => m,
+        let opened = open_nonblocking(path).and_then(|f| f.metadata().map(|m| (f, m)));
+        let (mut file, meta) = match opened {
+            Ok(fm) => fm,
             Err(e) => {
                 local.errors.push(Issue {
                     path: name,
