@@ -523,24 +523,29 @@ impl<'a> TreeScanner<'a> {
         local: &mut Local,
     ) {
         use std::io::Seek;
-        let hashed = (|| -> io::Result<[u8; 32]> {
+        let mut buf = BufPool::global().get(CHUNK);
+        buf.resize(CHUNK, 0);
+        // Most files fit in one chunk: read once, hash, and on a miss scan the same bytes.
+        let hashed = (|| -> io::Result<([u8; 32], usize)> {
+            let n = read_full(file, &mut buf)?;
             let mut h = blake3::Hasher::new();
-            let mut buf = BufPool::global().get(CHUNK);
-            buf.resize(CHUNK, 0);
-            loop {
-                match file.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        h.update(&buf[..n]);
+            h.update(&buf[..n]);
+            if n == CHUNK {
+                loop {
+                    match file.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(m) => {
+                            h.update(&buf[..m]);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
                 }
+                file.rewind()?;
             }
-            file.rewind()?;
-            Ok(*h.finalize().as_bytes())
+            Ok((*h.finalize().as_bytes(), n))
         })();
-        let hash = match hashed {
+        let (hash, head) = match hashed {
             Ok(h) => h,
             Err(e) => {
                 local.errors.push(Issue {
@@ -556,16 +561,29 @@ impl<'a> TreeScanner<'a> {
             self.deliver(found, local);
             return;
         }
-        let mut reader = Hashing {
-            inner: file,
-            hasher: blake3::Hasher::new(),
-        };
         let errors_before = local.errors.len();
         let mut found = Vec::new();
-        let complete = self.scan_named(name, Some(&mut found), &mut reader, Some(limit), local);
-        let drained = complete && io::copy(&mut reader, &mut io::sink()).is_ok();
-        let hash = *reader.hasher.finalize().as_bytes();
-        if drained && local.errors.len() == errors_before {
+        let (ok, hash) = if head < CHUNK {
+            let ok = self.scan_named(
+                name,
+                Some(&mut found),
+                &mut &buf[..head],
+                Some(limit),
+                local,
+            );
+            (ok, hash)
+        } else {
+            drop(buf);
+            // Hash what is scanned: the entry must describe the bytes behind its findings.
+            let mut reader = Hashing {
+                inner: file,
+                hasher: blake3::Hasher::new(),
+            };
+            let ok = self.scan_named(name, Some(&mut found), &mut reader, Some(limit), local)
+                && io::copy(&mut reader, &mut io::sink()).is_ok();
+            (ok, *reader.hasher.finalize().as_bytes())
+        };
+        if ok && local.errors.len() == errors_before {
             cache.put(key, &hash, &found);
         }
         self.deliver(found, local);
