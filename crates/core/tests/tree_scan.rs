@@ -350,44 +350,63 @@ fn the_cache_answers_unchanged_files_and_rescans_changed_ones() {
             },
         );
     }
+    t.write("blob.bin", b"\0\0\0 binary");
+    let image = tar_of(&[("a.env", TOKEN.as_bytes()), ("big.txt", &[b'x'; 3000])]);
+    let outside = Tree::new("cache-image");
+    let image = outside.write("image.tar", &image);
+    let inputs = [t.0.clone(), image];
     let rules = rules();
+    let opts = || WalkOptions {
+        max_file_size: 2048,
+        ..WalkOptions::default()
+    };
     let run = |rules: &Rules, opts: WalkOptions| {
         let s = TreeScanner::new(rules, opts);
         let cache = ScanCache::open(&db, &s.settings_digest()).expect("cache");
         let s = s.cache(&cache);
-        let o = s.scan(std::slice::from_ref(&t.0));
+        let o = s.scan(&inputs);
         cache.close().expect("close");
         o
     };
     let cold = run(&rules, opts());
-    assert_eq!((cold.stats.cache_hits, cold.stats.cache_misses), (0, 20));
+    assert_eq!((cold.stats.cache_hits, cold.stats.cache_misses), (0, 22));
     let warm = run(&rules, opts());
-    assert_eq!((warm.stats.cache_hits, warm.stats.cache_misses), (20, 0));
+    assert_eq!((warm.stats.cache_hits, warm.stats.cache_misses), (22, 0));
     assert_eq!(cold.findings, warm.findings);
-    assert_eq!(warm.findings.len(), 5);
+    assert_eq!(warm.findings.len(), 6);
+    // A run answered from the cache counts what the scan counted: archive members scanned,
+    // the binary file and the oversized member skipped (and listed).
+    assert_eq!((cold.stats.files, cold.stats.skipped), (21, 2));
+    assert_eq!((warm.stats.files, warm.stats.skipped), (21, 2));
+    assert_eq!(warm.skipped, cold.skipped);
+    assert!(
+        warm.skipped[0].path.ends_with("image.tar!big.txt"),
+        "{:?}",
+        warm.skipped
+    );
 
     t.write("f1.env", TOKEN);
     let changed = run(&rules, opts());
     assert_eq!(
         (changed.stats.cache_hits, changed.stats.cache_misses),
-        (19, 1)
+        (21, 1)
     );
-    assert_eq!(changed.findings.len(), 6);
+    assert_eq!(changed.findings.len(), 7);
 
     let fewer = Rules::compile(&RuleSet::builtin(&["secrets"]).expect("packs")).expect("compiles");
     let other_rules = run(&fewer, opts());
     assert_eq!(
-        other_rules.stats.cache_misses, 20,
+        other_rules.stats.cache_misses, 22,
         "another rule set invalidates everything"
     );
     let other_opts = run(
         &fewer,
         WalkOptions {
-            max_file_size: 1 << 20,
+            max_file_size: 1 << 19,
             ..opts()
         },
     );
-    assert_eq!(other_opts.stats.cache_misses, 20, "so do other options");
+    assert_eq!(other_opts.stats.cache_misses, 22, "so do other options");
 
     // Unredacted secrets are never written to the cache.
     let s = TreeScanner::new(

@@ -12,15 +12,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::Finding;
+use serde::{Deserialize, Serialize};
+
+use super::{Finding, Issue};
 use crate::exec::Batcher;
 
-/// `path → [blake3 content hash (32 bytes)][JSON array of findings]`.
+/// `path → [blake3 content hash (32 bytes)][JSON of a CachedFile]`.
 const FILES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("files");
 /// `"settings" → digest of the rule set and scan settings`.
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 /// Bumped when the value layout changes.
-const LAYOUT: &[u8] = b"capstan-scan-cache/1";
+const LAYOUT: &[u8] = b"capstan-scan-cache/2";
 
 /// Why the cache could not be used (the scan goes on without it).
 #[derive(Debug, thiserror::Error)]
@@ -41,18 +43,36 @@ impl CacheError {
 
 type Entry = (String, Vec<u8>);
 
+/// What the cache keeps for one file: its findings and what its scan counted (an archive
+/// counts its members), so a run answered from the cache reports what a scan would.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CachedFile {
+    /// The findings, in the scanner's order.
+    #[serde(rename = "f")]
+    pub findings: Vec<Finding>,
+    /// Files (or archive members) scanned.
+    #[serde(rename = "n")]
+    pub files: u64,
+    /// Files passed over without a listed reason (binary, compressed non-archives).
+    #[serde(rename = "q")]
+    pub skipped_quietly: u64,
+    /// Members passed over with a reason (too large).
+    #[serde(rename = "s", default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Issue>,
+}
+
 /// An open scan cache; share it between the walker's threads by reference.
 ///
 /// ```
-/// use capstan::scan::{ScanCache, Finding};
+/// use capstan::scan::{CachedFile, ScanCache};
 /// let dir = std::env::temp_dir().join(format!("capstan-doc-cache-{}", std::process::id()));
 /// let cache = ScanCache::open(&dir.join("scan.redb"), "rules-and-settings-digest")?;
 /// let hash = [7u8; 32];
 /// assert!(cache.get("/src/a.rs", &hash).is_none());
-/// cache.put("/src/a.rs", &hash, &[]);
+/// cache.put("/src/a.rs", &hash, &CachedFile { files: 1, ..CachedFile::default() });
 /// cache.close()?;
 /// let cache = ScanCache::open(&dir.join("scan.redb"), "rules-and-settings-digest")?;
-/// assert_eq!(cache.get("/src/a.rs", &hash), Some(Vec::<Finding>::new()));
+/// assert_eq!(cache.get("/src/a.rs", &hash).map(|c| c.files), Some(1));
 /// # cache.close()?; std::fs::remove_dir_all(&dir).ok();
 /// # Ok::<(), capstan::scan::CacheError>(())
 /// ```
@@ -127,8 +147,8 @@ impl ScanCache {
         Some(base.join("capstan").join("scan.redb"))
     }
 
-    /// The findings stored for `key` if its content hash is `hash`.
-    pub fn get(&self, key: &str, hash: &[u8; 32]) -> Option<Vec<Finding>> {
+    /// What is stored for `key` if its content hash is `hash`.
+    pub fn get(&self, key: &str, hash: &[u8; 32]) -> Option<CachedFile> {
         let found = self.lookup(key, hash);
         let counter = if found.is_some() {
             &self.hits
@@ -139,7 +159,7 @@ impl ScanCache {
         found
     }
 
-    fn lookup(&self, key: &str, hash: &[u8; 32]) -> Option<Vec<Finding>> {
+    fn lookup(&self, key: &str, hash: &[u8; 32]) -> Option<CachedFile> {
         let txn = self.db.begin_read().ok()?;
         let table = txn.open_table(FILES).ok()?;
         let value = table.get(key).ok()??;
@@ -151,11 +171,11 @@ impl ScanCache {
         serde_json::from_slice(json).ok()
     }
 
-    /// Records `findings` for `key` at content hash `hash` (written in the background).
-    pub fn put(&self, key: &str, hash: &[u8; 32], findings: &[Finding]) {
+    /// Records `entry` for `key` at content hash `hash` (written in the background).
+    pub fn put(&self, key: &str, hash: &[u8; 32], entry: &CachedFile) {
         let Some(writer) = &self.writer else { return };
         let mut value = hash.to_vec();
-        if serde_json::to_writer(&mut value, findings).is_ok() {
+        if serde_json::to_writer(&mut value, entry).is_ok() {
             // A full queue or a stopped writer only costs a future rescan.
             let _ = writer.push((key.to_owned(), value));
         }
@@ -261,7 +281,7 @@ mod tests {
     fn another_settings_digest_empties_it() {
         let p = temp("settings");
         let c = ScanCache::open(&p, "a").expect("opens");
-        c.put("k", &[1; 32], &[]);
+        c.put("k", &[1; 32], &CachedFile::default());
         c.close().expect("closes");
         let c = ScanCache::open(&p, "a").expect("opens");
         assert!(c.get("k", &[1; 32]).is_some());
@@ -282,7 +302,7 @@ mod tests {
         for damage in ["truncated", "garbage"] {
             let p = temp(damage);
             let c = ScanCache::open(&p, "a").expect("opens");
-            c.put("k", &[1; 32], &[]);
+            c.put("k", &[1; 32], &CachedFile::default());
             c.close().expect("closes");
             let len = std::fs::metadata(&p).expect("exists").len();
             if damage == "truncated" {
@@ -299,7 +319,7 @@ mod tests {
                 c.get("k", &[1; 32]).is_none(),
                 "{damage}: trusted a damaged cache"
             );
-            c.put("k", &[1; 32], &[]);
+            c.put("k", &[1; 32], &CachedFile::default());
             c.close().expect("closes");
             let c = ScanCache::open(&p, "a").expect("opens");
             assert!(

@@ -28,7 +28,7 @@ mod scanner;
 mod suppress;
 mod walk;
 
-pub use cache::{CacheError, ScanCache};
+pub use cache::{CacheError, CachedFile, ScanCache};
 pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
 pub use finding::{Finding, redact, shannon_entropy};

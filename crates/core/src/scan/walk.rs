@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Category, Finding, Rules, ScanCache, Scanner};
+use super::{CachedFile, Category, Finding, Rules, ScanCache, Scanner};
 use crate::pool::BufPool;
 
 /// How much of a file is read at a time (and held for the archive sniff).
@@ -59,7 +59,7 @@ impl Default for WalkOptions {
 }
 
 /// A file that was not scanned, or not completely, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Issue {
     /// The file (`archive.tar!member` inside archives).
     pub path: String,
@@ -250,6 +250,8 @@ struct Local {
     errors: Vec<Issue>,
     skipped: Vec<Issue>,
     skipped_quietly: u64,
+    /// Files scanned by this thread (the live total is in `Progress`).
+    files: u64,
 }
 
 impl Local {
@@ -258,6 +260,7 @@ impl Local {
         self.errors.extend(other.errors);
         self.skipped.extend(other.skipped);
         self.skipped_quietly += other.skipped_quietly;
+        self.files += other.files;
     }
 }
 
@@ -500,9 +503,11 @@ impl<'a> TreeScanner<'a> {
             size: meta.len(),
             explicit,
         };
-        // Oversized files take the plain path: skipped there unless they are archives named
-        // on the command line, which are not worth hashing twice.
-        let cached = self.cache.filter(|_| meta.len() <= self.opts.max_file_size);
+        // Oversized files found by the walk take the plain path and are skipped there without
+        // being hashed; files named on the command line (a `docker save` image) use the cache.
+        let cached = self
+            .cache
+            .filter(|_| explicit || meta.len() <= self.opts.max_file_size);
         if let (Some(key), Some(cache)) = (key.as_deref(), cached) {
             self.scan_cached(&name, key, cache, &mut file, limit, local);
         } else {
@@ -555,13 +560,17 @@ impl<'a> TreeScanner<'a> {
                 return;
             }
         };
-        if let Some(found) = cache.get(key, &hash) {
-            self.progress.files.fetch_add(1, Ordering::Relaxed);
+        if let Some(hit) = cache.get(key, &hash) {
+            local.files += hit.files;
+            self.progress.files.fetch_add(hit.files, Ordering::Relaxed);
             self.progress.bytes.fetch_add(limit.size, Ordering::Relaxed);
-            self.deliver(found, local);
+            local.skipped_quietly += hit.skipped_quietly;
+            local.skipped.extend(hit.skipped);
+            self.deliver(hit.findings, local);
             return;
         }
         let errors_before = local.errors.len();
+        let before = (local.files, local.skipped_quietly, local.skipped.len());
         let mut found = Vec::new();
         let (ok, hash) = if head < CHUNK {
             let ok = self.scan_named(
@@ -584,7 +593,14 @@ impl<'a> TreeScanner<'a> {
             (ok, *reader.hasher.finalize().as_bytes())
         };
         if ok && local.errors.len() == errors_before {
-            cache.put(key, &hash, &found);
+            let entry = CachedFile {
+                findings: found,
+                files: local.files - before.0,
+                skipped_quietly: local.skipped_quietly - before.1,
+                skipped: local.skipped[before.2..].to_vec(),
+            };
+            cache.put(key, &hash, &entry);
+            found = entry.findings;
         }
         self.deliver(found, local);
     }
@@ -681,6 +697,12 @@ impl<'a> TreeScanner<'a> {
             local.skipped_quietly += 1;
             return Ok(());
         }
+        if !self.opts.binary && memchr::memchr(0, &buf[..n.min(super::BINARY_PROBE)]).is_some() {
+            // The scanner's own probe, done here so a binary file is neither read further nor
+            // counted as scanned.
+            local.skipped_quietly += 1;
+            return Ok(());
+        }
         let mut scanner = Scanner::new(self.rules)
             .path(name)
             .redact(self.opts.redact)
@@ -710,6 +732,7 @@ impl<'a> TreeScanner<'a> {
         if scanner.skipped() {
             local.skipped_quietly += 1;
         } else {
+            local.files += 1;
             self.progress.files.fetch_add(1, Ordering::Relaxed);
         }
         out.extend(scanner.finish());
