@@ -529,13 +529,13 @@ impl<'a> TreeScanner<'a> {
     ) {
         use std::io::Seek;
         let mut buf = BufPool::global().get(CHUNK);
-        buf.resize(CHUNK, 0);
+        buf.resize(chunk_for(Some(limit)), 0);
         // Most files fit in one chunk: read once, hash, and on a miss scan the same bytes.
         let hashed = (|| -> io::Result<([u8; 32], usize)> {
             let n = read_full(file, &mut buf)?;
             let mut h = blake3::Hasher::new();
             h.update(&buf[..n]);
-            if n == CHUNK {
+            if n == buf.len() {
                 loop {
                     match file.read(&mut buf) {
                         Ok(0) => break,
@@ -572,7 +572,7 @@ impl<'a> TreeScanner<'a> {
         let errors_before = local.errors.len();
         let before = (local.files, local.skipped_quietly, local.skipped.len());
         let mut found = Vec::new();
-        let (ok, hash) = if head < CHUNK {
+        let (ok, hash) = if head < buf.len() {
             let ok = self.scan_named(
                 name,
                 Some(&mut found),
@@ -662,7 +662,7 @@ impl<'a> TreeScanner<'a> {
         local: &mut Local,
     ) -> io::Result<()> {
         let mut buf = BufPool::global().get(CHUNK);
-        buf.resize(CHUNK, 0);
+        buf.resize(chunk_for(limit), 0);
         let n = read_full(reader, &mut buf)?;
         let is_tar = self.opts.archives && depth < MAX_NESTING && sniff(&buf[..n]);
         let max = self.opts.max_file_size;
@@ -709,7 +709,7 @@ impl<'a> TreeScanner<'a> {
             .binary(self.opts.binary);
         scanner.feed(&buf[..n]);
         let mut total = n as u64;
-        while n == CHUNK && !scanner.skipped() {
+        while n == buf.len() && !scanner.skipped() {
             let m = match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(m) => m,
@@ -884,6 +884,14 @@ fn walk_issue(e: &ignore::Error) -> Issue {
         path: path_of(e).map_or_else(String::new, display),
         reason: cause(e),
     }
+}
+
+/// The read size for an input of known size: the whole of a small file plus one byte (to see
+/// the end without another call), so a 300-byte file doesn't zero a 64 KiB buffer first.
+fn chunk_for(limit: Option<Limit>) -> usize {
+    limit.map_or(CHUNK, |l| {
+        usize::try_from(l.size.saturating_add(1)).map_or(CHUNK, |n| n.clamp(512, CHUNK))
+    })
 }
 
 /// Fills `buf` unless the input ends first; returns the bytes read.
