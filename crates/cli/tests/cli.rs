@@ -446,3 +446,33 @@ fn bad_options_and_unwritable_outputs_are_errors_that_say_why() {
         text(&out.stderr)
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_pipe_named_on_the_command_line_is_read_but_one_found_in_a_tree_is_skipped() {
+    let dir = Scratch::new("scan_fifo");
+    let fifo = dir.0.join("pipe");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, TOKEN_LINE))
+    };
+    let out = capstan_in(&dir.0, &["scan", "--no-cache", "pipe"], None);
+    writer.join().expect("writer").expect("wrote the pipe");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("pipe:1:14"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Found by the walk, the same pipe is skipped (nobody writes to it: reading would hang).
+    let out = capstan_in(&dir.0, &["scan", "--no-cache", "-f", "json", "."], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v = json(&out.stdout);
+    assert_eq!(v["skipped"][0]["path"], "pipe");
+}

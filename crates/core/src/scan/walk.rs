@@ -463,6 +463,20 @@ impl<'a> TreeScanner<'a> {
         if ft.is_dir() {
             return ignore::WalkState::Continue;
         }
+        if explicit && is_stream(path) {
+            // A pipe named on the command line (`capstan scan <(git diff)`): read it like
+            // standard input, blocking.
+            match File::open(path) {
+                Ok(mut f) => {
+                    self.scan_named(&name, None, &mut f, None, local);
+                }
+                Err(e) => local.errors.push(Issue {
+                    path: name,
+                    reason: e.to_string(),
+                }),
+            }
+            return ignore::WalkState::Continue;
+        }
         if ft.is_symlink() && !explicit {
             // Not followed: neither scanned nor entered.
             return ignore::WalkState::Continue;
@@ -839,6 +853,21 @@ impl ignore::ParallelVisitor for Visitor<'_> {
 impl Drop for Visitor<'_> {
     fn drop(&mut self) {
         self.merged.lock().absorb(std::mem::take(&mut self.local));
+    }
+}
+
+/// A FIFO or character device (after following links).
+fn is_stream(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata(path)
+            .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_char_device())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
     }
 }
 
