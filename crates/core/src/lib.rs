@@ -37,6 +37,7 @@ pub mod intern;
 pub mod metrics;
 pub mod pool;
 pub mod scan;
+pub mod tar;
 
 pub use error::{Error, Result};
 

@@ -761,7 +761,7 @@ impl<'a> TreeScanner<'a> {
         out: &mut Vec<Finding>,
         local: &mut Local,
     ) -> io::Result<()> {
-        let mut archive = tar::Archive::new(reader);
+        let mut archive = ::tar::Archive::new(reader);
         for entry in archive.entries()? {
             if self.cancelled() {
                 break;
