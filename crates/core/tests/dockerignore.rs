@@ -1,6 +1,8 @@
 //! `.dockerignore` conformance: patterns × a fixed tree → the files a context would keep,
 //! written from moby's patternmatcher semantics (see `capstan::tar::DockerIgnore`).
 
+use std::fmt::Write as _;
+
 use capstan::tar::DockerIgnore;
 
 const TREE: &[&str] = &[
@@ -165,9 +167,10 @@ fn walkers_descend_into_excluded_dirs_only_when_an_exception_may_reach_inside() 
 #[test]
 fn many_patterns_over_many_paths() {
     // Sixty patterns (compiled once, at parse), ten thousand paths.
-    let text: String = (0..30)
-        .map(|i| format!("dir{i}/**/*.tmp\n!dir{i}/keep/**\n"))
-        .collect();
+    let mut text = String::new();
+    for i in 0..30 {
+        writeln!(text, "dir{i}/**/*.tmp\n!dir{i}/keep/**").expect("a String takes it");
+    }
     let m = DockerIgnore::parse(&text).expect("parses");
     assert_eq!(m.len(), 60);
     let excluded = (0..10_000)
