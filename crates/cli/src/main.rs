@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use capstan::scan::{PACKS, RuleSet, Rules};
 use clap::{Parser, Subcommand};
 
+mod context;
 mod output;
 mod scan;
 
@@ -43,6 +44,16 @@ Exit status: 0 no findings, 1 findings, 2 usage error or a file that could not b
     Scan(Box<scan::ScanArgs>),
     /// List the rules a scan would use (id, category, keywords), or show why a config is invalid.
     Rules(RulesArgs),
+    /// Write a build context as docker sends it: .dockerignore applied, deterministic PAX tar.
+    #[command(after_help = "\
+Examples:
+  capstan context --list                 what `docker build .` would send, in tar order
+  capstan context -o ctx.tar .           the context as a reproducible tar
+  capstan context -o - . | docker build -   feed docker the same bytes every time
+
+Entries are sorted by name, with mtime fixed ($SOURCE_DATE_EPOCH or 0, or --mtime), uid/gid 0
+and no user names: the same tree gives the same bytes, whoever builds it and whenever.")]
+    Context(context::ContextArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,6 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan::scan(&args),
         Command::Rules(args) => rules(&args),
+        Command::Context(args) => context::context(&args),
     }
 }
 

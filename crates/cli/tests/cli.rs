@@ -476,3 +476,39 @@ fn a_pipe_named_on_the_command_line_is_read_but_one_found_in_a_tree_is_skipped()
     let v = json(&out.stdout);
     assert_eq!(v["skipped"][0]["path"], "pipe");
 }
+
+#[test]
+fn context_lists_in_tar_order_and_writes_a_reproducible_tar() {
+    let dir = Scratch::new("context_cli");
+    dir.write("Dockerfile", "FROM scratch\n");
+    dir.write(".dockerignore", "*.log\n");
+    dir.write("src/a.c", "int a;\n");
+    dir.write("x.log", "noise\n");
+    let out = capstan_in(&dir.0, &["context", "--list"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        ".dockerignore\nDockerfile\nsrc/\nsrc/a.c\n"
+    );
+
+    let first = capstan_in(&dir.0, &["context", "-o", "-", "."], None);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert_eq!(first.stdout.len() % 512, 0);
+    let again = capstan_in(&dir.0, &["context", "-o", "../context_cli.tar", "."], None);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let file = dir.0.with_file_name("context_cli.tar");
+    assert_eq!(std::fs::read(&file).expect("written"), first.stdout);
+    std::fs::remove_file(file).ok();
+
+    let outside = capstan_in(
+        &dir.0,
+        &["context", "-f", "../elsewhere/Dockerfile", "--list"],
+        None,
+    );
+    assert_eq!(outside.status.code(), Some(2));
+    assert!(
+        text(&outside.stderr).contains("outside the context"),
+        "{}",
+        text(&outside.stderr)
+    );
+}

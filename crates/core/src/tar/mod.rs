@@ -1,5 +1,7 @@
-//! Build contexts: `.dockerignore` matching (the context writer and the safe reader follow).
+//! Build contexts: `.dockerignore` matching and the deterministic context writer.
 
+mod context;
 mod dockerignore;
 
+pub use context::{Context, ContextError, ContextOptions, Skipped};
 pub use dockerignore::{DockerIgnore, DockerIgnoreError};

@@ -1,0 +1,503 @@
+//! Deterministic build contexts: the selection `.dockerignore` leaves, written as PAX tar.
+
+use std::ffi::OsStr;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::{DockerIgnore, DockerIgnoreError};
+use crate::pool::BufPool;
+
+/// Copy buffer size.
+const COPY: usize = 32 << 10;
+/// The largest size a ustar header's 11 octal digits hold; larger files get a PAX `size`.
+const USTAR_MAX_SIZE: u64 = 0o777_7777_7777;
+
+/// Why a context could not be built or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ContextError {
+    /// The `.dockerignore` has a bad pattern.
+    #[error("{path}: {source}")]
+    Ignore {
+        /// The `.dockerignore` file.
+        path: PathBuf,
+        /// The bad line.
+        source: DockerIgnoreError,
+    },
+    /// A file or directory could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A file changed size while it was being copied: the tar would be corrupt.
+    #[error("{path}: changed while being read ({expected} bytes expected, {actual} found)")]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// Its size when the entry's header was written.
+        expected: u64,
+        /// What could be read.
+        actual: u64,
+    },
+    /// The output could not be written.
+    #[error("writing the context: {0}")]
+    Write(#[source] io::Error),
+}
+
+/// How a context is built.
+#[derive(Debug, Clone, Default)]
+pub struct ContextOptions {
+    /// The modification time stored for every entry (seconds since the epoch): `0`, or
+    /// `SOURCE_DATE_EPOCH` for reproducible builds (see [`ContextOptions::from_env`]).
+    pub mtime: u64,
+    /// The Dockerfile's path relative to the context (always sent, whatever
+    /// `.dockerignore` says); `None` means `Dockerfile`.
+    pub dockerfile: Option<String>,
+}
+
+impl ContextOptions {
+    /// Defaults, with `mtime` from `SOURCE_DATE_EPOCH` when it is set to a number.
+    pub fn from_env() -> Self {
+        ContextOptions {
+            mtime: std::env::var("SOURCE_DATE_EPOCH")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0),
+            dockerfile: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File { size: u64 },
+    Symlink { target: Vec<u8> },
+    Hardlink { target: String },
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    /// The name in the tar: `/`-separated, relative, directories with a trailing `/`.
+    name: String,
+    path: PathBuf,
+    mode: u32,
+    kind: Kind,
+}
+
+/// What a context leaves out and why (for warnings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The path relative to the context.
+    pub name: String,
+    /// Why: a socket, FIFO or device.
+    pub reason: &'static str,
+}
+
+/// A build context: the files of a directory that `.dockerignore` leaves, in tar order.
+///
+/// ```
+/// use capstan::tar::{Context, ContextOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("capstan-doc-context-{}", std::process::id()));
+/// std::fs::create_dir_all(dir.join("src"))?;
+/// std::fs::write(dir.join("Dockerfile"), "FROM scratch\nCOPY src /src\n")?;
+/// std::fs::write(dir.join("src/main.c"), "int main(void) { return 0; }\n")?;
+/// std::fs::write(dir.join("debug.log"), "noise\n")?;
+/// std::fs::write(dir.join(".dockerignore"), "*.log\n")?;
+/// let ctx = Context::select(&dir, &ContextOptions::default())?;
+/// assert_eq!(ctx.names().collect::<Vec<_>>(), [".dockerignore", "Dockerfile", "src/", "src/main.c"]);
+/// let mut tar = Vec::new();
+/// ctx.write_to(&mut tar)?;
+/// assert_eq!(tar.len() % 512, 0);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Context {
+    entries: Vec<Entry>,
+    skipped: Vec<Skipped>,
+    mtime: u64,
+}
+
+impl Context {
+    /// Walks `dir` (symlinks are stored, never followed) and keeps what its `.dockerignore`
+    /// allows, plus the Dockerfile and `.dockerignore` themselves.
+    pub fn select(dir: &Path, opts: &ContextOptions) -> Result<Context, ContextError> {
+        let ignore_path = dir.join(".dockerignore");
+        let ignore = match std::fs::read(&ignore_path) {
+            Ok(bytes) => {
+                DockerIgnore::parse(&String::from_utf8_lossy(&bytes)).map_err(|source| {
+                    ContextError::Ignore {
+                        path: ignore_path.clone(),
+                        source,
+                    }
+                })?
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => DockerIgnore::default(),
+            Err(source) => {
+                return Err(ContextError::Read {
+                    path: ignore_path,
+                    source,
+                });
+            }
+        };
+        let dockerfile = opts.dockerfile.as_deref().unwrap_or("Dockerfile");
+        let always = [dockerfile, ".dockerignore"];
+        let mut walk = Walk {
+            ignore: &ignore,
+            always: &always,
+            entries: Vec::new(),
+            skipped: Vec::new(),
+            links: std::collections::HashMap::new(),
+        };
+        walk.dir(dir, "")?;
+        let mut entries = walk.entries;
+        entries.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        // Hardlinks point at the first name in tar order: re-link after sorting.
+        relink(&mut entries);
+        Ok(Context {
+            entries,
+            skipped: walk.skipped,
+            mtime: opts.mtime,
+        })
+    }
+
+    /// The member names, in tar order (directories end with `/`).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.name.as_str())
+    }
+
+    /// Sockets, FIFOs and devices left out.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// Writes the context as a PAX tar: entries in name order, mtime fixed, uid/gid 0, no user
+    /// or group names, modes kept. Returns the bytes written.
+    pub fn write_to<W: Write>(&self, mut out: W) -> Result<u64, ContextError> {
+        let mut written = 0u64;
+        let mut buf = BufPool::global().get(COPY);
+        buf.resize(COPY, 0);
+        for e in &self.entries {
+            written += self.header(e, &mut out)?;
+            if let Kind::File { size } = e.kind {
+                written += copy_exact(&e.path, size, &mut out, &mut buf)?;
+                let pad = padding(size);
+                out.write_all(&[0u8; 512][..pad])
+                    .map_err(ContextError::Write)?;
+                written += pad as u64;
+            }
+        }
+        out.write_all(&[0u8; 1024]).map_err(ContextError::Write)?;
+        out.flush().map_err(ContextError::Write)?;
+        Ok(written + 1024)
+    }
+
+    fn header<W: Write>(&self, e: &Entry, out: &mut W) -> Result<u64, ContextError> {
+        let mut h = ::tar::Header::new_ustar();
+        let mut pax: Vec<(&str, Vec<u8>)> = Vec::new();
+        let (ty, size) = match &e.kind {
+            Kind::Dir => (::tar::EntryType::Directory, 0),
+            Kind::File { size } => (::tar::EntryType::Regular, *size),
+            Kind::Symlink { .. } => (::tar::EntryType::Symlink, 0),
+            Kind::Hardlink { .. } => (::tar::EntryType::Link, 0),
+        };
+        h.set_entry_type(ty);
+        h.set_mode(e.mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(self.mtime);
+        if size > USTAR_MAX_SIZE {
+            pax.push(("size", size.to_string().into_bytes()));
+            h.set_size(0);
+        } else {
+            h.set_size(size);
+        }
+        if !fits_ustar_path(&mut h, &e.name) {
+            pax.push(("path", e.name.as_bytes().to_vec()));
+            set_truncated_name(&mut h, e.name.as_bytes());
+        }
+        let link: Option<&[u8]> = match &e.kind {
+            Kind::Symlink { target } => Some(target),
+            Kind::Hardlink { target } => Some(target.as_bytes()),
+            _ => None,
+        };
+        if let Some(target) = link {
+            if target.len() <= 100 {
+                h.set_link_name_literal(target)
+                    .map_err(|source| ContextError::Read {
+                        path: e.path.clone(),
+                        source,
+                    })?;
+            } else {
+                pax.push(("linkpath", target.to_vec()));
+            }
+        }
+        h.set_cksum();
+        let mut written = 0;
+        if !pax.is_empty() {
+            written += write_pax(out, &e.name, &pax, self.mtime)?;
+        }
+        out.write_all(h.as_bytes()).map_err(ContextError::Write)?;
+        Ok(written + 512)
+    }
+}
+
+/// Sets a ustar name (with the 155-byte prefix split) when the name fits.
+fn fits_ustar_path(h: &mut ::tar::Header, name: &str) -> bool {
+    name.len() <= 255 && h.set_path(name).is_ok() && h.path_bytes().as_ref() == name.as_bytes()
+}
+
+fn set_truncated_name(h: &mut ::tar::Header, name: &[u8]) {
+    if let Some(u) = h.as_ustar_mut() {
+        let n = name.len().min(100);
+        u.name = [0; 100];
+        u.name[..n].copy_from_slice(&name[..n]);
+        u.prefix = [0; 155];
+    }
+}
+
+/// A PAX extended header (`x`) carrying `records` for the entry `name` that follows.
+fn write_pax<W: Write>(
+    out: &mut W,
+    name: &str,
+    records: &[(&str, Vec<u8>)],
+    mtime: u64,
+) -> Result<u64, ContextError> {
+    let mut body = Vec::new();
+    for (key, value) in records {
+        // "LEN key=value\n", LEN counting its own digits.
+        let rest = key.len() + value.len() + 3;
+        let mut len = rest + 1;
+        while len != rest + len.to_string().len() {
+            len = rest + len.to_string().len();
+        }
+        body.extend_from_slice(format!("{len} {key}=").as_bytes());
+        body.extend_from_slice(value);
+        body.push(b'\n');
+    }
+    let mut h = ::tar::Header::new_ustar();
+    h.set_entry_type(::tar::EntryType::XHeader);
+    h.set_mode(0o644);
+    h.set_mtime(mtime);
+    h.set_size(body.len() as u64);
+    let short: String = name.chars().filter(|&c| c != '/').take(80).collect();
+    set_truncated_name(&mut h, format!("PaxHeaders/{short}").as_bytes());
+    h.set_cksum();
+    out.write_all(h.as_bytes()).map_err(ContextError::Write)?;
+    out.write_all(&body).map_err(ContextError::Write)?;
+    let pad = padding(body.len() as u64);
+    out.write_all(&[0u8; 512][..pad])
+        .map_err(ContextError::Write)?;
+    Ok(512 + body.len() as u64 + pad as u64)
+}
+
+fn padding(size: u64) -> usize {
+    ((512 - size % 512) % 512) as usize
+}
+
+/// Copies exactly `size` bytes of `path`; a file that grew or shrank is an error.
+fn copy_exact<W: Write>(
+    path: &Path,
+    size: u64,
+    out: &mut W,
+    buf: &mut [u8],
+) -> Result<u64, ContextError> {
+    let read_err = |source| ContextError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(read_err)?;
+    let mut left = size;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match f.read(&mut buf[..want]) {
+            Ok(0) => {
+                return Err(ContextError::Changed {
+                    path: path.to_owned(),
+                    expected: size,
+                    actual: size - left,
+                });
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_err(e)),
+        };
+        out.write_all(&buf[..n]).map_err(ContextError::Write)?;
+        left -= n as u64;
+    }
+    // One more byte would mean the file grew.
+    let mut probe = [0u8; 1];
+    match f.read(&mut probe) {
+        Ok(0) => Ok(size),
+        Ok(_) => Err(ContextError::Changed {
+            path: path.to_owned(),
+            expected: size,
+            actual: size + 1,
+        }),
+        Err(e) => Err(read_err(e)),
+    }
+}
+
+struct Walk<'a> {
+    ignore: &'a DockerIgnore,
+    always: &'a [&'a str],
+    entries: Vec<Entry>,
+    skipped: Vec<Skipped>,
+    /// (device, inode) → the name first seen, for hardlinks.
+    links: std::collections::HashMap<(u64, u64), String>,
+}
+
+impl Walk<'_> {
+    fn dir(&mut self, dir: &Path, rel: &str) -> Result<(), ContextError> {
+        let read = |source| ContextError::Read {
+            path: dir.to_owned(),
+            source,
+        };
+        let mut children: Vec<(Vec<u8>, PathBuf)> = std::fs::read_dir(dir)
+            .map_err(read)?
+            .map(|e| e.map(|e| (os_bytes(&e.file_name()), e.path())))
+            .collect::<Result<_, _>>()
+            .map_err(read)?;
+        children.sort();
+        for (name, path) in children {
+            let name = String::from_utf8_lossy(&name);
+            let child = if rel.is_empty() {
+                name.into_owned()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let meta = std::fs::symlink_metadata(&path).map_err(|source| ContextError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let always = self.always.contains(&child.as_str());
+            let excluded = !always && self.ignore.is_excluded(&child, meta.is_dir());
+            if meta.is_dir() {
+                if !excluded {
+                    self.push(&child, path.clone(), &meta, Kind::Dir, "/");
+                }
+                if !excluded || self.ignore.may_include_below(&child) {
+                    self.dir(&path, &child)?;
+                }
+                continue;
+            }
+            if excluded {
+                continue;
+            }
+            let kind = if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).map_err(|source| ContextError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Kind::Symlink {
+                    target: os_bytes(target.as_os_str()),
+                }
+            } else if meta.is_file() {
+                match self.hardlink(&meta, &child) {
+                    Some(first) => Kind::Hardlink { target: first },
+                    None => Kind::File { size: meta.len() },
+                }
+            } else {
+                self.skipped.push(Skipped {
+                    name: child,
+                    reason: "not a regular file, directory or symlink (socket, FIFO or device)",
+                });
+                continue;
+            };
+            self.push(&child, path, &meta, kind, "");
+        }
+        Ok(())
+    }
+
+    fn push(
+        &mut self,
+        name: &str,
+        path: PathBuf,
+        meta: &std::fs::Metadata,
+        kind: Kind,
+        suffix: &str,
+    ) {
+        self.entries.push(Entry {
+            name: format!("{name}{suffix}"),
+            path,
+            mode: mode(meta),
+            kind,
+        });
+    }
+
+    #[cfg(unix)]
+    fn hardlink(&mut self, meta: &std::fs::Metadata, name: &str) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() < 2 {
+            return None;
+        }
+        match self.links.entry((meta.dev(), meta.ino())) {
+            std::collections::hash_map::Entry::Occupied(o) => Some(o.get().clone()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(name.to_owned());
+                None
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn hardlink(&mut self, _: &std::fs::Metadata, _: &str) -> Option<String> {
+        None
+    }
+}
+
+/// After sorting, the first of a hardlinked group in tar order must be the file and the
+/// others links to it.
+fn relink(entries: &mut [Entry]) {
+    use std::collections::HashMap;
+    // Group by the name recorded first during the walk.
+    let mut first_in_order: HashMap<String, usize> = HashMap::new();
+    for i in 0..entries.len() {
+        let group = match &entries[i].kind {
+            Kind::Hardlink { target } => target.clone(),
+            Kind::File { .. } => entries[i].name.clone(),
+            _ => continue,
+        };
+        match first_in_order.get(&group) {
+            None => {
+                first_in_order.insert(group.clone(), i);
+                if let Kind::Hardlink { .. } = entries[i].kind {
+                    // A link sorted before its original: make it the file.
+                    let size = std::fs::symlink_metadata(&entries[i].path).map_or(0, |m| m.len());
+                    entries[i].kind = Kind::File { size };
+                }
+            }
+            Some(&first) => {
+                let target = entries[first].name.clone();
+                entries[i].kind = Kind::Hardlink { target };
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode(meta: &std::fs::Metadata) -> u32 {
+    if meta.is_dir() { 0o755 } else { 0o644 }
+}
+
+#[cfg(unix)]
+fn os_bytes(s: &OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn os_bytes(s: &OsStr) -> Vec<u8> {
+    s.to_string_lossy().into_owned().into_bytes()
+}

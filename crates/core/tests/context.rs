@@ -1,0 +1,231 @@
+//! Build contexts: selection, determinism, and GNU tar reading exactly what was written.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use capstan::tar::{Context, ContextOptions};
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("context-{name}"));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        Dir(d)
+    }
+    fn write(&self, rel: &str, body: &[u8]) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
+        std::fs::write(&p, body).expect("write");
+        p
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(unix)]
+fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A tree with what a context must handle.
+fn fixture(d: &Dir) {
+    d.write("Dockerfile", b"FROM scratch\n");
+    d.write(
+        ".dockerignore",
+        b"*.log\nsecret/\n!secret/public.pem\nDockerfile\n",
+    );
+    d.write("app/main.c", b"int main(void) { return 0; }\n");
+    let run = d.write("app/run.sh", b"#!/bin/sh\necho hi\n");
+    chmod(&run, 0o755);
+    d.write("debug.log", b"noise\n");
+    d.write("secret/key.pem", b"private\n");
+    d.write("secret/public.pem", b"public\n");
+    let long = format!("{}/{}.txt", "d".repeat(120), "n".repeat(150));
+    d.write(&long, b"long name\n");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("../app/main.c", d.0.join("app/link.c")).expect("symlink");
+        std::os::unix::fs::symlink("/etc/passwd", d.0.join("outside")).expect("symlink");
+        std::fs::hard_link(d.0.join("app/main.c"), d.0.join("app/hard.c")).expect("hardlink");
+    }
+}
+
+fn tar_of(dir: &Path, mtime: u64) -> Vec<u8> {
+    let ctx = Context::select(
+        dir,
+        &ContextOptions {
+            mtime,
+            dockerfile: None,
+        },
+    )
+    .expect("selects");
+    let mut out = Vec::new();
+    ctx.write_to(&mut out).expect("writes");
+    out
+}
+
+#[test]
+fn selection_follows_dockerignore_and_always_sends_the_dockerfile() {
+    let d = Dir::new("select");
+    fixture(&d);
+    let ctx = Context::select(&d.0, &ContextOptions::default()).expect("selects");
+    let names: Vec<&str> = ctx.names().collect();
+    assert!(
+        names.contains(&"Dockerfile"),
+        "always sent even if ignored: {names:?}"
+    );
+    assert!(names.contains(&".dockerignore"));
+    assert!(!names.contains(&"debug.log"));
+    assert!(!names.contains(&"secret/key.pem"));
+    assert!(
+        names.contains(&"secret/public.pem"),
+        "the exception reaches inside: {names:?}"
+    );
+    assert!(
+        !names.contains(&"secret/"),
+        "the excluded directory itself stays out"
+    );
+    assert!(names.contains(&"app/") && names.contains(&"app/link.c"));
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "tar order is name order");
+}
+
+#[test]
+fn a_bad_dockerignore_names_the_file_and_line() {
+    let d = Dir::new("bad-ignore");
+    d.write(".dockerignore", b"ok\n[\n");
+    let e = Context::select(&d.0, &ContextOptions::default()).expect_err("rejected");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(".dockerignore") && msg.contains("line 2"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn output_is_byte_identical_across_runs_and_touches() {
+    let d = Dir::new("determinism");
+    fixture(&d);
+    let first = tar_of(&d.0, 0);
+    assert_eq!(first, tar_of(&d.0, 0));
+    // Touch everything (new mtimes, same content): same bytes.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let main = d.0.join("app/main.c");
+    std::fs::write(&main, std::fs::read(&main).expect("read")).expect("rewrite");
+    assert_eq!(first, tar_of(&d.0, 0));
+    assert_ne!(
+        first,
+        tar_of(&d.0, 1_700_000_000),
+        "the mtime option is honoured"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn gnu_tar_lists_and_extracts_the_same_files_bytes_and_modes() {
+    let d = Dir::new("interop");
+    fixture(&d);
+    let tar = tar_of(&d.0, 1_700_000_000);
+    let out = Dir::new("interop-out");
+    let archive = out.write("ctx.tar", &tar);
+    let listing = Command::new("tar")
+        .arg("-tvf")
+        .arg(&archive)
+        .output()
+        .expect("GNU tar runs");
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    assert!(
+        listing.contains("root/root") || listing.contains("0/0"),
+        "{listing}"
+    );
+    assert!(listing.contains("2023-11-14"), "fixed mtime: {listing}");
+    assert!(listing.contains("app/link.c -> ../app/main.c"), "{listing}");
+    assert!(
+        listing.contains("outside -> /etc/passwd"),
+        "stored, not followed: {listing}"
+    );
+    assert!(
+        listing.contains("app/main.c link to app/hard.c")
+            || listing.contains("app/hard.c link to app/main.c"),
+        "{listing}"
+    );
+
+    let x = out.0.join("x");
+    std::fs::create_dir_all(&x).expect("dir");
+    let status = Command::new("tar")
+        .arg("-xf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&x)
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    let long = format!("{}/{}.txt", "d".repeat(120), "n".repeat(150));
+    for rel in [
+        "app/main.c",
+        "app/hard.c",
+        "app/run.sh",
+        "secret/public.pem",
+        long.as_str(),
+        "Dockerfile",
+    ] {
+        assert_eq!(
+            std::fs::read(x.join(rel)).expect(rel),
+            std::fs::read(d.0.join(rel)).expect(rel),
+            "{rel}"
+        );
+    }
+    let perms = std::fs::metadata(x.join("app/run.sh"))
+        .expect("run.sh")
+        .permissions();
+    let mode = std::os::unix::fs::PermissionsExt::mode(&perms);
+    assert_eq!(mode & 0o777, 0o755);
+    assert_eq!(
+        std::fs::read_link(x.join("app/link.c")).expect("link"),
+        Path::new("../app/main.c")
+    );
+}
+
+#[test]
+fn sizes_round_trip_with_block_padding() {
+    let d = Dir::new("sizes");
+    d.write("Dockerfile", b"FROM scratch\n");
+    for (name, len) in [
+        ("zero", 0usize),
+        ("one", 1),
+        ("block", 512),
+        ("odd", 70_001),
+    ] {
+        d.write(name, &vec![b'x'; len]);
+    }
+    let tar = tar_of(&d.0, 0);
+    let mut archive = ::tar::Archive::new(tar.as_slice());
+    let mut seen = Vec::new();
+    for e in archive.entries().expect("entries") {
+        let e = e.expect("entry");
+        seen.push((e.path().expect("path").display().to_string(), e.size()));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("Dockerfile".to_owned(), 13),
+            ("block".to_owned(), 512),
+            ("odd".to_owned(), 70_001),
+            ("one".to_owned(), 1),
+            ("zero".to_owned(), 0)
+        ]
+    );
+}
