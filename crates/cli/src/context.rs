@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use capstan::tar::{Context, ContextOptions};
+use capstan::scan::{ContextScan, Rules};
+use capstan::tar::{ByteObserver, Context, ContextError, ContextOptions, NoObserver};
 
 use crate::output::Output;
 
@@ -25,6 +26,22 @@ pub struct ContextArgs {
     /// end with `/`), instead of writing it.
     #[arg(long)]
     list: bool,
+    /// Scan every file for secrets, crypto and threats on its way into the tar (one read per
+    /// file); findings go to standard error.
+    #[arg(long)]
+    scan: bool,
+    /// Stop at the first file with a finding, leaving the tar unfinished (and, with -o FILE,
+    /// unwritten); exit 1. Implies --scan.
+    #[arg(long)]
+    fail_on_findings: bool,
+    /// Print secrets in full in findings.
+    #[arg(long)]
+    no_redact: bool,
+    #[command(flatten)]
+    source: crate::RuleSource,
+    /// Compress the tar with gzip.
+    #[arg(long, short = 'z')]
+    gzip: bool,
     /// The modification time stored for every entry, in seconds since the epoch
     /// [default: `$SOURCE_DATE_EPOCH`, else 0].
     #[arg(long, value_name = "SECONDS")]
@@ -55,13 +72,61 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
     }
     let path = args.output.as_deref().filter(|_| !to_stdout);
     let mut out = Output::open(path)?;
-    ctx.write_to(&mut out)?;
+    let scanning = args.scan || args.fail_on_findings;
+    let rules = if scanning {
+        Some(Rules::compile(&crate::load(&args.source)?)?)
+    } else {
+        None
+    };
+    let mut scan = rules.as_ref().map(|r| {
+        ContextScan::new(r)
+            .redact(!args.no_redact)
+            .fail_on_findings(args.fail_on_findings)
+    });
+    let written = {
+        let observer: &mut dyn ByteObserver = match &mut scan {
+            Some(s) => s,
+            None => &mut NoObserver,
+        };
+        if args.gzip {
+            let mut gz = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
+            ctx.write_observed(&mut gz, observer)
+                .and_then(|n| gz.finish().map(|_| n).map_err(ContextError::Write))
+        } else {
+            ctx.write_observed(&mut out, observer)
+        }
+    };
+    let findings = scan.map(ContextScan::into_findings).unwrap_or_default();
+    for f in &findings {
+        eprintln!(
+            "capstan: {}:{}:{}: {} {} [{}] {}",
+            f.path,
+            f.line,
+            f.column,
+            f.severity.as_str(),
+            f.rule_id,
+            f.category.as_str(),
+            f.secret
+        );
+    }
+    match written {
+        Ok(_) => {}
+        Err(ContextError::Stopped { name, reason }) => {
+            // `out` is dropped unfinished: a file output is removed, a pipe sees no tar end.
+            eprintln!("capstan: {name}: {reason}: the context was not finished");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    }
     out.finish().with_context(|| {
         format!(
             "writing {}",
             path.map_or("standard output".into(), |p| p.display().to_string())
         )
     })?;
+    if scanning {
+        eprintln!("capstan: {} finding(s) in the context", findings.len());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

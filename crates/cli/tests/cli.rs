@@ -512,3 +512,75 @@ fn context_lists_in_tar_order_and_writes_a_reproducible_tar() {
         text(&outside.stderr)
     );
 }
+
+#[test]
+fn context_scans_on_the_way_out_and_can_refuse_to_finish() {
+    let dir = Scratch::new("context_scan");
+    dir.write("Dockerfile", "FROM scratch\nCOPY . /\n");
+    dir.write("conf/.env", TOKEN_LINE);
+    let out = capstan_in(
+        &dir.0,
+        &["context", "--scan", "--rules", "secrets", "-o", "-"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("conf/.env:1:14: high github-classic-pat"),
+        "{err}"
+    );
+    assert!(!err.contains("8kTqZ2"), "redacted: {err}");
+    let whole = out.stdout;
+    assert!(whole.ends_with(&[0u8; 1024]), "a finished tar");
+
+    let out = capstan_in(
+        &dir.0,
+        &[
+            "context",
+            "--fail-on-findings",
+            "--rules",
+            "secrets",
+            "-o",
+            "../context_scan.tar",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not finished"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !dir.0.with_file_name("context_scan.tar").exists(),
+        "nothing left behind"
+    );
+
+    let out = capstan_in(
+        &dir.0,
+        &[
+            "context",
+            "--fail-on-findings",
+            "--rules",
+            "secrets",
+            "-o",
+            "-",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !out.stdout.ends_with(&[0u8; 1024]),
+        "the consumer sees an unfinished tar"
+    );
+
+    let gz = capstan_in(&dir.0, &["context", "--gzip", "-o", "-"], None);
+    assert_eq!(&gz.stdout[..2], &[0x1f, 0x8b]);
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(gz.stdout.as_slice()),
+        &mut unzipped,
+    )
+    .expect("valid gzip");
+    assert_eq!(unzipped, whole);
+}

@@ -45,6 +45,39 @@ pub enum ContextError {
     /// The output could not be written.
     #[error("writing the context: {0}")]
     Write(#[source] io::Error),
+    /// The observer stopped the context after a file (e.g. a secret was found in it); the
+    /// tar was left unfinished so that no consumer takes it for a whole context.
+    #[error("{name}: {reason}; the context was not finished")]
+    Stopped {
+        /// The member after which the observer stopped.
+        name: String,
+        /// The observer's reason.
+        reason: String,
+    },
+}
+
+/// Sees every regular file's bytes as they stream into the tar (the single-pass scan plugs in
+/// here; the writer knows nothing of scanning).
+pub trait ByteObserver {
+    /// A file begins: its member name.
+    fn start(&mut self, name: &str);
+    /// The next bytes of the current file, exactly as written to the tar.
+    fn bytes(&mut self, chunk: &[u8]);
+    /// The current file is complete. An `Err` stops the context before anything more is
+    /// written.
+    fn end(&mut self) -> Result<(), String>;
+}
+
+/// An observer that does nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+
+impl ByteObserver for NoObserver {
+    fn start(&mut self, _: &str) {}
+    fn bytes(&mut self, _: &[u8]) {}
+    fn end(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// How a context is built.
@@ -178,18 +211,33 @@ impl Context {
 
     /// Writes the context as a PAX tar: entries in name order, mtime fixed, uid/gid 0, no user
     /// or group names, modes kept. Returns the bytes written.
-    pub fn write_to<W: Write>(&self, mut out: W) -> Result<u64, ContextError> {
+    pub fn write_to<W: Write>(&self, out: W) -> Result<u64, ContextError> {
+        self.write_observed(out, &mut NoObserver)
+    }
+
+    /// [`write_to`](Self::write_to), handing every regular file's bytes to `observer` as they
+    /// are copied: each file is read once.
+    pub fn write_observed<W: Write>(
+        &self,
+        mut out: W,
+        observer: &mut dyn ByteObserver,
+    ) -> Result<u64, ContextError> {
         let mut written = 0u64;
         let mut buf = BufPool::global().get(COPY);
         buf.resize(COPY, 0);
         for e in &self.entries {
             written += self.header(e, &mut out)?;
             if let Kind::File { size } = e.kind {
-                written += copy_exact(&e.path, size, &mut out, &mut buf)?;
+                observer.start(&e.name);
+                written += copy_exact(&e.path, size, &mut out, &mut buf, observer)?;
                 let pad = padding(size);
                 out.write_all(&[0u8; 512][..pad])
                     .map_err(ContextError::Write)?;
                 written += pad as u64;
+                observer.end().map_err(|reason| ContextError::Stopped {
+                    name: e.name.clone(),
+                    reason,
+                })?;
             }
         }
         out.write_all(&[0u8; 1024]).map_err(ContextError::Write)?;
@@ -306,6 +354,7 @@ fn copy_exact<W: Write>(
     size: u64,
     out: &mut W,
     buf: &mut [u8],
+    observer: &mut dyn ByteObserver,
 ) -> Result<u64, ContextError> {
     let read_err = |source| ContextError::Read {
         path: path.to_owned(),
@@ -327,6 +376,7 @@ fn copy_exact<W: Write>(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(read_err(e)),
         };
+        observer.bytes(&buf[..n]);
         out.write_all(&buf[..n]).map_err(ContextError::Write)?;
         left -= n as u64;
     }

@@ -3,5 +3,5 @@
 mod context;
 mod dockerignore;
 
-pub use context::{Context, ContextError, ContextOptions, Skipped};
+pub use context::{ByteObserver, Context, ContextError, ContextOptions, NoObserver, Skipped};
 pub use dockerignore::{DockerIgnore, DockerIgnoreError};
