@@ -164,3 +164,38 @@ fn normalize(p: &std::path::Path) -> PathBuf {
     }
     out
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ExtractArgs {
+    /// A tar or tar.gz archive; `-` reads standard input.
+    #[arg(value_name = "ARCHIVE")]
+    archive: PathBuf,
+    /// The directory to extract into (created if missing). Nothing is ever written outside it.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+}
+
+pub fn extract(args: &ExtractArgs) -> anyhow::Result<ExitCode> {
+    let input: Box<dyn io::Read> = if args.archive.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(
+            std::fs::File::open(&args.archive)
+                .with_context(|| args.archive.display().to_string())?,
+        )
+    };
+    let mut input = io::BufReader::new(input);
+    let gzip = io::BufRead::fill_buf(&mut input)?.starts_with(&[0x1f, 0x8b]);
+    std::fs::create_dir_all(&args.dir).with_context(|| args.dir.display().to_string())?;
+    let done = if gzip {
+        capstan::tar::extract(flate2::read::MultiGzDecoder::new(input), &args.dir)
+    } else {
+        capstan::tar::extract(input, &args.dir)
+    }
+    .with_context(|| args.archive.display().to_string())?;
+    eprintln!(
+        "capstan: {} file(s), {} dir(s), {} link(s), {} bytes",
+        done.files, done.dirs, done.links, done.bytes
+    );
+    Ok(ExitCode::SUCCESS)
+}

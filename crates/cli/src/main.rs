@@ -54,6 +54,9 @@ Examples:
 Entries are sorted by name, with mtime fixed ($SOURCE_DATE_EPOCH or 0, or --mtime), uid/gid 0
 and no user names: the same tree gives the same bytes, whoever builds it and whenever.")]
     Context(context::ContextArgs),
+    /// Extract a tar or tar.gz safely: absolute names, `..` escapes, links leaving DIR, writes
+    /// through symlinks and device nodes are refused.
+    Extract(context::ExtractArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,10 +83,24 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("capstan: {e:#}");
+            eprintln!("capstan: {}", message(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, each cause only if the text before doesn't already say it
+/// (library errors put their source in their own message).
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -98,6 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::scan(&args),
         Command::Rules(args) => rules(&args),
         Command::Context(args) => context::context(&args),
+        Command::Extract(args) => context::extract(&args),
     }
 }
 

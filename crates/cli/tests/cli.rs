@@ -584,3 +584,33 @@ fn context_scans_on_the_way_out_and_can_refuse_to_finish() {
     .expect("valid gzip");
     assert_eq!(unzipped, whole);
 }
+
+#[test]
+fn extract_round_trips_a_gzipped_context_and_refuses_garbage() {
+    let dir = Scratch::new("extract_cli");
+    dir.write("Dockerfile", "FROM scratch\n");
+    dir.write("src/a.c", "int a;\n");
+    let out = capstan_in(
+        &dir.0,
+        &["context", "-z", "-o", "../extract_cli.tgz", "."],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let archive = dir.0.with_file_name("extract_cli.tgz");
+    let a = archive.to_string_lossy().into_owned();
+    let out = capstan_in(&dir.0, &["extract", &a, "out"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(dir.0.join("out/src/a.c")).expect("extracted"),
+        b"int a;\n"
+    );
+    std::fs::remove_file(&archive).ok();
+
+    let out = capstan_in(&dir.0, &["extract", "-", "junk"], Some(b"not a tar at all"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad archive") && !err.contains("block: failed"),
+        "{err}"
+    );
+}

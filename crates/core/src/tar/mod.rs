@@ -1,7 +1,10 @@
-//! Build contexts: `.dockerignore` matching and the deterministic context writer.
+//! Build contexts (`.dockerignore` matching, the deterministic context writer) and safe
+//! extraction of archives from anywhere.
 
 mod context;
 mod dockerignore;
+mod extract;
 
 pub use context::{ByteObserver, Context, ContextError, ContextOptions, NoObserver, Skipped};
 pub use dockerignore::{DockerIgnore, DockerIgnoreError};
+pub use extract::{ExtractError, Extracted, extract};

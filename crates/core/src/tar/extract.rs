@@ -1,0 +1,354 @@
+//! Safe extraction: an archive from anywhere, unpacked so that nothing lands outside the
+//! target directory.
+//!
+//! Refused (the extraction stops with an error naming the member): absolute names, names with
+//! a `..` component, symlinks whose target leaves the target directory, hardlinks to anything
+//! outside it or to a symlink, writing through a symlink (a member below a path that is a
+//! symlink on disk), device nodes and FIFOs. PAX sizes and long names are honoured (the `tar`
+//! crate reads them); directory modes are applied after their contents; set-id bits are
+//! dropped. A truncated or malformed archive is an error; what was extracted before it stays,
+//! inside the target.
+
+use std::io::{self, Read};
+use std::path::{Component, Path, PathBuf};
+
+/// Why an archive was not (completely) extracted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtractError {
+    /// A member that would write outside the target, or a kind that is never extracted.
+    #[error("{member}: refused: {reason}")]
+    Refused {
+        /// The member's name as stored.
+        member: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The archive is truncated or malformed.
+    #[error("bad archive{}: {source}", member.as_deref().map(|m| format!(" at {m}")).unwrap_or_default())]
+    Archive {
+        /// The member being read, if any.
+        member: Option<String>,
+        /// The cause.
+        source: io::Error,
+    },
+    /// Writing into the target failed.
+    #[error("{path}: {source}")]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+/// What an extraction wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extracted {
+    /// Regular files.
+    pub files: u64,
+    /// Directories.
+    pub dirs: u64,
+    /// Symbolic and hard links.
+    pub links: u64,
+    /// Bytes of file content.
+    pub bytes: u64,
+}
+
+/// Extracts the tar read from `archive` into the existing directory `dest`.
+///
+/// Refused, stopping the extraction with an error naming the member: absolute names, `..`
+/// components, symlinks whose target leaves `dest`, hardlinks to anything outside it or to a
+/// non-file, writing through a symlink, device nodes and FIFOs. Directory modes are applied
+/// after their contents; set-id bits are dropped.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("capstan-doc-extract-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let mut b = tar::Builder::new(Vec::new());
+/// let mut h = tar::Header::new_ustar();
+/// h.set_size(3);
+/// h.set_mode(0o644);
+/// b.append_data(&mut h, "a/b.txt", &b"hi\n"[..])?;
+/// let done = capstan::tar::extract(b.into_inner()?.as_slice(), &dir)?;
+/// assert_eq!(done.files, 1);
+/// assert_eq!(std::fs::read(dir.join("a/b.txt"))?, b"hi\n");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn extract<R: Read>(archive: R, dest: &Path) -> Result<Extracted, ExtractError> {
+    let mut done = Extracted::default();
+    let mut dir_modes: Vec<(PathBuf, u32)> = Vec::new();
+    let mut ar = ::tar::Archive::new(archive);
+    let entries = ar.entries().map_err(|source| ExtractError::Archive {
+        member: None,
+        source,
+    })?;
+    let result = (|| {
+        for entry in entries {
+            let mut entry = entry.map_err(|source| ExtractError::Archive {
+                member: None,
+                source,
+            })?;
+            unpack(&mut entry, dest, &mut done, &mut dir_modes)?;
+        }
+        Ok(())
+    })();
+    // Directory modes last (a read-only directory still received its files), deepest first.
+    dir_modes.sort_by(|a, b| b.0.cmp(&a.0));
+    for (dir, mode) in dir_modes {
+        set_mode(&dir, mode).map_err(|source| ExtractError::Write { path: dir, source })?;
+    }
+    result.map(|()| done)
+}
+
+/// Writes one member under `dest`, or refuses it.
+fn unpack<R: Read>(
+    entry: &mut ::tar::Entry<'_, R>,
+    dest: &Path,
+    done: &mut Extracted,
+    dir_modes: &mut Vec<(PathBuf, u32)>,
+) -> Result<(), ExtractError> {
+    let raw = entry.path_bytes().into_owned();
+    let member = String::from_utf8_lossy(&raw).into_owned();
+    let refuse = |reason| ExtractError::Refused {
+        member: member.clone(),
+        reason,
+    };
+    let rel = safe_relative(&raw).ok_or_else(|| refuse("absolute name or `..` escape"))?;
+    if rel.as_os_str().is_empty() {
+        return Ok(());
+    }
+    let target = dest.join(&rel);
+    ensure_no_symlink_between(dest, &rel).map_err(|e| match e {
+        Some(reason) => refuse(reason),
+        None => refuse("a parent is not a directory"),
+    })?;
+    let header = entry.header();
+    let mode = header.mode().unwrap_or(0o644) & 0o777;
+    let kind = header.entry_type();
+    let write = |source| ExtractError::Write {
+        path: target.clone(),
+        source,
+    };
+    match kind {
+        ::tar::EntryType::Directory => {
+            mkdirs(dest, &rel).map_err(write)?;
+            dir_modes.push((target.clone(), mode));
+            done.dirs += 1;
+        }
+        ::tar::EntryType::Regular | ::tar::EntryType::Continuous => {
+            if let Some(parent) = rel.parent() {
+                mkdirs(dest, parent).map_err(write)?;
+            }
+            remove_existing(&target).map_err(write)?;
+            let mut f = create_new(&target, mode).map_err(write)?;
+            let n = io::copy(entry, &mut f).map_err(|source| ExtractError::Archive {
+                member: Some(member.clone()),
+                source,
+            })?;
+            done.files += 1;
+            done.bytes += n;
+        }
+        ::tar::EntryType::Symlink => {
+            let link = entry
+                .link_name_bytes()
+                .ok_or_else(|| refuse("a symlink without a target"))?
+                .into_owned();
+            if !symlink_stays_inside(&rel, &link) {
+                return Err(refuse("symlink target leaves the directory"));
+            }
+            if let Some(parent) = rel.parent() {
+                mkdirs(dest, parent).map_err(write)?;
+            }
+            remove_existing(&target).map_err(write)?;
+            make_symlink(&link, &target).map_err(write)?;
+            done.links += 1;
+        }
+        ::tar::EntryType::Link => {
+            let link = entry
+                .link_name_bytes()
+                .ok_or_else(|| refuse("a hardlink without a target"))?
+                .into_owned();
+            let from = safe_relative(&link)
+                .filter(|p| !p.as_os_str().is_empty())
+                .ok_or_else(|| refuse("hardlink target leaves the directory"))?;
+            ensure_no_symlink_between(dest, &from)
+                .map_err(|_| refuse("hardlink target is reached through a symlink"))?;
+            let source = dest.join(&from);
+            let meta = std::fs::symlink_metadata(&source)
+                .map_err(|_| refuse("hardlink target does not exist (yet)"))?;
+            if !meta.is_file() {
+                return Err(refuse("hardlink target is not a regular file"));
+            }
+            if let Some(parent) = rel.parent() {
+                mkdirs(dest, parent).map_err(write)?;
+            }
+            remove_existing(&target).map_err(write)?;
+            std::fs::hard_link(&source, &target).map_err(write)?;
+            done.links += 1;
+        }
+        ::tar::EntryType::Char | ::tar::EntryType::Block => {
+            return Err(refuse("device node"));
+        }
+        ::tar::EntryType::Fifo => return Err(refuse("FIFO")),
+        // PAX and GNU metadata members are consumed by the reader; anything else
+        // (a GNU volume label, say) carries no file.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The member name as a relative path of normal components; `None` for an absolute name or
+/// any `..`.
+fn safe_relative(raw: &[u8]) -> Option<PathBuf> {
+    let s = String::from_utf8_lossy(raw);
+    if s.starts_with('/') || s.contains('\0') {
+        return None;
+    }
+    let mut out = PathBuf::new();
+    for c in Path::new(&*bytes_path(raw)).components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(unix)]
+fn bytes_path(raw: &[u8]) -> std::borrow::Cow<'_, Path> {
+    use std::os::unix::ffi::OsStrExt;
+    std::borrow::Cow::Borrowed(Path::new(std::ffi::OsStr::from_bytes(raw)))
+}
+
+#[cfg(not(unix))]
+fn bytes_path(raw: &[u8]) -> std::borrow::Cow<'_, Path> {
+    std::borrow::Cow::Owned(PathBuf::from(String::from_utf8_lossy(raw).into_owned()))
+}
+
+/// Every existing ancestor of `dest/rel` below `dest` must be a real directory, not a symlink.
+fn ensure_no_symlink_between(dest: &Path, rel: &Path) -> Result<(), Option<&'static str>> {
+    let mut cur = dest.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for c in parts.iter().take(parts.len().saturating_sub(1)) {
+        cur.push(c);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => return Err(Some("writing through a symlink")),
+            Ok(m) if !m.is_dir() => return Err(None),
+            Ok(_) => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// Whether a symlink at `rel` pointing at `target` resolves (lexically) inside the root.
+fn symlink_stays_inside(rel: &Path, target: &[u8]) -> bool {
+    let t = String::from_utf8_lossy(target);
+    if t.starts_with('/') || t.is_empty() {
+        return false;
+    }
+    let mut depth = rel.parent().map_or(0, |p| p.components().count());
+    for c in Path::new(&*bytes_path(target)).components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Creates `dest/rel` and its parents, refusing to pass through symlinks.
+fn mkdirs(dest: &Path, rel: &Path) -> io::Result<()> {
+    let mut cur = dest.to_path_buf();
+    for c in rel.components() {
+        cur.push(c);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "exists and is not a directory",
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir(&cur)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Removes a file or link already at `path` (never following it); directories stay.
+fn remove_existing(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "a directory is in the way",
+        )),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn create_new(path: &Path, mode: u32) -> io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    o.open(path)
+}
+
+#[cfg(unix)]
+fn make_symlink(target: &[u8], at: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(&*bytes_path(target), at)
+}
+
+#[cfg(not(unix))]
+fn make_symlink(_: &[u8], _: &Path) -> io::Result<()> {
+    Err(io::Error::other("symlinks are not supported here"))
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &Path, _: u32) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_link_targets_are_judged_lexically() {
+        assert!(safe_relative(b"a/./b").is_some());
+        for bad in [&b"/etc/passwd"[..], b"../x", b"a/../../x", b"a/.."] {
+            assert!(
+                safe_relative(bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(symlink_stays_inside(Path::new("a/b/link"), b"../c"));
+        assert!(symlink_stays_inside(Path::new("a/link"), b"../c"));
+        assert!(!symlink_stays_inside(Path::new("link"), b"../c"));
+        assert!(!symlink_stays_inside(Path::new("a/link"), b"/etc"));
+        assert!(!symlink_stays_inside(Path::new("a/link"), b"x/../../.."));
+    }
+}
