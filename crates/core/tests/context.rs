@@ -229,3 +229,26 @@ fn sizes_round_trip_with_block_padding() {
         ]
     );
 }
+
+#[test]
+fn the_reader_streams_the_same_bytes_and_stops_when_dropped() {
+    use std::io::Read;
+    let d = Dir::new("reader");
+    d.write("Dockerfile", b"FROM scratch\n");
+    for i in 0..40 {
+        d.write(&format!("blob{i}"), &vec![b'a' + (i % 26) as u8; 100_000]);
+    }
+    let whole = tar_of(&d.0, 0);
+    let ctx = Context::select(&d.0, &ContextOptions::default()).expect("selects");
+    let mut streamed = Vec::new();
+    ctx.clone()
+        .into_reader()
+        .read_to_end(&mut streamed)
+        .expect("reads");
+    assert_eq!(streamed, whole);
+    // Read a little and drop: the writer thread must stop, not hang the test.
+    let mut r = ctx.into_reader();
+    let mut first = [0u8; 1000];
+    r.read_exact(&mut first).expect("reads");
+    drop(r);
+}
