@@ -53,8 +53,17 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
     if let Some(m) = args.mtime {
         opts.mtime = m;
     }
-    opts.dockerfile = Some(dockerfile_in_context(args)?);
+    match dockerfile(args)? {
+        Dockerfile::Inside(name) => opts.dockerfile = Some(name),
+        Dockerfile::Outside(path) => opts.external_dockerfile = Some(path),
+    }
     let ctx = Context::select(&args.dir, &opts)?;
+    if opts.external_dockerfile.is_some() {
+        eprintln!(
+            "capstan: the Dockerfile is outside the context: sent as {}",
+            ctx.dockerfile_name()
+        );
+    }
     for s in ctx.skipped() {
         eprintln!("capstan: warning: {}: skipped, {}", s.name, s.reason);
     }
@@ -130,8 +139,16 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The Dockerfile's name inside the context, as the docker CLI resolves `-f`.
-fn dockerfile_in_context(args: &ContextArgs) -> anyhow::Result<String> {
+enum Dockerfile {
+    /// Its name relative to the context.
+    Inside(String),
+    /// A path outside the context directory.
+    Outside(PathBuf),
+}
+
+/// The Dockerfile, as the docker CLI resolves `-f`: relative to the current directory; by
+/// default `DIR/Dockerfile`, or `DIR/dockerfile` when only that exists.
+fn dockerfile(args: &ContextArgs) -> anyhow::Result<Dockerfile> {
     let dir = normalize(&std::path::absolute(&args.dir).context("the context directory")?);
     let file = match &args.file {
         Some(f) => normalize(&std::path::absolute(f)?),
@@ -140,13 +157,16 @@ fn dockerfile_in_context(args: &ContextArgs) -> anyhow::Result<String> {
         }
         None => dir.join("Dockerfile"),
     };
-    match file.strip_prefix(&dir) {
-        Ok(rel) => Ok(rel.to_string_lossy().replace('\\', "/")),
-        Err(_) => bail!(
-            "{}: a Dockerfile outside the context is not supported yet",
+    if !file.is_file() {
+        bail!(
+            "{}: cannot locate the Dockerfile (name it with -f)",
             file.display()
-        ),
+        );
     }
+    Ok(match file.strip_prefix(&dir) {
+        Ok(rel) => Dockerfile::Inside(rel.to_string_lossy().replace('\\', "/")),
+        Err(_) => Dockerfile::Outside(file),
+    })
 }
 
 /// Resolves `.` and `..` lexically, as Go's `filepath.Clean` does for the docker CLI.

@@ -500,16 +500,42 @@ fn context_lists_in_tar_order_and_writes_a_reproducible_tar() {
     assert_eq!(std::fs::read(&file).expect("written"), first.stdout);
     std::fs::remove_file(file).ok();
 
+    let elsewhere = dir.0.with_file_name("context_cli-elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    std::fs::write(elsewhere.join("Dockerfile"), "FROM scratch\n").expect("write");
     let outside = capstan_in(
         &dir.0,
-        &["context", "-f", "../elsewhere/Dockerfile", "--list"],
+        &[
+            "context",
+            "-f",
+            "../context_cli-elsewhere/Dockerfile",
+            "--list",
+        ],
         None,
     );
-    assert_eq!(outside.status.code(), Some(2));
+    assert_eq!(outside.status.code(), Some(0), "{}", text(&outside.stderr));
     assert!(
-        text(&outside.stderr).contains("outside the context"),
+        text(&outside.stderr).contains("sent as .dockerfile."),
         "{}",
         text(&outside.stderr)
+    );
+    assert!(
+        text(&outside.stdout).starts_with(".dockerfile."),
+        "{}",
+        text(&outside.stdout)
+    );
+    std::fs::remove_dir_all(&elsewhere).ok();
+
+    let missing = capstan_in(
+        &dir.0,
+        &["context", "-f", "nope/Dockerfile", "--list"],
+        None,
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing.stderr).contains("cannot locate the Dockerfile"),
+        "{}",
+        text(&missing.stderr)
     );
 }
 

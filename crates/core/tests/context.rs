@@ -62,7 +62,7 @@ fn tar_of(dir: &Path, mtime: u64) -> Vec<u8> {
         dir,
         &ContextOptions {
             mtime,
-            dockerfile: None,
+            ..ContextOptions::default()
         },
     )
     .expect("selects");
@@ -251,4 +251,29 @@ fn the_reader_streams_the_same_bytes_and_stops_when_dropped() {
     let mut first = [0u8; 1000];
     r.read_exact(&mut first).expect("reads");
     drop(r);
+}
+
+#[test]
+fn a_dockerfile_outside_the_context_is_sent_under_a_content_name() {
+    let d = Dir::new("external");
+    d.write("app.c", b"int x;\n");
+    let outside = Dir::new("external-df");
+    let df = outside.write("Dockerfile.prod", b"FROM scratch\nCOPY app.c /\n");
+    let opts = ContextOptions {
+        external_dockerfile: Some(df),
+        ..ContextOptions::default()
+    };
+    let ctx = Context::select(&d.0, &opts).expect("selects");
+    let name = ctx.dockerfile_name().to_owned();
+    assert!(
+        name.starts_with(".dockerfile.") && name.len() == 32,
+        "{name}"
+    );
+    assert_eq!(ctx.names().collect::<Vec<_>>(), [name.as_str(), "app.c"]);
+    let again = Context::select(&d.0, &opts).expect("selects");
+    assert_eq!(
+        again.dockerfile_name(),
+        name,
+        "the same content, the same name"
+    );
 }

@@ -89,6 +89,10 @@ pub struct ContextOptions {
     /// The Dockerfile's path relative to the context (always sent, whatever
     /// `.dockerignore` says); `None` means `Dockerfile`.
     pub dockerfile: Option<String>,
+    /// A Dockerfile outside the context directory: sent as well, as the docker CLI does,
+    /// under the name [`Context::dockerfile_name`] returns (`.dockerfile.` and 20 hex digits
+    /// of its content's hash, where docker uses random ones, so the tar stays reproducible).
+    pub external_dockerfile: Option<PathBuf>,
 }
 
 impl ContextOptions {
@@ -100,6 +104,7 @@ impl ContextOptions {
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0),
             dockerfile: None,
+            external_dockerfile: None,
         }
     }
 }
@@ -154,6 +159,7 @@ pub struct Context {
     entries: Vec<Entry>,
     skipped: Vec<Skipped>,
     mtime: u64,
+    dockerfile_name: String,
 }
 
 impl Context {
@@ -192,11 +198,38 @@ impl Context {
         entries.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         // Hardlinks point at the first name in tar order: re-link after sorting.
         relink(&mut entries);
+        let mut dockerfile_name = dockerfile.to_owned();
+        if let Some(path) = &opts.external_dockerfile {
+            let read = |source| ContextError::Read {
+                path: path.clone(),
+                source,
+            };
+            let bytes = std::fs::read(path).map_err(read)?;
+            let meta = std::fs::metadata(path).map_err(read)?;
+            let hash = blake3::hash(&bytes).to_hex();
+            dockerfile_name = format!(".dockerfile.{}", &hash.as_str()[..20]);
+            let entry = Entry {
+                name: dockerfile_name.clone(),
+                path: path.clone(),
+                mode: mode(&meta),
+                kind: Kind::File {
+                    size: bytes.len() as u64,
+                },
+            };
+            let at = entries.partition_point(|e| e.name.as_bytes() < entry.name.as_bytes());
+            entries.insert(at, entry);
+        }
         Ok(Context {
             entries,
             skipped: walk.skipped,
             mtime: opts.mtime,
+            dockerfile_name,
         })
+    }
+
+    /// The Dockerfile's name in the tar: what to pass to the builder as the Dockerfile.
+    pub fn dockerfile_name(&self) -> &str {
+        &self.dockerfile_name
     }
 
     /// The member names, in tar order (directories end with `/`).
