@@ -4,7 +4,9 @@
 //! Every row writes into a `cat > /dev/null` child through a pipe (GNU tar special-cases
 //! `/dev/null` and would skip reading the files): `capstan_context` (select + write),
 //! `capstan_context_with_ignore` (a 30-line `.dockerignore` excluding about half the tree),
-//! `capstan_context_scan` (single-pass scan, built-in packs), `tar_crate_append_dir_all`,
+//! `capstan_context_scan` (single-pass scan, built-in packs, on the writing thread),
+//! `capstan_context_scan_background` (the same on two scan threads, as the CLI runs it),
+//! `tar_crate_append_dir_all`,
 //! `gnu_tar` (`tar -cf - DIR | cat`).
 //!
 //! Corpus: the vendored-dependency tree when measuring; one crate in test mode.
@@ -13,7 +15,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use capstan::scan::{ContextScan, RuleSet, Rules};
+use capstan::scan::{ContextScan, RuleSet, Rules, scan_in_background};
 use capstan::tar::{Context, ContextOptions};
 use capstan_benches::{corpus_dir, measuring};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -96,6 +98,16 @@ fn context(c: &mut Criterion) {
                     .expect("selects")
                     .write_observed(w, &mut scan)
                     .expect("writes");
+            });
+        });
+    });
+    g.bench_function("capstan_context_scan_background", |b| {
+        b.iter(|| {
+            into_pipe(|w| {
+                let ctx = Context::select(&dir, &opts).expect("selects");
+                let (written, _) =
+                    scan_in_background(&rules, 2, true, false, |o| ctx.write_observed(&mut *w, o));
+                written.expect("writes");
             });
         });
     });

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use capstan::scan::{ContextScan, Rules};
+use capstan::scan::{Rules, scan_in_background};
 use capstan::tar::{ByteObserver, Context, ContextError, ContextOptions, NoObserver};
 
 use crate::output::Output;
@@ -87,16 +87,8 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let mut scan = rules.as_ref().map(|r| {
-        ContextScan::new(r)
-            .redact(!args.no_redact)
-            .fail_on_findings(args.fail_on_findings)
-    });
-    let written = {
-        let observer: &mut dyn ByteObserver = match &mut scan {
-            Some(s) => s,
-            None => &mut NoObserver,
-        };
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut write = |observer: &mut dyn ByteObserver| {
         if args.gzip {
             let mut gz = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
             ctx.write_observed(&mut gz, observer)
@@ -105,7 +97,11 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
             ctx.write_observed(&mut out, observer)
         }
     };
-    let findings = scan.map(ContextScan::into_findings).unwrap_or_default();
+    let (written, findings) = match &rules {
+        // Scanned on every core while the tar is written.
+        Some(r) => scan_in_background(r, threads, !args.no_redact, args.fail_on_findings, write),
+        None => (write(&mut NoObserver), Vec::new()),
+    };
     for f in &findings {
         eprintln!(
             "capstan: {}:{}:{}: {} {} [{}] {}",

@@ -277,3 +277,40 @@ fn a_dockerfile_outside_the_context_is_sent_under_a_content_name() {
         "the same content, the same name"
     );
 }
+
+#[test]
+fn the_background_scan_finds_what_the_inline_scan_finds_in_tar_order() {
+    use capstan::scan::{ContextScan, RuleSet, Rules, scan_in_background};
+    let d = Dir::new("bgscan");
+    d.write("Dockerfile", b"FROM scratch\n");
+    let token = b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
+    for i in 0..30 {
+        let mut body = vec![b'x'; 50_000 * (i % 3)];
+        body.push(b'\n');
+        if i % 4 == 0 {
+            body.extend_from_slice(token);
+        }
+        d.write(&format!("f{i:02}.env"), &body);
+    }
+    let rules = Rules::compile(&RuleSet::builtin(&["secrets"]).expect("packs")).expect("compiles");
+    let ctx = Context::select(&d.0, &ContextOptions::default()).expect("selects");
+    let mut inline = ContextScan::new(&rules);
+    let mut plain = Vec::new();
+    ctx.write_observed(&mut plain, &mut inline).expect("writes");
+    let (written, found) = scan_in_background(&rules, 3, true, false, |o| {
+        let mut out = Vec::new();
+        ctx.write_observed(&mut out, o).map(|_| out)
+    });
+    assert_eq!(written.expect("writes"), plain, "the same tar");
+    assert_eq!(found, inline.findings(), "the same findings, in tar order");
+    assert_eq!(found.len(), 8);
+
+    let (stopped, _) = scan_in_background(&rules, 2, true, true, |o| {
+        let mut out = Vec::new();
+        let r = ctx.write_observed(&mut out, o);
+        (r, out)
+    });
+    let (result, out) = stopped;
+    assert!(result.is_err(), "stopped");
+    assert!(!out.ends_with(&[0u8; 1024]), "no end-of-archive blocks");
+}

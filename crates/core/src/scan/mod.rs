@@ -33,7 +33,7 @@ pub use cache::{CacheError, CachedFile, ScanCache};
 pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
 pub use finding::{Finding, redact, shannon_entropy};
-pub use observe::ContextScan;
+pub use observe::{ContextScan, scan_in_background};
 pub use packs::PACKS;
 pub use rule::{Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity};
 pub use scanner::{BINARY_PROBE, MAX_LINE, MULTILINE_WINDOW, OVERLAP, Scanner};

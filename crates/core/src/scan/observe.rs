@@ -96,3 +96,134 @@ impl ByteObserver for ContextScan<'_> {
         }
     }
 }
+
+/// What the context writer hands a scan worker.
+enum Msg {
+    Start(usize, String),
+    Bytes(crate::pool::PooledBuf<'static>),
+    End,
+}
+
+/// The single-pass scan on `threads` background threads (files go to the workers in turn, a
+/// file's chunks in order to one of them), so that scanning overlaps the tar writing. `run`
+/// gets the observer to pass to [`Context::write_observed`]; with `fail_on_findings`, a
+/// finding is reported from [`ByteObserver::finish`], before the tar's end-of-archive blocks,
+/// so the tar is left unfinished (it may already hold the file with the secret: send it to a
+/// file, not straight to a builder, when that matters).
+///
+/// Returns what `run` returned and the findings in tar order.
+///
+/// [`Context::write_observed`]: crate::tar::Context::write_observed
+pub fn scan_in_background<T>(
+    rules: &Rules,
+    threads: usize,
+    redact: bool,
+    fail_on_findings: bool,
+    run: impl FnOnce(&mut dyn ByteObserver) -> T,
+) -> (T, Vec<Finding>) {
+    let threads = threads.max(1);
+    let results = parking_lot::Mutex::new(Vec::<(usize, Vec<Finding>)>::new());
+    let out = std::thread::scope(|s| {
+        let mut senders = Vec::with_capacity(threads);
+        // Each worker holds a clone and drops it when it is done: `recv` on `done` fails
+        // once every worker has finished.
+        let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
+        for _ in 0..threads {
+            let (tx, rx) = crossbeam_channel::bounded::<Msg>(64);
+            senders.push(tx);
+            let results = &results;
+            let done_tx = done_tx.clone();
+            s.spawn(move || {
+                let _done = done_tx;
+                let mut current: Option<(usize, Scanner<'_>)> = None;
+                for msg in rx {
+                    match msg {
+                        Msg::Start(i, name) => {
+                            current = Some((i, Scanner::new(rules).path(&name).redact(redact)));
+                        }
+                        Msg::Bytes(chunk) => {
+                            if let Some((_, s)) = &mut current {
+                                s.feed(&chunk);
+                            }
+                        }
+                        Msg::End => {
+                            if let Some((i, s)) = current.take() {
+                                let found = s.finish();
+                                if !found.is_empty() {
+                                    results.lock().push((i, found));
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut observer = Background {
+            senders,
+            done,
+            next: 0,
+            file: 0,
+            results: &results,
+            fail: fail_on_findings,
+        };
+        run(&mut observer)
+        // `observer` drops here: the channels close and the workers finish.
+    });
+    let mut all = results.into_inner();
+    all.sort_by_key(|(i, _)| *i);
+    (out, all.into_iter().flat_map(|(_, f)| f).collect())
+}
+
+struct Background<'a> {
+    senders: Vec<crossbeam_channel::Sender<Msg>>,
+    done: crossbeam_channel::Receiver<()>,
+    /// The worker of the current file.
+    next: usize,
+    /// Files started so far.
+    file: usize,
+    results: &'a parking_lot::Mutex<Vec<(usize, Vec<Finding>)>>,
+    fail: bool,
+}
+
+impl Background<'_> {
+    fn send(&self, msg: Msg) {
+        if let Some(tx) = self.senders.get(self.next) {
+            // A worker only stops when its channel closes; a send cannot fail before that.
+            let _ = tx.send(msg);
+        }
+    }
+}
+
+impl ByteObserver for Background<'_> {
+    fn start(&mut self, name: &str) {
+        self.next = self.file % self.senders.len().max(1);
+        self.send(Msg::Start(self.file, name.to_owned()));
+        self.file += 1;
+    }
+
+    fn bytes(&mut self, chunk: &[u8]) {
+        let mut buf = crate::pool::BufPool::global().get(chunk.len());
+        buf.extend_from_slice(chunk);
+        self.send(Msg::Bytes(buf));
+    }
+
+    fn end(&mut self) -> Result<(), String> {
+        self.send(Msg::End);
+        // Stop early when a worker has already reported something.
+        if self.fail && !self.results.lock().is_empty() {
+            return Err("found a secret, crypto or threat finding".to_owned());
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        // Close the queues and wait until every worker has scanned what it was sent.
+        self.senders.clear();
+        while self.done.recv().is_ok() {}
+        if self.fail && !self.results.lock().is_empty() {
+            return Err("found a secret, crypto or threat finding".to_owned());
+        }
+        Ok(())
+    }
+}

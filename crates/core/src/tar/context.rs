@@ -66,6 +66,12 @@ pub trait ByteObserver {
     /// The current file is complete. An `Err` stops the context before anything more is
     /// written.
     fn end(&mut self) -> Result<(), String>;
+    /// Every file has been written; the tar's end-of-archive blocks come next. An `Err`
+    /// leaves them out, so the tar stays unfinished (for observers that work in the
+    /// background and only know at the end).
+    fn finish(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// An observer that does nothing.
@@ -273,6 +279,10 @@ impl Context {
                 })?;
             }
         }
+        observer.finish().map_err(|reason| ContextError::Stopped {
+            name: "the context".to_owned(),
+            reason,
+        })?;
         out.write_all(&[0u8; 1024]).map_err(ContextError::Write)?;
         out.flush().map_err(ContextError::Write)?;
         Ok(written + 1024)
