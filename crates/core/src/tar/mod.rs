@@ -5,6 +5,8 @@ mod context;
 mod dockerignore;
 mod extract;
 
-pub use context::{ByteObserver, Context, ContextError, ContextOptions, NoObserver, Skipped};
+pub use context::{
+    ByteObserver, Context, ContextError, ContextOptions, ContextReader, NoObserver, Skipped,
+};
 pub use dockerignore::{DockerIgnore, DockerIgnoreError};
 pub use extract::{ExtractError, Extracted, extract};
