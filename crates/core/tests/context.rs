@@ -314,3 +314,29 @@ fn the_background_scan_finds_what_the_inline_scan_finds_in_tar_order() {
     assert!(result.is_err(), "stopped");
     assert!(!out.ends_with(&[0u8; 1024]), "no end-of-archive blocks");
 }
+
+#[test]
+fn a_file_that_changes_size_is_an_error_naming_it_never_a_corrupt_tar() {
+    use capstan::tar::ContextError;
+    let d = Dir::new("changed");
+    d.write("Dockerfile", b"FROM scratch\n");
+    let f = d.write("data.bin", &[7u8; 10_000]);
+    let ctx = Context::select(&d.0, &ContextOptions::default()).expect("selects");
+    std::fs::write(&f, [7u8; 4_000]).expect("shrink");
+    let err = ctx.write_to(std::io::sink()).expect_err("shrunk");
+    assert!(
+        matches!(
+            err,
+            ContextError::Changed {
+                expected: 10_000,
+                actual: 4_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("data.bin"), "{err}");
+    std::fs::write(&f, [7u8; 12_000]).expect("grow");
+    let err = ctx.write_to(std::io::sink()).expect_err("grew");
+    assert!(matches!(err, ContextError::Changed { .. }), "{err}");
+}
