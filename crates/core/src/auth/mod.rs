@@ -1,6 +1,9 @@
-//! Registry credentials: image references (docker/podman config resolution, credential
-//! helpers and the auth cache follow).
+//! Registry credentials: image references, docker/podman config files and credential helpers
+//! resolved in docker's order, the `X-Registry-Auth` header (the auth cache and the bearer
+//! flow follow).
 
+mod creds;
 mod reference;
 
+pub use creds::{AuthError, Credentials, Resolved, Resolver, Secret, Source};
 pub use reference::{DOCKER_HUB, DOCKER_HUB_KEY, ImageRef, ReferenceError};

@@ -1,0 +1,250 @@
+//! Credential resolution against config files and fake helper scripts in temp dirs.
+
+#![cfg(unix)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use capstan::auth::{AuthError, Credentials, ImageRef, Resolver, Secret, Source};
+
+struct Env(PathBuf);
+
+impl Env {
+    fn new(name: &str) -> Env {
+        let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("auth-{name}"));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("bin")).expect("dirs");
+        Env(d)
+    }
+    fn file(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+    /// A `docker-credential-NAME` script in this env's `bin`.
+    fn helper(&self, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.file(
+            &format!("bin/docker-credential-{name}"),
+            &format!("#!/bin/sh\n{body}\n"),
+        );
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    fn resolver(&self, files: &[&Path]) -> Resolver {
+        Resolver {
+            files: files.iter().map(|p| p.to_path_buf()).collect(),
+            helper_timeout: Duration::from_millis(500),
+            helper_path: Some(
+                format!(
+                    "{}:{}",
+                    self.0.join("bin").display(),
+                    std::env::var("PATH").unwrap_or_default()
+                )
+                .into(),
+            ),
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn image(s: &str) -> ImageRef {
+    s.parse().expect("reference")
+}
+
+fn basic(user: &str, pass: &str) -> Credentials {
+    Credentials::Basic {
+        username: user.to_owned(),
+        password: Secret::new(pass),
+    }
+}
+
+// base64("alice:s3cret") and base64("bob:hunter2")
+const ALICE: &str = "YWxpY2U6czNjcmV0";
+const BOB: &str = "Ym9iOmh1bnRlcjI=";
+
+#[test]
+fn auths_exact_normalized_and_docker_hub_keys() {
+    let e = Env::new("auths");
+    let cfg = e.file(
+        "docker/config.json",
+        &format!(
+            r#"{{"auths": {{
+                "https://index.docker.io/v1/": {{"auth": "{ALICE}"}},
+                "https://registry.example.com/v1/": {{"auth": "{BOB}"}},
+                "http://plain.example.com": {{"username": "carol", "password": "pw"}},
+                "token.example.com": {{"identitytoken": "refresh-tok"}}
+            }}}}"#
+        ),
+    );
+    let r = e.resolver(&[&cfg]);
+    let got = r.resolve(&image("alpine")).expect("resolves");
+    assert_eq!(got.credentials, basic("alice", "s3cret"));
+    assert_eq!(got.source, Source::File(cfg.clone()));
+    assert_eq!(
+        r.resolve(&image("registry.example.com/x"))
+            .expect("resolves")
+            .credentials,
+        basic("bob", "hunter2")
+    );
+    assert_eq!(
+        r.resolve(&image("plain.example.com/x"))
+            .expect("resolves")
+            .credentials,
+        basic("carol", "pw")
+    );
+    let tok = r
+        .resolve(&image("token.example.com/x"))
+        .expect("resolves")
+        .credentials;
+    assert_eq!(tok, Credentials::IdentityToken(Secret::new("refresh-tok")));
+    let none = r.resolve(&image("other.example.com/x")).expect("resolves");
+    assert_eq!(
+        (none.credentials, none.source),
+        (Credentials::Anonymous, Source::None)
+    );
+}
+
+#[test]
+fn helpers_come_first_and_a_store_miss_is_anonymous() {
+    let e = Env::new("helpers");
+    e.helper("pass", r#"read server; printf '{"ServerURL":"%s","Username":"helper-user","Secret":"helper-pw"}' "$server""#);
+    e.helper("tok", r#"read server; printf '{"ServerURL":"%s","Username":"<token>","Secret":"id-tok"}' "$server""#);
+    e.helper(
+        "store",
+        "echo 'credentials not found in native keychain'; exit 1",
+    );
+    let cfg = e.file(
+        "config.json",
+        &format!(
+            r#"{{"credHelpers": {{"ghcr.io": "pass", "quay.io": "tok"}}, "credsStore": "store",
+                "auths": {{"ghcr.io": {{"auth": "{ALICE}"}}, "registry.example.com": {{"auth": "{BOB}"}}}}}}"#
+        ),
+    );
+    let r = e.resolver(&[&cfg]);
+    let got = r.resolve(&image("ghcr.io/org/app")).expect("resolves");
+    assert_eq!(got.credentials, basic("helper-user", "helper-pw"));
+    assert_eq!(got.source, Source::Helper("pass".into()));
+    let got = r.resolve(&image("quay.io/org/app")).expect("resolves");
+    assert_eq!(
+        got.credentials,
+        Credentials::IdentityToken(Secret::new("id-tok"))
+    );
+    // credsStore answers for everything else; its miss wins over the auths entry, as in docker.
+    let got = r
+        .resolve(&image("registry.example.com/x"))
+        .expect("resolves");
+    assert_eq!(
+        (got.credentials, got.source),
+        (Credentials::Anonymous, Source::Helper("store".into()))
+    );
+}
+
+#[test]
+fn helper_failures_are_errors_never_anonymous() {
+    let e = Env::new("helper-fail");
+    e.helper("broken", "echo 'keychain locked' >&2; exit 3");
+    e.helper("slow", "sleep 5; echo '{}'");
+    e.helper("garbage", "echo 'not json'");
+    let cfg = e.file(
+        "config.json",
+        r#"{"credHelpers": {"a.io": "broken", "b.io": "slow", "c.io": "missing", "d.io": "garbage"}}"#,
+    );
+    let r = e.resolver(&[&cfg]);
+    let err = r.resolve(&image("a.io/x")).expect_err("fails");
+    assert!(err.to_string().contains("keychain locked"), "{err}");
+    let started = std::time::Instant::now();
+    let err = r.resolve(&image("b.io/x")).expect_err("times out");
+    assert!(matches!(err, AuthError::Timeout { .. }), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "killed, not waited for"
+    );
+    let err = r.resolve(&image("c.io/x")).expect_err("missing");
+    assert!(
+        matches!(err, AuthError::HelperMissing(ref h) if h == "missing"),
+        "{err}"
+    );
+    let err = r.resolve(&image("d.io/x")).expect_err("garbage");
+    assert!(err.to_string().contains("not credentials JSON"), "{err}");
+}
+
+#[test]
+fn podman_scoped_keys_most_specific_first_and_file_order() {
+    let e = Env::new("podman");
+    let podman = e.file(
+        "containers/auth.json",
+        &format!(r#"{{"auths": {{"quay.io": {{"auth": "{ALICE}"}}, "quay.io/team/app": {{"auth": "{BOB}"}}}}}}"#),
+    );
+    let docker = e.file(
+        "docker/config.json",
+        &format!(r#"{{"auths": {{"ghcr.io": {{"auth": "{BOB}"}}}}}}"#),
+    );
+    let r = e.resolver(&[&podman, &docker]);
+    assert_eq!(
+        r.resolve(&image("quay.io/team/app:1"))
+            .expect("resolves")
+            .credentials,
+        basic("bob", "hunter2")
+    );
+    assert_eq!(
+        r.resolve(&image("quay.io/team/other"))
+            .expect("resolves")
+            .credentials,
+        basic("alice", "s3cret")
+    );
+    let got = r
+        .resolve(&image("ghcr.io/x"))
+        .expect("falls through to docker's file");
+    assert_eq!(
+        (got.credentials, got.source),
+        (basic("bob", "hunter2"), Source::File(docker))
+    );
+}
+
+#[test]
+fn corrupt_files_are_errors_naming_the_file_without_secrets() {
+    let e = Env::new("corrupt");
+    let cfg = e.file(
+        "config.json",
+        r#"{"auths": {"x.io": {"auth": "c2VjcmV0LXZhbHVl"}}, "#,
+    );
+    let err = e
+        .resolver(&[&cfg])
+        .resolve(&image("x.io/a"))
+        .expect_err("corrupt");
+    assert!(err.to_string().contains("config.json"), "{err}");
+    let bad = e.file(
+        "bad.json",
+        r#"{"auths": {"x.io": {"auth": "c2VjcmV0LXZhbHVl"}}}"#,
+    ); // "secret-value", no ':'
+    let err = e
+        .resolver(&[&bad])
+        .resolve(&image("x.io/a"))
+        .expect_err("no colon");
+    assert!(!err.to_string().contains("secret-value"), "{err}");
+}
+
+#[test]
+fn headers_are_byte_exact_and_secrets_never_print() {
+    let c = basic("user", "p?>>");
+    assert_eq!(
+        c.registry_auth_header("r.io:5000"),
+        "eyJ1c2VybmFtZSI6InVzZXIiLCJwYXNzd29yZCI6InA_Pj4iLCJzZXJ2ZXJhZGRyZXNzIjoici5pbzo1MDAwIn0="
+    );
+    assert_eq!(
+        Credentials::IdentityToken(Secret::new("tok")).registry_auth_header("ignored"),
+        "eyJpZGVudGl0eXRva2VuIjoidG9rIn0="
+    );
+    assert_eq!(
+        basic("alice", "s3cret").basic_authorization().as_deref(),
+        Some("Basic YWxpY2U6czNjcmV0")
+    );
+    let shown = format!("{c:?} {}", Secret::new("p?>>"));
+    assert!(!shown.contains("p?>>"), "{shown}");
+}
