@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use capstan::scan::{PACKS, RuleSet, Rules};
 use clap::{Parser, Subcommand};
 
+mod auth;
 mod context;
 mod output;
 mod scan;
@@ -57,6 +58,17 @@ and no user names: the same tree gives the same bytes, whoever builds it and whe
     /// Extract a tar or tar.gz safely: absolute names, `..` escapes, links leaving DIR, writes
     /// through symlinks and device nodes are refused.
     Extract(context::ExtractArgs),
+    /// Show which credentials a registry gets and from where (docker/podman config files and
+    /// credential helpers, in docker's order); never the secret unless asked.
+    #[command(after_help = "\
+Examples:
+  capstan auth alpine                    Docker Hub: source and user
+  capstan auth --json ghcr.io/org/app    {\"registry\", \"source\", \"username\", \"kind\"}
+  capstan auth --header quay.io/org/app  the X-Registry-Auth value for the docker API
+
+Exit status: 0 resolved (anonymous included), 2 a bad reference, a config file that is not
+valid JSON, a helper that fails, hangs or is missing.")]
+    Auth(auth::AuthArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -116,6 +128,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(args) => rules(&args),
         Command::Context(args) => context::context(&args),
         Command::Extract(args) => context::extract(&args),
+        Command::Auth(args) => auth::auth(&args),
     }
 }
 

@@ -640,3 +640,58 @@ fn extract_round_trips_a_gzipped_context_and_refuses_garbage() {
         "{err}"
     );
 }
+
+#[test]
+fn auth_shows_source_and_user_but_never_the_secret_unless_asked() {
+    let dir = Scratch::new("auth_cli");
+    // base64("alice:s3cret")
+    dir.write(
+        "docker/config.json",
+        r#"{"auths": {"ghcr.io": {"auth": "YWxpY2U6czNjcmV0"}}}"#,
+    );
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .args(args)
+            .current_dir(&dir.0)
+            .env("DOCKER_CONFIG", dir.0.join("docker"))
+            .env("HOME", &dir.0)
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
+            .output()
+            .expect("runs")
+    };
+    let out = run(&["auth", "ghcr.io/org/app"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert!(
+        line.contains("ghcr.io  basic") && line.contains("user alice"),
+        "{line}"
+    );
+    assert!(!line.contains("s3cret"));
+
+    let v = json(&run(&["auth", "--json", "ghcr.io/org/app"]).stdout);
+    assert_eq!(v["kind"], "basic");
+    assert_eq!(v["username"], "alice");
+    assert!(v.get("secret").is_none());
+    let v = json(&run(&["auth", "--json", "--show-secret", "ghcr.io/org/app"]).stdout);
+    assert_eq!(v["secret"], "s3cret");
+
+    let header = text(&run(&["auth", "--header", "ghcr.io/org/app"]).stdout);
+    assert_eq!(
+        header.trim(),
+        "eyJ1c2VybmFtZSI6ImFsaWNlIiwicGFzc3dvcmQiOiJzM2NyZXQiLCJzZXJ2ZXJhZGRyZXNzIjoiZ2hjci5pbyJ9"
+    );
+    let v = json(&run(&["auth", "--json", "alpine"]).stdout);
+    assert_eq!(
+        (v["kind"].as_str(), v["source"].as_str()),
+        (Some("anonymous"), Some("none"))
+    );
+
+    let out = run(&["auth", "Bad/Ref"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("lowercase"),
+        "{}",
+        text(&out.stderr)
+    );
+}
