@@ -248,3 +248,84 @@ fn headers_are_byte_exact_and_secrets_never_print() {
     let shown = format!("{c:?} {}", Secret::new("p?>>"));
     assert!(!shown.contains("p?>>"), "{shown}");
 }
+
+#[test]
+fn a_hundred_concurrent_lookups_run_the_helper_once() {
+    use capstan::auth::AuthCache;
+    let e = Env::new("single-flight");
+    let count = e.0.join("count");
+    e.helper(
+        "counted",
+        &format!(
+            r#"read server; echo x >> '{}'; sleep 0.3; printf '{{"Username":"u","Secret":"s"}}'"#,
+            count.display()
+        ),
+    );
+    let cfg = e.file("config.json", r#"{"credHelpers": {"ghcr.io": "counted"}}"#);
+    let mut r = e.resolver(&[&cfg]);
+    r.helper_timeout = Duration::from_secs(10);
+    let cache = AuthCache::new(r);
+    std::thread::scope(|s| {
+        for i in 0..100 {
+            let cache = &cache;
+            s.spawn(move || {
+                let img = image(&format!("ghcr.io/org/app{i}:1"));
+                let got = cache.get(&img).expect("resolves");
+                assert_eq!(got.credentials, basic("u", "s"));
+            });
+        }
+    });
+    let runs = std::fs::read_to_string(&count)
+        .expect("the helper ran")
+        .lines()
+        .count();
+    assert_eq!(runs, 1, "one helper run for one registry");
+    // Later lookups are hits.
+    cache.get(&image("ghcr.io/another")).expect("hit");
+    assert_eq!(
+        std::fs::read_to_string(&count)
+            .expect("count")
+            .lines()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_changed_config_file_invalidates_and_scoped_keys_get_their_own_entries() {
+    use capstan::auth::AuthCache;
+    let e = Env::new("invalidate");
+    let cfg = e.file(
+        "auth.json",
+        &format!(r#"{{"auths": {{"quay.io": {{"auth": "{ALICE}"}}, "quay.io/team/app": {{"auth": "{BOB}"}}}}}}"#),
+    );
+    let cache = AuthCache::new(e.resolver(&[&cfg]));
+    assert_eq!(
+        cache
+            .get(&image("quay.io/team/app:1"))
+            .expect("ok")
+            .credentials,
+        basic("bob", "hunter2")
+    );
+    assert_eq!(
+        cache
+            .get(&image("quay.io/team/other"))
+            .expect("ok")
+            .credentials,
+        basic("alice", "s3cret")
+    );
+    std::fs::write(
+        &cfg,
+        format!(r#"{{"auths": {{"quay.io": {{"auth": "{BOB}"}}}}}}"#),
+    )
+    .expect("edit");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        cache
+            .get(&image("quay.io/team/other"))
+            .expect("ok")
+            .credentials,
+        basic("bob", "hunter2"),
+        "the edit is seen"
+    );
+}

@@ -2,8 +2,10 @@
 //! resolved in docker's order, the `X-Registry-Auth` header (the auth cache and the bearer
 //! flow follow).
 
+mod cache;
 mod creds;
 mod reference;
 
+pub use cache::AuthCache;
 pub use creds::{AuthError, Credentials, Resolved, Resolver, Secret, Source};
 pub use reference::{DOCKER_HUB, DOCKER_HUB_KEY, ImageRef, ReferenceError};

@@ -1,0 +1,156 @@
+//! Credentials cached per registry: a TTL-LRU with single-flight loading, so a burst of
+//! pulls runs each registry's helper once, and an edit of a config file is noticed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use parking_lot::Mutex;
+
+use super::{AuthError, ImageRef, Resolved, Resolver};
+use crate::cache::{Clock, LoadingCache, MonotonicClock, TtlLru};
+
+/// How often (at most) the config files are stat'ed for changes.
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// The files' modification times and sizes (`None`: absent).
+type Stamp = Vec<Option<(SystemTime, u64)>>;
+
+/// Registry credentials, resolved once per registry per TTL (default 15 minutes).
+///
+/// Keyed by registry host — or by the scoped `auths` key (podman's `quay.io/org/repo`) when a
+/// config file has one that matches. Concurrent lookups of one registry share one resolution
+/// (one helper run). The cache is emptied when a config file changes (mtime or size; checked at
+/// most once a second, so a hit stays a hash lookup).
+///
+/// ```
+/// use capstan::auth::{AuthCache, Resolver};
+/// let dir = std::env::temp_dir().join(format!("capstan-doc-authcache-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let cfg = dir.join("config.json");
+/// std::fs::write(&cfg, r#"{"auths": {"ghcr.io": {"auth": "dTpw"}}}"#)?;
+/// let cache = AuthCache::new(Resolver::with_file(&cfg));
+/// let got = cache.get(&"ghcr.io/org/app".parse()?)?;
+/// assert_eq!(got.credentials.username(), Some("u"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct AuthCache {
+    resolver: Resolver,
+    cache: LoadingCache<String, Arc<Resolved>, Arc<AuthError>>,
+    /// Scoped `auths` keys (`host/path…`) found in the files, longest first.
+    scopes: Mutex<Arc<Vec<String>>>,
+    stamp: Mutex<Stamp>,
+    /// Coarse-clock milliseconds of the last stat.
+    checked: AtomicU64,
+    clock: MonotonicClock,
+}
+
+impl std::fmt::Debug for AuthCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthCache")
+            .field("resolver", &self.resolver)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthCache {
+    /// A cache over `resolver` with a 15-minute TTL.
+    pub fn new(resolver: Resolver) -> Self {
+        Self::with_ttl(resolver, Duration::from_secs(15 * 60))
+    }
+
+    /// A cache over `resolver` with entries kept for `ttl`.
+    pub fn with_ttl(resolver: Resolver, ttl: Duration) -> Self {
+        let stamp = stamp(&resolver.files);
+        let scopes = Mutex::new(Arc::new(scoped_keys(&resolver.files)));
+        let clock = MonotonicClock::default();
+        AuthCache {
+            cache: LoadingCache::new(TtlLru::builder().capacity(1024).ttl(ttl)),
+            resolver,
+            scopes,
+            stamp: Mutex::new(stamp),
+            checked: AtomicU64::new(clock.now().as_millis() as u64),
+            clock,
+        }
+    }
+
+    /// The credentials for `image`'s registry, from the cache or resolved once for every
+    /// concurrent caller.
+    pub fn get(&self, image: &ImageRef) -> Result<Arc<Resolved>, Arc<AuthError>> {
+        self.recheck();
+        let scopes = Arc::clone(&self.scopes.lock());
+        let key = if scopes.is_empty() {
+            image.registry().to_owned()
+        } else {
+            let repo = image.repository();
+            scopes
+                .iter()
+                .find(|s| repo == **s || repo.starts_with(&format!("{s}/")))
+                .cloned()
+                .unwrap_or_else(|| image.registry().to_owned())
+        };
+        self.cache.get_or_load(key.as_str(), || {
+            self.resolver.resolve(image).map(Arc::new).map_err(Arc::new)
+        })
+    }
+
+    fn millis(&self) -> u64 {
+        self.clock.now().as_millis() as u64
+    }
+
+    /// Forgets everything (the next lookups resolve again).
+    pub fn clear(&self) {
+        self.cache.clear();
+    }
+
+    /// Empties the cache when a config file changed since the last check.
+    fn recheck(&self) {
+        let now = self.millis();
+        let last = self.checked.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < RECHECK.as_millis() as u64
+            || self
+                .checked
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let current = stamp(&self.resolver.files);
+        let mut known = self.stamp.lock();
+        if *known != current {
+            *known = current;
+            *self.scopes.lock() = Arc::new(scoped_keys(&self.resolver.files));
+            self.cache.clear();
+        }
+    }
+}
+
+fn stamp(files: &[PathBuf]) -> Stamp {
+    files
+        .iter()
+        .map(|f| {
+            std::fs::metadata(f)
+                .ok()
+                .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
+        })
+        .collect()
+}
+
+/// `auths` keys with a path (`quay.io/org/repo`), longest first. Unreadable files contribute
+/// nothing here; resolving reports them.
+fn scoped_keys(files: &[PathBuf]) -> Vec<String> {
+    let mut keys: Vec<String> = files
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .filter_map(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
+        .filter_map(|v| v.get("auths").and_then(|a| a.as_object()).cloned())
+        .flat_map(|a| a.keys().cloned().collect::<Vec<_>>())
+        .filter(|k| !k.contains("://") && k.trim_end_matches('/').contains('/'))
+        .map(|k| k.trim_end_matches('/').to_owned())
+        .collect();
+    keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    keys.dedup();
+    keys
+}
