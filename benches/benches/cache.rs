@@ -163,8 +163,11 @@ fn auth_cache(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).expect("dir");
     let cfg = dir.join("config.json");
     // base64("user:password")
-    std::fs::write(&cfg, r#"{"auths": {"ghcr.io": {"auth": "dXNlcjpwYXNzd29yZA=="}}}"#)
-        .expect("config");
+    std::fs::write(
+        &cfg,
+        r#"{"auths": {"ghcr.io": {"auth": "dXNlcjpwYXNzd29yZA=="}}}"#,
+    )
+    .expect("config");
     let resolver = Resolver::with_file(&cfg);
     let cache = AuthCache::new(resolver.clone());
     let image: ImageRef = "ghcr.io/org/app:1".parse().expect("reference");

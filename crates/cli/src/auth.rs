@@ -21,6 +21,13 @@ pub struct AuthArgs {
     /// With --json, include the secret.
     #[arg(long, requires = "json")]
     show_secret: bool,
+    /// Ask the registry: `GET /v2/` with the credentials (following a Bearer challenge to
+    /// its token server). Exit 0 when accepted, 1 when denied.
+    #[arg(long, conflicts_with_all = ["json", "header"])]
+    check: bool,
+    /// Allow plain HTTP to a registry that is not on loopback (--check).
+    #[arg(long, requires = "check")]
+    insecure: bool,
     /// Read only this auth file (podman's `--authfile`) instead of the usual locations.
     #[arg(long, value_name = "FILE")]
     authfile: Option<PathBuf>,
@@ -34,6 +41,24 @@ pub fn auth(args: &AuthArgs) -> anyhow::Result<ExitCode> {
     };
     let got = resolver.resolve(&image)?;
     let mut out = io::stdout().lock();
+    if args.check {
+        let verdict = capstan::auth::check(&image, &got.credentials, args.insecure)?;
+        let ok = verdict == capstan::auth::Check::Ok;
+        writeln!(
+            out,
+            "{}: {} ({} credentials from {})",
+            got.registry,
+            if ok { "OK" } else { "denied" },
+            got.credentials.kind(),
+            got.source
+        )?;
+        out.flush()?;
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     if args.header {
         writeln!(
             out,

@@ -5,7 +5,11 @@
 mod cache;
 mod creds;
 mod reference;
+#[cfg(feature = "registry")]
+mod registry;
 
 pub use cache::AuthCache;
 pub use creds::{AuthError, Credentials, Resolved, Resolver, Secret, Source};
 pub use reference::{DOCKER_HUB, DOCKER_HUB_KEY, ImageRef, ReferenceError};
+#[cfg(feature = "registry")]
+pub use registry::{BearerChallenge, Check, CheckError, check};

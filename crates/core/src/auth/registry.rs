@@ -1,0 +1,226 @@
+//! Talking to a registry (feature `registry`): `GET /v2/` with credentials, following a
+//! `Bearer` challenge to its token server.
+
+use std::time::Duration;
+
+use super::{Credentials, ImageRef};
+
+/// What the registry said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// `/v2/` answered 200 with these credentials.
+    Ok,
+    /// The registry (or its token server) refused them: 401 or 403.
+    Denied,
+}
+
+/// Why a check could not be made (the network, a malformed challenge). Never holds a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("{registry}: {message}")]
+pub struct CheckError {
+    registry: String,
+    message: String,
+}
+
+/// A parsed `WWW-Authenticate: Bearer realm=…,service=…,scope=…` challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BearerChallenge {
+    /// The token server's URL.
+    pub realm: String,
+    /// `service=` parameter.
+    pub service: Option<String>,
+    /// `scope=` parameter.
+    pub scope: Option<String>,
+}
+
+impl BearerChallenge {
+    /// Parses a `WWW-Authenticate` value; `None` unless it is a `Bearer` challenge with a realm.
+    ///
+    /// ```
+    /// use capstan::auth::BearerChallenge;
+    /// let c = BearerChallenge::parse(
+    ///     r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull""#,
+    /// ).unwrap();
+    /// assert_eq!(c.realm, "https://auth.docker.io/token");
+    /// assert_eq!(c.scope.as_deref(), Some("repository:library/alpine:pull"));
+    /// ```
+    pub fn parse(header: &str) -> Option<BearerChallenge> {
+        let rest = header.trim();
+        let (scheme, params) = rest.split_once(' ').unwrap_or((rest, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let mut c = BearerChallenge::default();
+        let mut s = params.trim();
+        while !s.is_empty() {
+            let (key, after) = s.split_once('=')?;
+            let key = key.trim().trim_start_matches(',').trim();
+            let (value, tail) = if let Some(q) = after.strip_prefix('"') {
+                let end = q.find('"')?;
+                (&q[..end], &q[end + 1..])
+            } else {
+                after.split_once(',').map_or((after, ""), |(v, t)| (v, t))
+            };
+            match key.to_ascii_lowercase().as_str() {
+                "realm" => value.clone_into(&mut c.realm),
+                "service" => c.service = Some(value.to_owned()),
+                "scope" => c.scope = Some(value.to_owned()),
+                _ => {}
+            }
+            s = tail.trim_start().trim_start_matches(',').trim_start();
+        }
+        (!c.realm.is_empty()).then_some(c)
+    }
+}
+
+/// `GET /v2/` on `image`'s registry with `credentials`: plain HTTP only for loopback
+/// registries or with `insecure`, as docker does.
+pub fn check(
+    image: &ImageRef,
+    credentials: &Credentials,
+    insecure: bool,
+) -> Result<Check, CheckError> {
+    let registry = image.registry();
+    let err = |message: String| CheckError {
+        registry: registry.to_owned(),
+        message,
+    };
+    let host = if registry == super::DOCKER_HUB {
+        "registry-1.docker.io"
+    } else {
+        registry
+    };
+    let scheme = if insecure || is_loopback(host) {
+        "http"
+    } else {
+        "https"
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let url = format!("{scheme}://{host}/v2/");
+    let mut req = agent.get(&url);
+    if let Some(basic) = credentials.basic_authorization() {
+        req = req.header("Authorization", &basic);
+    }
+    let resp = req.call().map_err(|e| err(format!("GET {url}: {e}")))?;
+    match resp.status().as_u16() {
+        200 => return Ok(Check::Ok),
+        401 => {}
+        403 => return Ok(Check::Denied),
+        other => return Err(err(format!("GET {url}: unexpected status {other}"))),
+    }
+    let Some(challenge) = resp
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .and_then(BearerChallenge::parse)
+    else {
+        return Ok(Check::Denied);
+    };
+    let Some(token) = fetch_token(&agent, &challenge, credentials).map_err(err)? else {
+        return Ok(Check::Denied);
+    };
+    let resp = agent
+        .get(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .map_err(|e| err(format!("GET {url}: {e}")))?;
+    Ok(if resp.status().as_u16() == 200 {
+        Check::Ok
+    } else {
+        Check::Denied
+    })
+}
+
+/// The token server's answer: `token` or `access_token`. `None` when it refuses.
+fn fetch_token(
+    agent: &ureq::Agent,
+    c: &BearerChallenge,
+    credentials: &Credentials,
+) -> Result<Option<String>, String> {
+    let mut query: Vec<(&str, &str)> = Vec::new();
+    if let Some(s) = &c.service {
+        query.push(("service", s));
+    }
+    if let Some(s) = &c.scope {
+        query.push(("scope", s));
+    }
+    let resp = match credentials {
+        Credentials::IdentityToken(t) => {
+            let mut form = vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t.expose()),
+            ];
+            form.extend(query.iter().copied());
+            form.push(("client_id", "capstan"));
+            agent.post(&c.realm).send_form(form)
+        }
+        _ => {
+            let mut req = agent.get(&c.realm);
+            for (k, v) in &query {
+                req = req.query(*k, *v);
+            }
+            if let Some(basic) = credentials.basic_authorization() {
+                req = req.header("Authorization", &basic);
+            }
+            req.call()
+        }
+    };
+    let mut resp = resp.map_err(|e| format!("token server {}: {e}", c.realm))?;
+    match resp.status().as_u16() {
+        200 => {}
+        401 | 403 => return Ok(None),
+        other => return Err(format!("token server {}: status {other}", c.realm)),
+    }
+    let body = resp
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| format!("token server {}: {e}", c.realm))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&body).map_err(|_| format!("token server {}: not JSON", c.realm))?;
+    Ok(v.get("token")
+        .or_else(|| v.get("access_token"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned))
+}
+
+fn is_loopback(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_and_loopback() {
+        let c = BearerChallenge::parse(
+            r#"Bearer realm="http://127.0.0.1:1/t",service=reg,scope="repository:a/b:pull,push""#,
+        )
+        .expect("parses");
+        assert_eq!(c.service.as_deref(), Some("reg"));
+        assert_eq!(c.scope.as_deref(), Some("repository:a/b:pull,push"));
+        assert!(BearerChallenge::parse(r#"Basic realm="x""#).is_none());
+        assert!(BearerChallenge::parse("Bearer service=x").is_none());
+        for h in [
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "localhost",
+        ] {
+            assert!(is_loopback(h), "{h}");
+        }
+        assert!(!is_loopback("registry.example.com:5000"));
+    }
+}
