@@ -135,12 +135,53 @@ pub fn check(
     })
 }
 
-/// The token server's answer: `token` or `access_token`. `None` when it refuses.
+/// Bearer tokens by (realm, service, scope, credentials' hash), kept until `expires_in`.
+static TOKENS: std::sync::LazyLock<crate::cache::TtlLru<String, String>> =
+    std::sync::LazyLock::new(|| {
+        crate::cache::TtlLru::builder()
+            .capacity(256)
+            .ttl(Duration::from_secs(60))
+            .build()
+    });
+
+/// The token for `c`, from the process-wide token cache or the token server.
 fn fetch_token(
     agent: &ureq::Agent,
     c: &BearerChallenge,
     credentials: &Credentials,
 ) -> Result<Option<String>, String> {
+    let who = blake3::hash(
+        format!(
+            "{}\0{}",
+            credentials.username().unwrap_or(""),
+            credentials.secret().map_or("", |s| s.expose())
+        )
+        .as_bytes(),
+    );
+    let key = format!(
+        "{}\0{}\0{}\0{}",
+        c.realm,
+        c.service.as_deref().unwrap_or(""),
+        c.scope.as_deref().unwrap_or(""),
+        who.to_hex()
+    );
+    if let Some(t) = TOKENS.get(key.as_str()) {
+        return Ok(Some(t));
+    }
+    let Some((token, ttl)) = request_token(agent, c, credentials)? else {
+        return Ok(None);
+    };
+    TOKENS.insert_with_ttl(key, token.clone(), ttl);
+    Ok(Some(token))
+}
+
+/// The token server's answer: `token` or `access_token`, and how long it lives (its
+/// `expires_in`, 60 s when absent as the spec says, less a margin). `None` when it refuses.
+fn request_token(
+    agent: &ureq::Agent,
+    c: &BearerChallenge,
+    credentials: &Credentials,
+) -> Result<Option<(String, Duration)>, String> {
     let mut query: Vec<(&str, &str)> = Vec::new();
     if let Some(s) = &c.service {
         query.push(("service", s));
@@ -181,10 +222,15 @@ fn fetch_token(
         .map_err(|e| format!("token server {}: {e}", c.realm))?;
     let v: serde_json::Value =
         serde_json::from_str(&body).map_err(|_| format!("token server {}: not JSON", c.realm))?;
+    let expires = v
+        .get("expires_in")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(60);
+    let ttl = Duration::from_secs(expires.saturating_sub(expires / 10).max(1));
     Ok(v.get("token")
         .or_else(|| v.get("access_token"))
         .and_then(serde_json::Value::as_str)
-        .map(str::to_owned))
+        .map(|t| (t.to_owned(), ttl)))
 }
 
 fn is_loopback(host: &str) -> bool {
