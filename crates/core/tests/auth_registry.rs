@@ -32,7 +32,7 @@ fn serve() -> (u16, Arc<AtomicUsize>) {
                 }
                 let lower = line.to_ascii_lowercase();
                 if lower.starts_with("authorization:") {
-                    auth = line["authorization:".len()..].trim().to_owned();
+                    line["authorization:".len()..].trim().clone_into(&mut auth);
                 } else if lower.starts_with("content-length:") {
                     length = line["content-length:".len()..].trim().parse().unwrap_or(0);
                 }
