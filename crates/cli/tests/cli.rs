@@ -599,6 +599,18 @@ fn context_scans_on_the_way_out_and_can_refuse_to_finish() {
         !out.stdout.ends_with(&[0u8; 1024]),
         "the consumer sees an unfinished tar"
     );
+    let dir_tar = dir.0.with_file_name("context_scan-stopped.tar");
+    std::fs::write(&dir_tar, &out.stdout).expect("write");
+    let listed = Command::new("tar")
+        .arg("-tf")
+        .arg(&dir_tar)
+        .output()
+        .expect("GNU tar runs");
+    assert!(
+        !listed.status.success(),
+        "GNU tar must reject a stopped context"
+    );
+    std::fs::remove_file(&dir_tar).ok();
 
     let gz = capstan_in(&dir.0, &["context", "--gzip", "-o", "-"], None);
     assert_eq!(&gz.stdout[..2], &[0x1f, 0x8b]);

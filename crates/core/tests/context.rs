@@ -340,3 +340,21 @@ fn a_file_that_changes_size_is_an_error_naming_it_never_a_corrupt_tar() {
     let err = ctx.write_to(std::io::sink()).expect_err("grew");
     assert!(matches!(err, ContextError::Changed { .. }), "{err}");
 }
+
+#[test]
+fn the_dockerfile_is_sent_even_from_a_directory_the_walk_skips() {
+    let d = Dir::new("deep-dockerfile");
+    d.write("docker/Dockerfile", b"FROM scratch\n");
+    d.write("src/a.c", b"int a;\n");
+    d.write(".dockerignore", b"*\n!src\n");
+    let opts = ContextOptions {
+        dockerfile: Some("docker/Dockerfile".into()),
+        ..ContextOptions::default()
+    };
+    let ctx = Context::select(&d.0, &opts).expect("selects");
+    let names: Vec<&str> = ctx.names().collect();
+    assert_eq!(
+        names,
+        [".dockerignore", "docker/Dockerfile", "src/", "src/a.c"]
+    );
+}

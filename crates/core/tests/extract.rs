@@ -109,6 +109,12 @@ fn symlinks_out_and_writes_through_symlinks_are_refused() {
     refused(&s, &[link("etc", "/etc")]);
     refused(&s, &[link("up", "../..")]);
     refused(&s, &[link("a/up", "../../evil")]);
+    // Chained links: each looks harmless on its own text.
+    let s = Sandbox::new("symlink-chain");
+    refused(
+        &s,
+        &[link("d", "."), link("e", "d/d/d/../../../etc/passwd")],
+    );
     // A link that stays inside is fine, but nothing is written through it.
     let s = Sandbox::new("symlink-through");
     let msg = refused(&s, &[link("sub", "inner"), member("sub/evil", b"x")]);

@@ -120,6 +120,21 @@ pub fn check(
     else {
         return Ok(Check::Denied);
     };
+    // The realm comes from the registry's answer: credentials go there only over https,
+    // unless plain HTTP is allowed for the registry itself.
+    let realm_plain = challenge.realm.starts_with("http://");
+    let realm_host = challenge
+        .realm
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("");
+    if realm_plain && !(insecure || is_loopback(realm_host)) {
+        return Err(err(format!(
+            "the token server {} is plain HTTP: refusing to send credentials (use --insecure)",
+            challenge.realm
+        )));
+    }
     let Some(token) = fetch_token(&agent, &challenge, credentials).map_err(err)? else {
         return Ok(Check::Denied);
     };

@@ -176,8 +176,8 @@ impl ScanCache {
         let Some(writer) = &self.writer else { return };
         let mut value = hash.to_vec();
         if serde_json::to_writer(&mut value, entry).is_ok() {
-            // A full queue or a stopped writer only costs a future rescan.
-            let _ = writer.push((key.to_owned(), value));
+            // Never wait on the writer: a full queue only costs a future rescan.
+            let _ = writer.try_push((key.to_owned(), value));
         }
     }
 

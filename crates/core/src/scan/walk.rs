@@ -509,10 +509,12 @@ impl<'a> TreeScanner<'a> {
             }
             return ignore::WalkState::Continue;
         }
+        // The findings carry the path as shown (fingerprints and path rules depend on it),
+        // so the key holds both the file and the name it is shown under.
         let key = self
             .cache
             .and_then(|_| std::path::absolute(path).ok())
-            .map(|p| p.to_string_lossy().into_owned());
+            .map(|p| format!("{}\0{name}", p.to_string_lossy()));
         let limit = Limit {
             size: meta.len(),
             explicit,
@@ -606,7 +608,8 @@ impl<'a> TreeScanner<'a> {
                 && io::copy(&mut reader, &mut io::sink()).is_ok();
             (ok, *reader.hasher.finalize().as_bytes())
         };
-        if ok && local.errors.len() == errors_before {
+        // A cancelled scan may have stopped inside an archive: never cache a partial answer.
+        if ok && local.errors.len() == errors_before && !self.cancelled() {
             let entry = CachedFile {
                 findings: found,
                 files: local.files - before.0,
@@ -679,10 +682,12 @@ impl<'a> TreeScanner<'a> {
         buf.resize(chunk_for(limit), 0);
         let n = read_full(reader, &mut buf)?;
         let is_tar = self.opts.archives && depth < MAX_NESTING && sniff(&buf[..n]);
+        let is_gzip =
+            self.opts.archives && depth < MAX_NESTING && buf[..n].starts_with(&[0x1f, 0x8b]);
         let max = self.opts.max_file_size;
         if let Some(l) = limit {
             // Archives named on the command line (and inside archives) are exempt.
-            if l.size > max && !(is_tar && (l.explicit || depth > 0)) {
+            if l.size > max && !((is_tar || is_gzip) && (l.explicit || depth > 0)) {
                 local.skipped.push(Issue {
                     path: name.to_owned(),
                     reason: format!("larger than the {max}-byte limit (--max-file-size)"),
@@ -695,7 +700,7 @@ impl<'a> TreeScanner<'a> {
             let mut chained = (&mut head).chain(reader);
             return self.scan_tar(name, &mut chained, depth, out, local);
         }
-        if n >= 2 && buf[..2] == [0x1f, 0x8b] && self.opts.archives && depth < MAX_NESTING {
+        if is_gzip {
             let mut head = io::Cursor::new(&buf[..n]);
             let mut gz = flate2::read::MultiGzDecoder::new((&mut head).chain(reader));
             let mut inner = BufPool::global().get(CHUNK);

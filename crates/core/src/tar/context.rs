@@ -46,7 +46,8 @@ pub enum ContextError {
     #[error("writing the context: {0}")]
     Write(#[source] io::Error),
     /// The observer stopped the context after a file (e.g. a secret was found in it); the
-    /// tar was left unfinished so that no consumer takes it for a whole context.
+    /// tar ends in an invalid block so that every consumer fails on it instead of taking it for
+    /// a whole context.
     #[error("{name}: {reason}; the context was not finished")]
     Stopped {
         /// The member after which the observer stopped.
@@ -201,6 +202,24 @@ impl Context {
         };
         walk.dir(dir, "")?;
         let mut entries = walk.entries;
+        // Always sent even when the walk never entered their directory (`*` with `!src`,
+        // say, and `-f docker/Dockerfile`).
+        for name in always {
+            if entries.iter().any(|e| e.name == name) {
+                continue;
+            }
+            let path = dir.join(name);
+            if let Ok(meta) = std::fs::symlink_metadata(&path)
+                && meta.is_file()
+            {
+                entries.push(Entry {
+                    name: name.to_owned(),
+                    path,
+                    mode: mode(&meta),
+                    kind: Kind::File { size: meta.len() },
+                });
+            }
+        }
         entries.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         // Hardlinks point at the first name in tar order: re-link after sorting.
         relink(&mut entries);
@@ -273,16 +292,22 @@ impl Context {
                 out.write_all(&[0u8; 512][..pad])
                     .map_err(ContextError::Write)?;
                 written += pad as u64;
-                observer.end().map_err(|reason| ContextError::Stopped {
-                    name: e.name.clone(),
-                    reason,
-                })?;
+                if let Err(reason) = observer.end() {
+                    poison(&mut out);
+                    return Err(ContextError::Stopped {
+                        name: e.name.clone(),
+                        reason,
+                    });
+                }
             }
         }
-        observer.finish().map_err(|reason| ContextError::Stopped {
-            name: "the context".to_owned(),
-            reason,
-        })?;
+        if let Err(reason) = observer.finish() {
+            poison(&mut out);
+            return Err(ContextError::Stopped {
+                name: "the context".to_owned(),
+                reason,
+            });
+        }
         out.write_all(&[0u8; 1024]).map_err(ContextError::Write)?;
         out.flush().map_err(ContextError::Write)?;
         Ok(written + 1024)
@@ -385,6 +410,15 @@ fn write_pax<W: Write>(
     out.write_all(&[0u8; 512][..pad])
         .map_err(ContextError::Write)?;
     Ok(512 + body.len() as u64 + pad as u64)
+}
+
+/// Ends a stopped context with a block no tar reader accepts as a header (its checksum field
+/// is not octal): readers treat a tar that merely stops at a header boundary as complete, and a
+/// gzip stream gets a valid trailer when its encoder is dropped, so only a bad block makes the
+/// consumer fail.
+fn poison<W: Write>(out: &mut W) {
+    let _ = out.write_all(&[0xff; 512]);
+    let _ = out.flush();
 }
 
 fn padding(size: u64) -> usize {

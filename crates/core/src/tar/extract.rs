@@ -251,9 +251,16 @@ fn symlink_stays_inside(rel: &Path, target: &[u8]) -> bool {
         return false;
     }
     let mut depth = rel.parent().map_or(0, |p| p.components().count());
+    // Only `..`s first, then names: a `..` after a name could climb out through a symlink
+    // (`d -> .`, then `e -> d/d/d/../../..`), so such targets are refused outright.
+    let mut descended = false;
     for c in Path::new(&*bytes_path(target)).components() {
         match c {
-            Component::Normal(_) => depth += 1,
+            Component::Normal(_) => {
+                descended = true;
+                depth += 1;
+            }
+            Component::ParentDir if descended => return false,
             Component::CurDir => {}
             Component::ParentDir => match depth.checked_sub(1) {
                 Some(d) => depth = d,
@@ -350,5 +357,14 @@ mod tests {
         assert!(!symlink_stays_inside(Path::new("link"), b"../c"));
         assert!(!symlink_stays_inside(Path::new("a/link"), b"/etc"));
         assert!(!symlink_stays_inside(Path::new("a/link"), b"x/../../.."));
+        assert!(!symlink_stays_inside(
+            Path::new("e"),
+            b"d/d/d/../../../etc/passwd"
+        ));
+        assert!(
+            !symlink_stays_inside(Path::new("a/b/e"), b"x/../y"),
+            "not clean"
+        );
+        assert!(symlink_stays_inside(Path::new("a/b/e"), b"../../y/z"));
     }
 }
