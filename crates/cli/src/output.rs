@@ -15,6 +15,11 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(target: &Path) -> io::Result<AtomicFile> {
+        Self::create_with_mode(target, 0o600)
+    }
+
+    /// [`create`](Self::create) with another mode for the file.
+    pub fn create_with_mode(target: &Path, mode: u32) -> io::Result<AtomicFile> {
         let name = target.file_name().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -28,7 +33,9 @@ impl AtomicFile {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
+        #[cfg(not(unix))]
+        let _ = mode;
         let file = opts
             .open(&tmp)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", target.display())))?;

@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use capstan::scan::report::{ReportMeta, write_cbom, write_sarif};
 use capstan::scan::{
-    Finding, Rules, ScanCache, ScanOutcome, Severity, Suppressions, TreeScanner, WalkOptions,
+    Category, Finding, Rules, ScanCache, ScanOutcome, Severity, Suppressions, TreeScanner,
+    WalkOptions,
 };
 use clap::ValueEnum;
 use parking_lot::Mutex;
@@ -201,9 +202,9 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         if !args.no_progress && io::stderr().is_terminal() {
             s.spawn(|| progress(&scanner, &done));
         }
-        let outcome = scanner.scan(&args.paths);
-        done.store(true, Ordering::Relaxed);
-        outcome
+        // Set on the way out, even by a panic: the progress thread must not outlive the scan.
+        let _done = Done(&done);
+        scanner.scan(&args.paths)
     });
     if let Some(c) = cache
         && let Err(e) = c.close()
@@ -217,7 +218,14 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     let total = outcome.findings.len();
     outcome.findings.retain(|f| !suppress.suppresses(f));
     let suppressed = total - outcome.findings.len();
-    outcome.stats.findings = outcome.findings.len() as u64;
+    if suppressed > 0 {
+        let count =
+            |c: Category| outcome.findings.iter().filter(|f| f.category == c).count() as u64;
+        outcome.stats.findings = outcome.findings.len() as u64;
+        outcome.stats.secrets = count(Category::Secret);
+        outcome.stats.crypto = count(Category::Crypto);
+        outcome.stats.threats = count(Category::Threat);
+    }
     write_report(args, &mut outcome, &mut out)?;
     out.finish()?;
     for e in &outcome.errors {
@@ -227,7 +235,8 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &args.metrics_file {
         let registry = capstan::metrics::Registry::new();
         outcome.stats.record(&registry)?;
-        let mut f = AtomicFile::create(p)?;
+        // World-readable: node_exporter's textfile collector usually runs as another user.
+        let mut f = AtomicFile::create_with_mode(p, 0o644)?;
         f.write_all(registry.snapshot().to_prometheus().as_bytes())?;
         f.commit()
             .with_context(|| format!("writing {}", p.display()))?;
@@ -285,6 +294,15 @@ fn open_cache(args: &ScanArgs, scanner: &TreeScanner<'_>) -> Option<ScanCache> {
             eprintln!("capstan: warning: {e}; scanning without it");
             None
         }
+    }
+}
+
+/// Sets its flag when dropped.
+struct Done<'a>(&'a AtomicBool);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 

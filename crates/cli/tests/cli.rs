@@ -317,6 +317,14 @@ fn baselines_ignore_files_and_inline_markers_suppress_findings() {
     let out = capstan_in(&dir.0, &["scan", "--baseline", &b, "."], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("1 suppressed"));
+    let v = json(&capstan_in(&dir.0, &["scan", "-f", "json", "--baseline", &b, "."], None).stdout);
+    assert_eq!(
+        (
+            v["stats"]["findings"].as_u64(),
+            v["stats"]["secrets"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
     std::fs::remove_file(&baseline).ok();
 
     // A new secret is still reported despite the baseline.

@@ -44,6 +44,9 @@ pub struct AuthCache {
     stamp: Mutex<Stamp>,
     /// Coarse-clock milliseconds of the last stat.
     checked: AtomicU64,
+    /// Bumped whenever a config change empties the cache: a load that began before the bump
+    /// must not leave its (stale) answer behind.
+    generation: AtomicU64,
     clock: MonotonicClock,
 }
 
@@ -72,6 +75,7 @@ impl AuthCache {
             scopes,
             stamp: Mutex::new(stamp),
             checked: AtomicU64::new(clock.now().as_millis() as u64),
+            generation: AtomicU64::new(0),
             clock,
         }
     }
@@ -91,9 +95,15 @@ impl AuthCache {
                 .cloned()
                 .unwrap_or_else(|| image.registry().to_owned())
         };
-        self.cache.get_or_load(key.as_str(), || {
+        let generation = self.generation.load(Ordering::Acquire);
+        let got = self.cache.get_or_load(key.as_str(), || {
             self.resolver.resolve(image).map(Arc::new).map_err(Arc::new)
-        })
+        });
+        if self.generation.load(Ordering::Acquire) != generation {
+            // The files changed while this was resolving: answer, but keep nothing.
+            self.cache.invalidate(key.as_str());
+        }
+        got
     }
 
     fn millis(&self) -> u64 {
@@ -122,6 +132,7 @@ impl AuthCache {
         if *known != current {
             *known = current;
             *self.scopes.lock() = Arc::new(scoped_keys(&self.resolver.files));
+            self.generation.fetch_add(1, Ordering::AcqRel);
             self.cache.clear();
         }
     }

@@ -477,19 +477,32 @@ pub(crate) fn run_helper(
         // A helper that exits without reading is judged by its exit status below.
         let _ = stdin.write_all(server.as_bytes());
     }
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        if let Some(s) = &mut stdout {
-            let _ = s.read_to_end(&mut out);
-        }
-        if let Some(s) = &mut stderr {
-            let _ = s.read_to_end(&mut err);
-        }
-        (out, err)
-    });
+    // Each pipe on its own thread: a helper that fills one while we wait on the other must
+    // not stall until the timeout. Neither thread is joined after a kill (a grandchild may
+    // hold a pipe open), so neither can hang us.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(p) = pipe {
+                let _ = p.take(1 << 20).read_to_end(&mut buf);
+            }
+            let _ = tx.send(buf);
+        });
+        rx
+    };
+    let out_rx = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err_rx = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
@@ -506,7 +519,9 @@ pub(crate) fn run_helper(
             Err(e) => return Err(fail(e.to_string())),
         }
     };
-    let (out, err) = reader.join().unwrap_or_default();
+    let wait = Duration::from_secs(1);
+    let out = out_rx.recv_timeout(wait).unwrap_or_default();
+    let err = err_rx.recv_timeout(wait).unwrap_or_default();
     let said = String::from_utf8_lossy(if out.is_empty() { &err } else { &out })
         .trim()
         .to_owned();
