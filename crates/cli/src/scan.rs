@@ -169,6 +169,8 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     };
     let mut out = Output::open(args.output.as_deref())?;
     let streamed = Mutex::new((&mut out, None::<io::Error>));
+    // A failed write (`| head -1` closing the pipe) stops the walk: nothing more can be shown.
+    let stop = AtomicBool::new(false);
     let sink = |found: &[Finding]| {
         let mut guard = streamed.lock();
         let (w, err) = &mut *guard;
@@ -181,11 +183,12 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
                 .and_then(|()| w.write_all(b"\n"));
             if let Err(e) = line {
                 *err = Some(e);
+                stop.store(true, Ordering::Relaxed);
                 return;
             }
         }
     };
-    let mut scanner = TreeScanner::new(&rules, opts);
+    let mut scanner = TreeScanner::new(&rules, opts).cancel_on(&stop);
     let cache = if args.no_cache || args.no_redact {
         None
     } else {
