@@ -122,16 +122,9 @@ pub fn check(
     };
     // The realm comes from the registry's answer: credentials go there only over https,
     // unless plain HTTP is allowed for the registry itself.
-    let realm_plain = challenge.realm.starts_with("http://");
-    let realm_host = challenge
-        .realm
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or("");
-    if realm_plain && !(insecure || is_loopback(realm_host)) {
+    if !realm_allowed(&challenge.realm, insecure) {
         return Err(err(format!(
-            "the token server {} is plain HTTP: refusing to send credentials (use --insecure)",
+            "the token server {} is not https: refusing to send credentials (use --insecure)",
             challenge.realm
         )));
     }
@@ -248,6 +241,18 @@ fn request_token(
         .map(|t| (t.to_owned(), ttl)))
 }
 
+/// Whether credentials may go to the token server at `realm`: https, or plain HTTP on
+/// loopback or with `insecure`.
+fn realm_allowed(realm: &str, insecure: bool) -> bool {
+    if let Some(rest) = realm.strip_prefix("https://") {
+        return !rest.is_empty();
+    }
+    match realm.strip_prefix("http://") {
+        Some(rest) => insecure || is_loopback(rest.split('/').next().unwrap_or("")),
+        None => false,
+    }
+}
+
 fn is_loopback(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or(rest)
@@ -283,5 +288,10 @@ mod tests {
             assert!(is_loopback(h), "{h}");
         }
         assert!(!is_loopback("registry.example.com:5000"));
+        assert!(realm_allowed("https://auth.docker.io/token", false));
+        assert!(realm_allowed("http://127.0.0.1:5001/token", false));
+        assert!(!realm_allowed("http://evil.example/token", false));
+        assert!(realm_allowed("http://evil.example/token", true));
+        assert!(!realm_allowed("ftp://x/token", true));
     }
 }
