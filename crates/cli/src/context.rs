@@ -53,10 +53,7 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
     if let Some(m) = args.mtime {
         opts.mtime = m;
     }
-    match dockerfile(args)? {
-        Dockerfile::Inside(name) => opts.dockerfile = Some(name),
-        Dockerfile::Outside(path) => opts.external_dockerfile = Some(path),
-    }
+    let opts = opts.locate_dockerfile(&args.dir, args.file.as_deref())?;
     let ctx = Context::select(&args.dir, &opts)?;
     if opts.external_dockerfile.is_some() {
         eprintln!(
@@ -133,52 +130,6 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
         eprintln!("capstan: {} finding(s) in the context", findings.len());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-enum Dockerfile {
-    /// Its name relative to the context.
-    Inside(String),
-    /// A path outside the context directory.
-    Outside(PathBuf),
-}
-
-/// The Dockerfile, as the docker CLI resolves `-f`: relative to the current directory; by
-/// default `DIR/Dockerfile`, or `DIR/dockerfile` when only that exists.
-fn dockerfile(args: &ContextArgs) -> anyhow::Result<Dockerfile> {
-    let dir = normalize(&std::path::absolute(&args.dir).context("the context directory")?);
-    let file = match &args.file {
-        Some(f) => normalize(&std::path::absolute(f)?),
-        None if !dir.join("Dockerfile").exists() && dir.join("dockerfile").exists() => {
-            dir.join("dockerfile")
-        }
-        None => dir.join("Dockerfile"),
-    };
-    if !file.is_file() {
-        bail!(
-            "{}: cannot locate the Dockerfile (name it with -f)",
-            file.display()
-        );
-    }
-    Ok(match file.strip_prefix(&dir) {
-        Ok(rel) => Dockerfile::Inside(rel.to_string_lossy().replace('\\', "/")),
-        Err(_) => Dockerfile::Outside(file),
-    })
-}
-
-/// Resolves `.` and `..` lexically, as Go's `filepath.Clean` does for the docker CLI.
-fn normalize(p: &std::path::Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[derive(Debug, clap::Args)]

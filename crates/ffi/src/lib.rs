@@ -1,20 +1,38 @@
 //! `libcapstan`: capstan's C ABI.
 //!
-//! Conventions every function follows (the scanner, context and auth handles arrive on them):
+//! Conventions every function follows:
 //!
-//! - names start with `capstan_`; opaque handles come from `*_new` and go back through `*_free`;
+//! - names are `capstan_<object>_<verb>`; opaque handles come from a constructor and go back
+//!   through their `*_free`, which accepts NULL;
+//! - arguments run object → inputs → outputs; an out-parameter is written only on success;
 //! - every fallible call returns a [`capstan_status`]; on failure, [`capstan_last_error`] gives
 //!   this thread's message for it;
-//! - no panic crosses the boundary: one becomes [`capstan_status::CAPSTAN_PANIC`].
+//! - every pointer is checked (NULL → [`capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT`]), input
+//!   strings may be any bytes (paths need not be UTF-8), and no panic crosses the boundary: one
+//!   becomes [`capstan_status::CAPSTAN_ERR_PANIC`].
 //!
-//! Today it exports the conventions themselves: the status codes, the version and the error
-//! channel.
+//! Thread safety: `capstan_rules` and `capstan_findings` are immutable once made and may be
+//! shared by any number of threads; a `capstan_scanner` is used by one thread at a time.
 
 #![allow(non_camel_case_types)]
 
+mod auth;
+mod context;
+mod findings;
+mod rules;
+mod scanner;
+
 use std::cell::RefCell;
-use std::ffi::{CString, c_char};
+use std::ffi::{CStr, CString, OsStr, c_char};
+use std::os::unix::ffi::OsStrExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+pub use auth::*;
+pub use context::*;
+pub use findings::*;
+pub use rules::*;
+pub use scanner::*;
 
 /// The result of every fallible `capstan_*` call.
 #[repr(C)]
@@ -22,16 +40,21 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 pub enum capstan_status {
     /// Success.
     CAPSTAN_OK = 0,
-    /// A pointer was NULL, a string was not UTF-8, or a value was out of range.
-    CAPSTAN_INVALID_ARGUMENT = 1,
-    /// Reading or writing a file or stream failed.
-    CAPSTAN_IO = 2,
-    /// A caller-supplied buffer is too small; the call reports the size it needs.
-    CAPSTAN_BUFFER_TOO_SMALL = 3,
-    /// Any other failure inside capstan.
-    CAPSTAN_INTERNAL = 4,
-    /// capstan panicked; the message says where. The handle involved should be freed.
-    CAPSTAN_PANIC = 5,
+    /// A pointer was NULL, a string was not UTF-8 where text is required, a value was out of
+    /// range, or a handle was used after it was finished.
+    CAPSTAN_ERR_INVALID_ARGUMENT = 1,
+    /// A rule config, `.dockerignore` or credentials file is invalid; the message names the
+    /// file (or rule) and the cause.
+    CAPSTAN_ERR_CONFIG = 2,
+    /// Reading or writing a file, descriptor or callback failed; the message names it.
+    CAPSTAN_ERR_IO = 3,
+    /// A scan asked to stop on findings found some (`capstan_context_write_scan` with
+    /// `fail_on_findings`); the findings are still returned.
+    CAPSTAN_ERR_FINDINGS_LIMIT = 4,
+    /// capstan panicked (a bug); the message says where. Free the handles involved.
+    CAPSTAN_ERR_PANIC = 5,
+    /// Any other failure (a credential helper failed, …).
+    CAPSTAN_ERR_OTHER = 6,
 }
 
 /// A failure on its way to C: the status and the message `capstan_last_error` will return.
@@ -41,16 +64,36 @@ struct FfiError {
     message: String,
 }
 
+impl FfiError {
+    fn new(status: capstan_status, message: impl Into<String>) -> Self {
+        FfiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        FfiError::new(capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT, message)
+    }
+}
+
 impl From<core_capstan::Error> for FfiError {
     fn from(e: core_capstan::Error) -> Self {
         let status = match e {
-            core_capstan::Error::Io { .. } => capstan_status::CAPSTAN_IO,
-            _ => capstan_status::CAPSTAN_INTERNAL,
+            core_capstan::Error::Io { .. } => capstan_status::CAPSTAN_ERR_IO,
+            _ => capstan_status::CAPSTAN_ERR_OTHER,
         };
-        FfiError {
-            status,
-            message: e.to_string(),
-        }
+        FfiError::new(status, e.to_string())
+    }
+}
+
+impl From<core_capstan::scan::ConfigError> for FfiError {
+    fn from(e: core_capstan::scan::ConfigError) -> Self {
+        let status = match e.kind() {
+            core_capstan::scan::ConfigErrorKind::Io(_) => capstan_status::CAPSTAN_ERR_IO,
+            _ => capstan_status::CAPSTAN_ERR_CONFIG,
+        };
+        FfiError::new(status, e.to_string())
     }
 }
 
@@ -58,15 +101,18 @@ thread_local! {
     static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
 }
 
+/// `s` as a C string; interior NULs (which would cut it short) are shown as `\0`.
+fn c_string(s: &str) -> CString {
+    CString::new(s.replace('\0', "\\0")).unwrap_or_default()
+}
+
 fn set_last_error(message: &str) {
-    // Interior NULs would cut the C string short; show them instead.
-    let c = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    let c = c_string(message);
     LAST_ERROR.with(|e| *e.borrow_mut() = Some(c));
 }
 
 /// Runs one exported call: clears this thread's error, turns an `Err` into its status and
 /// message, and stops a panic at the boundary.
-#[allow(dead_code)] // the first handle-based calls (issue 8) are its users; tests cover it now
 fn boundary(f: impl FnOnce() -> Result<(), FfiError>) -> capstan_status {
     LAST_ERROR.with(|e| *e.borrow_mut() = None);
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -82,9 +128,90 @@ fn boundary(f: impl FnOnce() -> Result<(), FfiError>) -> capstan_status {
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic with a non-string payload".to_owned());
             set_last_error(&format!("internal error (panic): {what}"));
-            capstan_status::CAPSTAN_PANIC
+            capstan_status::CAPSTAN_ERR_PANIC
         }
     }
+}
+
+/// Checks an out-parameter before any work is done.
+fn out_param<T>(out: *mut T, what: &str) -> Result<(), FfiError> {
+    if out.is_null() {
+        Err(FfiError::invalid(format!("{what} is NULL")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes a checked out-parameter.
+///
+/// # Safety
+/// `out` was accepted by [`out_param`] and points at writable memory for a `T`.
+unsafe fn put<T>(out: *mut T, value: T) {
+    // SAFETY: the caller checked `out` and promises it is valid for a write of one `T`.
+    unsafe { out.write(value) }
+}
+
+/// A NUL-terminated argument, which may hold any bytes.
+///
+/// # Safety
+/// `p` is NULL or points at a NUL-terminated string that outlives `'a`.
+unsafe fn c_bytes<'a>(p: *const c_char, what: &str) -> Result<&'a [u8], FfiError> {
+    if p.is_null() {
+        return Err(FfiError::invalid(format!("{what} is NULL")));
+    }
+    // SAFETY: non-NULL, and the caller promises a NUL-terminated string living for 'a.
+    Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
+}
+
+/// A NUL-terminated argument that must be UTF-8 text.
+///
+/// # Safety
+/// As [`c_bytes`].
+unsafe fn c_text<'a>(p: *const c_char, what: &str) -> Result<&'a str, FfiError> {
+    // SAFETY: forwarded from the caller.
+    let bytes = unsafe { c_bytes(p, what) }?;
+    std::str::from_utf8(bytes).map_err(|_| FfiError::invalid(format!("{what} is not UTF-8")))
+}
+
+/// A NUL-terminated file path (any bytes, as Unix paths are).
+///
+/// # Safety
+/// As [`c_bytes`].
+unsafe fn c_path<'a>(p: *const c_char, what: &str) -> Result<&'a Path, FfiError> {
+    // SAFETY: forwarded from the caller.
+    let bytes = unsafe { c_bytes(p, what) }?;
+    if bytes.is_empty() {
+        return Err(FfiError::invalid(format!("{what} is empty")));
+    }
+    Ok(Path::new(OsStr::from_bytes(bytes)))
+}
+
+/// A `(pointer, length)` byte range; NULL is accepted only with length 0.
+///
+/// # Safety
+/// `p` is NULL or points at `len` readable bytes that outlive `'a`.
+unsafe fn c_slice<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], FfiError> {
+    if p.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(FfiError::invalid(format!(
+                "{what} is NULL with length {len}"
+            )))
+        };
+    }
+    if isize::try_from(len).is_err() {
+        return Err(FfiError::invalid(format!(
+            "{what}: length {len} is too large"
+        )));
+    }
+    // SAFETY: non-NULL, length within isize, and the caller promises `len` readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A heap string returned to C, for [`capstan_string_free`].
+fn give_string(s: &str) -> *mut c_char {
+    c_string(s).into_raw()
 }
 
 /// capstan's version as a static NUL-terminated string (never freed, never NULL).
@@ -102,13 +229,64 @@ pub extern "C" fn capstan_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ref().map_or(std::ptr::null(), |c| c.as_ptr()))
 }
 
+/// Frees a string capstan returned (`capstan_findings_to_json`, `capstan_auth_header`),
+/// zeroing it first (a header carries a secret). NULL is accepted.
+///
+/// # Safety
+/// `s` is NULL or a string from one of those calls, not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: `s` came from CString::into_raw in `give_string` and is freed once.
+        let mut bytes = unsafe { CString::from_raw(s) }.into_bytes_with_nul();
+        for b in &mut bytes {
+            // SAFETY: `b` is a valid, exclusive reference into the buffer; a volatile write
+            // keeps the zeroing from being optimised away before the free.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
+}
+
+/// A boxed handle to C.
+fn give<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// Takes a handle back and drops it; NULL is accepted.
+///
+/// # Safety
+/// `p` is NULL or came from [`give`] with the same `T` and is not used again.
+unsafe fn take<T>(p: *mut T) {
+    if !p.is_null() {
+        // SAFETY: the caller promises `p` came from Box::into_raw and is freed once.
+        drop(unsafe { Box::from_raw(p) });
+    }
+}
+
+/// Borrows a handle argument.
+///
+/// # Safety
+/// `p` is NULL or a live handle of type `T` that outlives `'a`, not mutated meanwhile.
+unsafe fn handle<'a, T>(p: *const T, what: &str) -> Result<&'a T, FfiError> {
+    // SAFETY: the caller promises a live, unaliased-for-writes handle or NULL.
+    unsafe { p.as_ref() }.ok_or_else(|| FfiError::invalid(format!("{what} is NULL")))
+}
+
+/// Borrows a handle argument mutably.
+///
+/// # Safety
+/// `p` is NULL or a live handle of type `T` used by no other thread or reference meanwhile.
+unsafe fn handle_mut<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T, FfiError> {
+    // SAFETY: the caller promises a live handle used by this call alone, or NULL.
+    unsafe { p.as_mut() }.ok_or_else(|| FfiError::invalid(format!("{what} is NULL")))
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use std::ffi::CStr;
     use std::path::PathBuf;
 
-    fn last_error() -> Option<String> {
+    pub(crate) fn last_error() -> Option<String> {
         let p = capstan_last_error();
         // SAFETY: a non-NULL pointer from capstan_last_error points at this thread's live
         // CString, and no capstan call runs between getting it and copying it.
@@ -131,7 +309,7 @@ mod tests {
             }
             .into())
         });
-        assert_eq!(status, capstan_status::CAPSTAN_IO);
+        assert_eq!(status, capstan_status::CAPSTAN_ERR_IO);
         let msg = last_error().unwrap_or_default();
         assert!(msg.contains("/etc/capstan.toml"), "{msg}");
 
@@ -142,21 +320,33 @@ mod tests {
     #[test]
     fn a_panic_stops_at_the_boundary_with_its_message() {
         let status = boundary(|| panic!("rule table corrupt"));
-        assert_eq!(status, capstan_status::CAPSTAN_PANIC);
+        assert_eq!(status, capstan_status::CAPSTAN_ERR_PANIC);
         let msg = last_error().unwrap_or_default();
         assert!(msg.contains("rule table corrupt"), "{msg}");
     }
 
     #[test]
     fn errors_are_per_thread_and_nul_safe() {
-        let _ = boundary(|| {
-            Err(FfiError {
-                status: capstan_status::CAPSTAN_INVALID_ARGUMENT,
-                message: "bad\0name".into(),
-            })
-        });
+        let _ = boundary(|| Err(FfiError::invalid("bad\0name")));
         let other = std::thread::spawn(last_error).join().ok().flatten();
         assert_eq!(other, None, "another thread saw this thread's error");
         assert_eq!(last_error().as_deref(), Some("bad\\0name"));
+    }
+
+    #[test]
+    fn byte_ranges_accept_null_only_when_empty() {
+        // SAFETY: NULL pointers with the lengths given; nothing is read.
+        unsafe {
+            assert_eq!(c_slice(std::ptr::null(), 0, "data").ok(), Some(&[][..]));
+            assert!(c_slice(std::ptr::null(), 3, "data").is_err());
+        }
+        // SAFETY: NULL string; nothing is read.
+        assert!(unsafe { c_text(std::ptr::null(), "packs") }.is_err());
+        let bad = c"\xff\xfe";
+        // SAFETY: a live NUL-terminated literal.
+        let e = unsafe { c_text(bad.as_ptr(), "image") }.err();
+        assert!(e.is_some_and(|e| e.message.contains("not UTF-8")));
+        // SAFETY: as above; paths may be any bytes.
+        assert!(unsafe { c_path(bad.as_ptr(), "path") }.is_ok());
     }
 }

@@ -42,6 +42,12 @@ pub enum ContextError {
         /// What could be read.
         actual: u64,
     },
+    /// The Dockerfile named (or the default one) does not exist or is not a file.
+    #[error("{}: cannot locate the Dockerfile (name it with -f)", path.display())]
+    NoDockerfile {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
     /// The output could not be written.
     #[error("writing the context: {0}")]
     Write(#[source] io::Error),
@@ -114,6 +120,76 @@ impl ContextOptions {
             external_dockerfile: None,
         }
     }
+
+    /// Sets the Dockerfile as the docker CLI resolves `-f`: `file` relative to the current
+    /// directory; by default `dir/Dockerfile`, or `dir/dockerfile` when only that exists. A
+    /// file inside `dir` becomes [`dockerfile`](Self::dockerfile), one outside it
+    /// [`external_dockerfile`](Self::external_dockerfile).
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("capstan-doc-df-{}", std::process::id()));
+    /// # std::fs::create_dir_all(dir.join("build"))?;
+    /// # std::fs::write(dir.join("build/app.Dockerfile"), "FROM scratch\n")?;
+    /// use capstan::tar::ContextOptions;
+    /// let opts = ContextOptions::default()
+    ///     .locate_dockerfile(&dir, Some(&dir.join("build/app.Dockerfile")))?;
+    /// assert_eq!(opts.dockerfile.as_deref(), Some("build/app.Dockerfile"));
+    /// assert!(ContextOptions::default().locate_dockerfile(&dir.join("build"), None).is_err());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn locate_dockerfile(
+        mut self,
+        dir: &Path,
+        file: Option<&Path>,
+    ) -> Result<Self, ContextError> {
+        let absolute = |p: &Path| {
+            std::path::absolute(p)
+                .map(|a| clean(&a))
+                .map_err(|source| ContextError::Read {
+                    path: p.to_owned(),
+                    source,
+                })
+        };
+        let dir = absolute(dir)?;
+        let file = match file {
+            Some(f) => absolute(f)?,
+            None if !dir.join("Dockerfile").exists() && dir.join("dockerfile").exists() => {
+                dir.join("dockerfile")
+            }
+            None => dir.join("Dockerfile"),
+        };
+        if !file.is_file() {
+            return Err(ContextError::NoDockerfile { path: file });
+        }
+        match file.strip_prefix(&dir) {
+            Ok(rel) => {
+                self.dockerfile = Some(rel.to_string_lossy().replace('\\', "/"));
+                self.external_dockerfile = None;
+            }
+            Err(_) => {
+                self.dockerfile = None;
+                self.external_dockerfile = Some(file);
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Resolves `.` and `..` lexically, as Go's `filepath.Clean` does for the docker CLI.
+fn clean(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

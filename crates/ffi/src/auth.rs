@@ -1,0 +1,64 @@
+//! Registry credentials through one process-wide cache.
+
+use std::ffi::c_char;
+use std::sync::OnceLock;
+
+use core_capstan::auth::{AuthCache, AuthError, ImageRef, Resolver};
+
+use crate::{FfiError, boundary, c_text, capstan_status, give_string, out_param, put};
+
+/// The process-wide cache: resolved from the environment the first time it is used.
+fn cache() -> &'static AuthCache {
+    static CACHE: OnceLock<AuthCache> = OnceLock::new();
+    CACHE.get_or_init(|| AuthCache::new(Resolver::from_env()))
+}
+
+impl From<&AuthError> for FfiError {
+    fn from(e: &AuthError) -> Self {
+        let status = match e {
+            AuthError::Config { .. } => capstan_status::CAPSTAN_ERR_CONFIG,
+            AuthError::Read { .. } => capstan_status::CAPSTAN_ERR_IO,
+            _ => capstan_status::CAPSTAN_ERR_OTHER,
+        };
+        FfiError::new(status, e.to_string())
+    }
+}
+
+/// The `X-Registry-Auth` header value for pulling or pushing `image` (e.g. `alpine`,
+/// `ghcr.io/org/app:1.2`), resolved as the docker CLI does — podman's and docker's config
+/// files, `credHelpers`, `credsStore`, `auths` — through a process-wide cache (15 minutes per
+/// registry; a credential helper runs once however many threads ask at the same time; config
+/// edits are noticed). Anonymous access gives the header of empty credentials. Free the value
+/// with `capstan_string_free`: it carries the secret.
+///
+/// # Safety
+/// `image` is NUL-terminated; `out_header` points at writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_auth_header(
+    image: *const c_char,
+    out_header: *mut *mut c_char,
+) -> capstan_status {
+    boundary(|| {
+        out_param(out_header, "out_header")?;
+        // SAFETY: the caller promises a NUL-terminated string.
+        let text = unsafe { c_text(image, "image") }?;
+        let image: ImageRef = text
+            .parse()
+            .map_err(|e| FfiError::invalid(format!("{text}: {e}")))?;
+        let got = cache().get(&image).map_err(|e| FfiError::from(&*e))?;
+        let header = got.credentials.registry_auth_header(image.credential_key());
+        // SAFETY: `out_header` was checked above.
+        unsafe { put(out_header, give_string(&header)) };
+        Ok(())
+    })
+}
+
+/// Forgets every cached credential (after a `docker login`, say); the next lookups resolve
+/// again.
+#[unsafe(no_mangle)]
+pub extern "C" fn capstan_auth_clear() {
+    let _ = boundary(|| {
+        cache().clear();
+        Ok(())
+    });
+}

@@ -1,0 +1,206 @@
+//! Scanning: one buffer, a stream fed in chunks, a tree.
+
+use std::ffi::c_char;
+use std::sync::Arc;
+
+use core_capstan::scan::{Rules, Scanner, TreeScanner, WalkOptions};
+
+use crate::{
+    FfiError, boundary, c_bytes, c_path, c_slice, capstan_findings, capstan_rules, capstan_status,
+    give, handle, handle_mut, out_param, put, take,
+};
+
+/// The path an input is reported under: any bytes (shown lossily), `-` when NULL.
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string.
+unsafe fn shown_path(path: *const c_char) -> String {
+    if path.is_null() {
+        return "-".to_owned();
+    }
+    // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
+    let bytes = unsafe { c_bytes(path, "path") }.unwrap_or_default();
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Scans one complete buffer. `path` (NULL: `-`) is what findings report and what rules with
+/// path patterns match against. A buffer with a NUL byte in its first 8 KiB counts as binary
+/// and gives no findings. `*out` receives the findings (possibly none) on success.
+///
+/// # Safety
+/// `rules` is a live handle; `data` points at `len` readable bytes (NULL only with `len` 0);
+/// `path` is NULL or NUL-terminated; `out` points at writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_scan_bytes(
+    rules: *const capstan_rules,
+    data: *const u8,
+    len: usize,
+    path: *const c_char,
+    out: *mut *mut capstan_findings,
+) -> capstan_status {
+    boundary(|| {
+        out_param(out, "out")?;
+        // SAFETY: the caller promises a live rules handle or NULL.
+        let rules = unsafe { handle(rules, "rules") }?;
+        // SAFETY: the caller promises `len` readable bytes at `data`.
+        let data = unsafe { c_slice(data, len, "data") }?;
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        let path = unsafe { shown_path(path) };
+        capstan_findings::new(rules.rules.scan_bytes(&path, data), &[]).give_to(out);
+        Ok(())
+    })
+}
+
+/// A streaming scan of one input: feed it chunks of any size, then finish. A secret split
+/// between two chunks is found; memory stays bounded by the longest line window, not the input.
+/// Not thread-safe: use one scanner from one thread at a time.
+pub struct capstan_scanner {
+    // Declared before `rules`: dropped first, while the rules it borrows are still alive.
+    scanner: Option<Scanner<'static>>,
+    _rules: Arc<Rules>,
+}
+
+impl std::fmt::Debug for capstan_scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.scanner.is_some() {
+            "open"
+        } else {
+            "finished"
+        };
+        write!(f, "capstan_scanner({state})")
+    }
+}
+
+/// Starts a streaming scan of one input reported under `path` (NULL: `-`). The scanner keeps
+/// the rules alive: `capstan_rules_free` may come first.
+///
+/// # Safety
+/// `rules` is a live handle; `path` is NULL or NUL-terminated; `out` points at writable memory
+/// for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_scanner_new(
+    rules: *const capstan_rules,
+    path: *const c_char,
+    out: *mut *mut capstan_scanner,
+) -> capstan_status {
+    boundary(|| {
+        out_param(out, "out")?;
+        // SAFETY: the caller promises a live rules handle or NULL.
+        let rules = Arc::clone(&unsafe { handle(rules, "rules") }?.rules);
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        let path = unsafe { shown_path(path) };
+        // SAFETY: the Arc's allocation never moves and lives in the same handle as the scanner,
+        // which is declared first and so dropped first (and `finish` drops it explicitly): the
+        // borrow never outlives the rules.
+        let borrowed: &'static Rules = unsafe { &*Arc::as_ptr(&rules) };
+        let scanner = Scanner::new(borrowed).path(&path);
+        // SAFETY: `out` was checked above.
+        unsafe {
+            put(
+                out,
+                give(capstan_scanner {
+                    scanner: Some(scanner),
+                    _rules: rules,
+                }),
+            );
+        }
+        Ok(())
+    })
+}
+
+/// Scans the next chunk (copied as needed: the caller's buffer is free again on return).
+///
+/// # Safety
+/// `scanner` is a live handle used by no other thread meanwhile; `data` points at `len`
+/// readable bytes (NULL only with `len` 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_scanner_feed(
+    scanner: *mut capstan_scanner,
+    data: *const u8,
+    len: usize,
+) -> capstan_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live handle used by this call alone, or NULL.
+        let s = unsafe { handle_mut(scanner, "scanner") }?;
+        // SAFETY: the caller promises `len` readable bytes at `data`.
+        let data = unsafe { c_slice(data, len, "data") }?;
+        s.scanner
+            .as_mut()
+            .ok_or_else(|| FfiError::invalid("the scanner is already finished"))?
+            .feed(data);
+        Ok(())
+    })
+}
+
+/// Ends the input and gives its findings. The scanner is finished: feeding it again is an
+/// error; free it with `capstan_scanner_free`.
+///
+/// # Safety
+/// `scanner` is a live handle used by no other thread meanwhile; `out` points at writable
+/// memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_scanner_finish(
+    scanner: *mut capstan_scanner,
+    out: *mut *mut capstan_findings,
+) -> capstan_status {
+    boundary(|| {
+        out_param(out, "out")?;
+        // SAFETY: the caller promises a live handle used by this call alone, or NULL.
+        let s = unsafe { handle_mut(scanner, "scanner") }?;
+        let scanner = s
+            .scanner
+            .take()
+            .ok_or_else(|| FfiError::invalid("the scanner is already finished"))?;
+        capstan_findings::new(scanner.finish(), &[]).give_to(out);
+        Ok(())
+    })
+}
+
+/// Frees a scanner, finished or not; NULL is accepted.
+///
+/// # Safety
+/// `scanner` is NULL or a handle from `capstan_scanner_new`, not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_scanner_free(scanner: *mut capstan_scanner) {
+    // SAFETY: forwarded from the caller.
+    unsafe { take(scanner) }
+}
+
+/// Scans a file or directory tree on `threads` threads (0: one per core), as `capstan scan`
+/// does by default: `.gitignore` honoured, hidden files scanned, `.git` skipped, symlinks not
+/// followed, binaries and files over 10 MiB skipped, tar / tar.gz archives scanned inside.
+/// Files that could not be read do not fail the call: they are listed by
+/// `capstan_findings_errors_len` / `capstan_findings_error`. A `path` that does not exist is
+/// `CAPSTAN_ERR_IO`.
+///
+/// # Safety
+/// `rules` is a live handle; `path` is NUL-terminated; `out` points at writable memory for a
+/// pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_scan_path(
+    rules: *const capstan_rules,
+    path: *const c_char,
+    threads: u32,
+    out: *mut *mut capstan_findings,
+) -> capstan_status {
+    boundary(|| {
+        out_param(out, "out")?;
+        // SAFETY: the caller promises a live rules handle or NULL.
+        let rules = unsafe { handle(rules, "rules") }?;
+        // SAFETY: the caller promises a NUL-terminated string.
+        let path = unsafe { c_path(path, "path") }?;
+        if let Err(e) = std::fs::symlink_metadata(path) {
+            return Err(FfiError::new(
+                capstan_status::CAPSTAN_ERR_IO,
+                format!("{}: {e}", path.display()),
+            ));
+        }
+        let opts = WalkOptions {
+            threads: threads as usize,
+            ..WalkOptions::default()
+        };
+        let outcome = TreeScanner::new(&rules.rules, opts).scan(&[path.to_path_buf()]);
+        capstan_findings::new(outcome.findings, &outcome.errors).give_to(out);
+        Ok(())
+    })
+}

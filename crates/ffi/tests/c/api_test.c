@@ -1,0 +1,369 @@
+/*
+ * The C ABI from C: every call, its errors, and garbage arguments. Run by .ci/test under
+ * valgrind (no leak, no invalid read or write). Build:
+ *   cc -Wall -Wextra -Werror -I crates/ffi/include crates/ffi/tests/c/api_test.c \
+ *      target/release/libcapstan.a -lpthread -ldl -lm -o api_test
+ */
+#define _GNU_SOURCE
+#include <capstan.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                     \
+    do {                                                                                \
+        if (!(cond)) {                                                                  \
+            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__,    \
+                    __LINE__, #cond, capstan_last_error() ? capstan_last_error() : "-"); \
+            failures++;                                                                 \
+        }                                                                               \
+    } while (0)
+
+static const char TOKEN_LINE[] = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
+
+static int contains(const char *haystack, const char *needle) {
+    return haystack != NULL && strstr(haystack, needle) != NULL;
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        perror(path);
+        exit(2);
+    }
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_version_and_errors(void) {
+    CHECK(capstan_version() != NULL && strlen(capstan_version()) > 0);
+    capstan_rules *r = NULL;
+    CHECK(capstan_rules_builtin("secrets,nope", &r) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(r == NULL);
+    CHECK(contains(capstan_last_error(), "nope"));
+    CHECK(capstan_rules_builtin(NULL, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_rules_builtin("secrets", &r) == CAPSTAN_OK);
+    CHECK(capstan_last_error() == NULL);
+    CHECK(capstan_rules_len(r) > 100);
+    capstan_rules_free(r);
+    capstan_rules_free(NULL);
+    capstan_findings_free(NULL);
+    capstan_scanner_free(NULL);
+    capstan_string_free(NULL);
+}
+
+static void test_toml_and_files(const char *tmp) {
+    const char toml[] = "[[rules]]\nid = \"internal-token\"\nregex = '''itk_[a-z0-9]{32}'''\n"
+                        "keywords = [\"itk_\"]\n";
+    capstan_rules *r = NULL;
+    CHECK(capstan_rules_from_toml(toml, strlen(toml), &r) == CAPSTAN_OK);
+    const char data[] = "x = itk_0123456789abcdef0123456789abcdef\n";
+    capstan_findings *f = NULL;
+    CHECK(capstan_scan_bytes(r, (const uint8_t *)data, strlen(data), "conf.py", &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 1);
+    capstan_finding one;
+    CHECK(capstan_findings_get(f, 0, &one) == CAPSTAN_OK);
+    CHECK(strcmp(one.rule_id, "internal-token") == 0);
+    CHECK(strcmp(one.path, "conf.py") == 0);
+    CHECK(one.line == 1 && one.column == 5 && one.end_column == 40);
+    CHECK(!contains(one.secret, "abcdef0123"));
+    capstan_findings_free(f);
+    capstan_rules_free(r);
+
+    const char bad[] = "[[rules]]\nid = \"broken\"\nregex = '''(unclosed'''\n";
+    r = NULL;
+    CHECK(capstan_rules_from_toml(bad, strlen(bad), &r) == CAPSTAN_ERR_CONFIG);
+    CHECK(r == NULL && contains(capstan_last_error(), "broken"));
+    CHECK(capstan_rules_from_toml(NULL, 5, &r) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    const char garbage[] = "\xff\xfe[[rules]";
+    CHECK(capstan_rules_from_toml(garbage, sizeof garbage - 1, &r) == CAPSTAN_ERR_CONFIG);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/rules.toml", tmp);
+    write_file(path, toml);
+    CHECK(capstan_rules_from_file(path, &r) == CAPSTAN_OK);
+    capstan_rules_free(r);
+    r = NULL;
+    snprintf(path, sizeof path, "%s/missing.toml", tmp);
+    CHECK(capstan_rules_from_file(path, &r) == CAPSTAN_ERR_IO);
+    CHECK(contains(capstan_last_error(), "missing.toml"));
+    CHECK(capstan_rules_from_file(NULL, &r) == CAPSTAN_ERR_INVALID_ARGUMENT);
+}
+
+static void test_scan_and_stream(const capstan_rules *r) {
+    capstan_findings *whole = NULL;
+    CHECK(capstan_scan_bytes(r, (const uint8_t *)TOKEN_LINE, strlen(TOKEN_LINE), ".env", &whole) ==
+          CAPSTAN_OK);
+    CHECK(capstan_findings_len(whole) >= 1);
+    capstan_finding a, b;
+    CHECK(capstan_findings_get(whole, 0, &a) == CAPSTAN_OK);
+    CHECK(contains(a.rule_id, "github"));
+    CHECK(strcmp(a.category, "secret") == 0);
+    CHECK(!contains(a.secret, "8kTqZ2vXw9"));
+    CHECK(capstan_findings_get(whole, 999, &a) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_findings_get(whole, 0, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    char *json = NULL;
+    CHECK(capstan_findings_to_json(whole, &json) == CAPSTAN_OK);
+    CHECK(contains(json, "\"rule_id\"") && !contains(json, "8kTqZ2vXw9"));
+    capstan_string_free(json);
+
+    /* One byte at a time gives the same findings as the whole buffer. */
+    capstan_scanner *s = NULL;
+    CHECK(capstan_scanner_new(r, ".env", &s) == CAPSTAN_OK);
+    for (size_t i = 0; i < strlen(TOKEN_LINE); i++) {
+        CHECK(capstan_scanner_feed(s, (const uint8_t *)TOKEN_LINE + i, 1) == CAPSTAN_OK);
+    }
+    CHECK(capstan_scanner_feed(s, NULL, 0) == CAPSTAN_OK);
+    CHECK(capstan_scanner_feed(s, NULL, 1) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    capstan_findings *streamed = NULL;
+    CHECK(capstan_scanner_finish(s, &streamed) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(streamed) == capstan_findings_len(whole));
+    CHECK(capstan_findings_get(streamed, 0, &b) == CAPSTAN_OK);
+    CHECK(strcmp(a.fingerprint, b.fingerprint) == 0 && a.line == b.line && a.column == b.column);
+    CHECK(capstan_scanner_feed(s, (const uint8_t *)"x", 1) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "finished"));
+    capstan_findings *again = NULL;
+    CHECK(capstan_scanner_finish(s, &again) == CAPSTAN_ERR_INVALID_ARGUMENT && again == NULL);
+    capstan_scanner_free(s);
+    capstan_findings_free(streamed);
+    capstan_findings_free(whole);
+
+    /* Garbage: NULL handles, NULL data with a length, binary input. */
+    capstan_findings *f = NULL;
+    CHECK(capstan_scan_bytes(NULL, (const uint8_t *)"x", 1, NULL, &f) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_scan_bytes(r, NULL, 10, NULL, &f) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_scan_bytes(r, NULL, 0, "\xff\xfe", &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 0);
+    capstan_findings_free(f);
+    CHECK(capstan_scanner_new(NULL, NULL, &s) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_scanner_feed(NULL, (const uint8_t *)"x", 1) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_findings_len(NULL) == 0 && capstan_findings_error(NULL, 0) == NULL);
+
+    /* A scanner outlives the rules it was made from. */
+    capstan_rules *own = NULL;
+    CHECK(capstan_rules_builtin("secrets", &own) == CAPSTAN_OK);
+    CHECK(capstan_scanner_new(own, "late.env", &s) == CAPSTAN_OK);
+    capstan_rules_free(own);
+    CHECK(capstan_scanner_feed(s, (const uint8_t *)TOKEN_LINE, strlen(TOKEN_LINE)) == CAPSTAN_OK);
+    CHECK(capstan_scanner_finish(s, &f) == CAPSTAN_OK && capstan_findings_len(f) >= 1);
+    capstan_findings_free(f);
+    capstan_scanner_free(s);
+}
+
+static void test_tree(const capstan_rules *r, const char *tmp) {
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/tree", tmp);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/sub", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/sub/.env", dir);
+    write_file(path, TOKEN_LINE);
+    snprintf(path, sizeof path, "%s/clean.txt", dir);
+    write_file(path, "nothing here\n");
+    capstan_findings *f = NULL;
+    CHECK(capstan_scan_path(r, dir, 2, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) >= 1);
+    CHECK(capstan_findings_errors_len(f) == 0);
+    capstan_finding one;
+    CHECK(capstan_findings_get(f, 0, &one) == CAPSTAN_OK && contains(one.path, "sub/.env"));
+    capstan_findings_free(f);
+
+    f = NULL;
+    snprintf(path, sizeof path, "%s/does-not-exist", tmp);
+    CHECK(capstan_scan_path(r, path, 0, &f) == CAPSTAN_ERR_IO && f == NULL);
+    CHECK(contains(capstan_last_error(), "does-not-exist"));
+}
+
+struct sink {
+    unsigned char *data;
+    size_t len, cap;
+    int fail_after;
+};
+
+static int32_t collect(void *user, const uint8_t *data, size_t len) {
+    struct sink *s = user;
+    if (s->fail_after >= 0 && s->fail_after-- == 0) {
+        return 7;
+    }
+    if (s->len + len > s->cap) {
+        s->cap = (s->len + len) * 2;
+        s->data = realloc(s->data, s->cap);
+        if (s->data == NULL) {
+            return 1;
+        }
+    }
+    memcpy(s->data + s->len, data, len);
+    s->len += len;
+    return 0;
+}
+
+static void test_context(const capstan_rules *r, const char *tmp) {
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/ctx", tmp);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/Dockerfile", dir);
+    write_file(path, "FROM scratch\nCOPY . /\n");
+    snprintf(path, sizeof path, "%s/.dockerignore", dir);
+    write_file(path, "*.log\n");
+    snprintf(path, sizeof path, "%s/app.txt", dir);
+    write_file(path, "hello\n");
+    snprintf(path, sizeof path, "%s/debug.log", dir);
+    write_file(path, "ignored\n");
+
+    struct sink s = {NULL, 0, 0, -1};
+    CHECK(capstan_context_write(dir, NULL, collect, &s) == CAPSTAN_OK);
+    CHECK(s.len > 0 && s.len % 512 == 0);
+    CHECK(memmem(s.data, s.len, "app.txt", 7) != NULL);
+    CHECK(memmem(s.data, s.len, "debug.log", 9) == NULL);
+
+    snprintf(path, sizeof path, "%s/ctx.tar", tmp);
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    CHECK(fd >= 0);
+    CHECK(capstan_context_write_fd(dir, "Dockerfile", fd) == CAPSTAN_OK);
+    close(fd);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (size_t)st.st_size == s.len);
+    FILE *tar = fopen(path, "rb");
+    unsigned char *copy = malloc(s.len);
+    CHECK(tar != NULL && copy != NULL && fread(copy, 1, s.len, tar) == s.len);
+    CHECK(copy != NULL && memcmp(copy, s.data, s.len) == 0); /* deterministic */
+    free(copy);
+    if (tar) fclose(tar);
+
+    /* The callback can stop it; bad arguments are refused. */
+    struct sink failing = {NULL, 0, 0, 0};
+    CHECK(capstan_context_write(dir, NULL, collect, &failing) == CAPSTAN_ERR_IO);
+    CHECK(contains(capstan_last_error(), "returned 7"));
+    free(failing.data);
+    CHECK(capstan_context_write(dir, NULL, NULL, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_context_write_fd(dir, NULL, -1) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_context_write_fd(dir, "Nope.Dockerfile", 1) == CAPSTAN_ERR_IO);
+    CHECK(contains(capstan_last_error(), "Nope.Dockerfile"));
+    snprintf(path, sizeof path, "%s/no-such-dir", tmp);
+    CHECK(capstan_context_write(path, NULL, collect, &s) == CAPSTAN_ERR_IO);
+
+    /* The single pass: a secret stops the context, the findings still come back. */
+    snprintf(path, sizeof path, "%s/.env", dir);
+    write_file(path, TOKEN_LINE);
+    struct sink scanned = {NULL, 0, 0, -1};
+    capstan_findings *f = NULL;
+    CHECK(capstan_context_write_scan(r, dir, NULL, collect, &scanned, 2, false, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) >= 1);
+    capstan_findings_free(f);
+    f = NULL;
+    free(scanned.data);
+    scanned = (struct sink){NULL, 0, 0, -1};
+    CHECK(capstan_context_write_scan(r, dir, NULL, collect, &scanned, 0, true, &f) ==
+          CAPSTAN_ERR_FINDINGS_LIMIT);
+    CHECK(capstan_findings_len(f) >= 1 && contains(capstan_last_error(), "not finished"));
+    capstan_findings_free(f);
+    free(scanned.data);
+    free(s.data);
+}
+
+static void test_auth(const char *tmp) {
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/docker", tmp);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    /* "dXNlcjpwYXNz" is base64 of user:pass */
+    write_file(path, "{\"auths\":{\"registry.example.com\":{\"auth\":\"dXNlcjpwYXNz\"}}}");
+    setenv("DOCKER_CONFIG", dir, 1);
+    setenv("HOME", tmp, 1);
+    unsetenv("REGISTRY_AUTH_FILE");
+    unsetenv("XDG_RUNTIME_DIR");
+    char *h = NULL;
+    CHECK(capstan_auth_header("registry.example.com/team/app:1", &h) == CAPSTAN_OK);
+    /* {"username":"user","password":"pass","serveraddress":"registry.example.com"} */
+    CHECK(h != NULL && strcmp(h, "eyJ1c2VybmFtZSI6InVzZXIiLCJwYXNzd29yZCI6InBhc3MiLCJzZXJ2ZXJhZGRyZXNzIjoicmVnaXN0cnkuZXhhbXBsZS5jb20ifQ==") == 0);
+    capstan_string_free(h);
+    h = NULL;
+    CHECK(capstan_auth_header("other.example.com/app", &h) == CAPSTAN_OK);
+    CHECK(h != NULL && strcmp(h, "e30=") == 0); /* anonymous: {} */
+    capstan_string_free(h);
+    h = NULL;
+    CHECK(capstan_auth_header("UPPER/Case::bad", &h) == CAPSTAN_ERR_INVALID_ARGUMENT && h == NULL);
+    CHECK(capstan_auth_header("\xff", &h) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_auth_header(NULL, &h) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_auth_header("alpine", NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    capstan_auth_clear();
+}
+
+struct worker {
+    const capstan_rules *rules;
+    int ok;
+};
+
+static void *scan_many(void *arg) {
+    struct worker *w = arg;
+    w->ok = 1;
+    for (int i = 0; i < 200; i++) {
+        capstan_findings *f = NULL;
+        if (capstan_scan_bytes(w->rules, (const uint8_t *)TOKEN_LINE, strlen(TOKEN_LINE), ".env",
+                               &f) != CAPSTAN_OK ||
+            capstan_findings_len(f) < 1) {
+            w->ok = 0;
+        }
+        capstan_findings_free(f);
+        /* Errors are per thread: this failure is seen here only. */
+        capstan_findings *none = NULL;
+        if (capstan_scan_bytes(NULL, NULL, 0, NULL, &none) != CAPSTAN_ERR_INVALID_ARGUMENT ||
+            capstan_last_error() == NULL) {
+            w->ok = 0;
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(const capstan_rules *r) {
+    pthread_t t[4];
+    struct worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){r, 0};
+        CHECK(pthread_create(&t[i], NULL, scan_many, &w[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(w[i].ok);
+    }
+}
+
+int main(void) {
+    char tmp[] = "/tmp/capstan-c-api-XXXXXX";
+    if (mkdtemp(tmp) == NULL) {
+        perror("mkdtemp");
+        return 2;
+    }
+    capstan_rules *r = NULL;
+    if (capstan_rules_builtin(NULL, &r) != CAPSTAN_OK) {
+        fprintf(stderr, "builtin rules: %s\n", capstan_last_error());
+        return 2;
+    }
+    test_version_and_errors();
+    test_toml_and_files(tmp);
+    test_scan_and_stream(r);
+    test_tree(r, tmp);
+    test_context(r, tmp);
+    test_auth(tmp);
+    test_threads(r);
+    capstan_rules_free(r);
+
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", tmp);
+    }
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("capstan C API: all checks passed\n");
+    return 0;
+}
