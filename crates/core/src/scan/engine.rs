@@ -118,6 +118,10 @@ pub struct Rules {
     pub(crate) keywordless: Vec<u32>,
     /// Rules with a path and no regex.
     pub(crate) path_only: Vec<u32>,
+    /// Rules with a path pattern (the others apply to every file).
+    pub(crate) path_scoped: Vec<u32>,
+    /// Allowlists with path patterns (the others never match on the path alone).
+    pub(crate) path_allows: Vec<u32>,
     /// A digest of the rule set and the capstan version: what cached results depend on.
     pub(crate) digest: [u8; 32],
 }
@@ -206,6 +210,11 @@ impl Rules {
         }
         let keywords = keyword_automaton(&keyword_list)?;
         let max_keyword = keyword_list.iter().map(String::len).max().unwrap_or(0);
+        let with = |has: &dyn Fn(usize) -> bool, n: usize| {
+            (0..n).filter(|&i| has(i)).map(|i| i as u32).collect()
+        };
+        let path_scoped = with(&|i| rules[i].path.is_some(), rules.len());
+        let path_allows = with(&|i| allows[i].paths.is_some(), allows.len());
         Ok(Rules {
             rules,
             allows,
@@ -215,6 +224,8 @@ impl Rules {
             keyword_rules,
             keywordless,
             path_only,
+            path_scoped,
+            path_allows,
             digest: digest(set),
         })
     }

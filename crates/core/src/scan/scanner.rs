@@ -113,7 +113,7 @@ impl<'r> Scanner<'r> {
             line_no: 1,
             line_start: 0,
             pending: Vec::new(),
-            last_window: vec![0; rules.rules.len()],
+            last_window: Vec::new(),
             findings: Vec::new(),
             bytes: 0,
             hits: Vec::new(),
@@ -161,18 +161,27 @@ impl<'r> Scanner<'r> {
         }
         self.prepared = true;
         let path = self.path.as_str();
-        self.allow_paths = self.rules.allows.iter().map(|a| a.path_hit(path)).collect();
-        self.active = self
-            .rules
-            .rules
-            .iter()
-            .map(|r| r.path.as_ref().is_none_or(|p| p.is_match(path.as_bytes())))
-            .collect();
+        // Most rules and allowlists have no path pattern: fill, then visit only those that do.
+        let rules = self.rules;
+        // `allow_paths` stays empty when no allowlist has a path (see `allow_path`).
+        self.allow_paths.clear();
+        if !rules.path_allows.is_empty() {
+            self.allow_paths.resize(rules.allows.len(), None);
+        }
+        for &i in &rules.path_allows {
+            self.allow_paths[i as usize] = rules.allows[i as usize].path_hit(path);
+        }
+        self.active.clear();
+        self.active.resize(rules.rules.len(), true);
+        for &i in &rules.path_scoped {
+            let r = &rules.rules[i as usize];
+            self.active[i as usize] = r.path.as_ref().is_none_or(|p| p.is_match(path.as_bytes()));
+        }
         if self
             .rules
             .file_skips
             .iter()
-            .any(|&i| self.allow_paths[i] == Some(true))
+            .any(|&i| self.allow_path(i) == Some(true))
         {
             self.skip = true;
         }
@@ -223,6 +232,11 @@ impl<'r> Scanner<'r> {
         findings
     }
 
+    /// Whether allowlist `a`'s path patterns match this input (`None`: it has none).
+    fn allow_path(&self, a: usize) -> Option<bool> {
+        self.allow_paths.get(a).copied().flatten()
+    }
+
     fn path_only_findings(&mut self) {
         for &ri in &self.rules.path_only {
             let rule = &self.rules.rules[ri as usize];
@@ -230,7 +244,7 @@ impl<'r> Scanner<'r> {
                 let allowed = rule
                     .allows
                     .iter()
-                    .any(|&a| self.allow_paths[a] == Some(true));
+                    .any(|&a| self.allow_path(a) == Some(true));
                 if !allowed {
                     self.findings.push(finding(
                         rule,
@@ -404,6 +418,10 @@ impl<'r> Scanner<'r> {
             return;
         }
         let key = self.base + line.start as u64 + 1;
+        if self.last_window.is_empty() {
+            // Sized at the first keyword hit: clean inputs never pay for it.
+            self.last_window.resize(self.rules.rules.len(), 0);
+        }
         if self.last_window[i] == key {
             return;
         }
@@ -520,7 +538,7 @@ impl<'r> Scanner<'r> {
         if rule
             .allows
             .iter()
-            .any(|&a| rules.allows[a].allows(&candidate, self.allow_paths[a]))
+            .any(|&a| rules.allows[a].allows(&candidate, self.allow_path(a)))
             || inline_allow(candidate.line)
         {
             return;

@@ -1,0 +1,513 @@
+// Package capstan links libcapstan (capstan's C ABI) into Go programs: secrets, weak-crypto and
+// threat scanning of buffers, streams and trees; deterministic Docker build contexts, optionally
+// scanned on their way out; and registry credentials resolved as the docker CLI does.
+//
+// Handles (Rules, Scanner) hold C memory: Close them when done. A finalizer frees a forgotten
+// one, but only as a safety net. Rules are safe for concurrent use; a Scanner is not.
+//
+// Errors are *Error values carrying the status and capstan's message; compare them with
+// errors.Is against ErrInvalidArgument, ErrConfig, ErrIO, ErrFindingsLimit, ErrPanic or
+// ErrOther.
+package capstan
+
+/*
+#include <stdlib.h>
+#include <string.h>
+#include "capstan.h"
+
+// Each shim makes one capstan call and, when it fails, copies the thread-local message in the
+// same cgo call: a goroutine may run on another OS thread by the next one. Results come back
+// by value, so no Go memory is handed to C for them. (The status is taken before `out` is
+// read: C leaves the order of argument evaluation unspecified.)
+typedef struct {
+	capstan_status status;
+	void *ptr;   // the handle, findings or string made
+	size_t len;  // findings: how many
+	char *err;   // the message, malloc'd, when status is not CAPSTAN_OK
+} go_result;
+
+static go_result go_done(capstan_status st, void *ptr) {
+	go_result r = {st, ptr, 0, NULL};
+	if (st != CAPSTAN_OK) {
+		const char *m = capstan_last_error();
+		r.err = strdup(m != NULL ? m : "unknown error");
+	}
+	return r;
+}
+
+// Findings come back with their count; an empty list is freed here, saving two calls.
+static go_result go_findings(capstan_status st, capstan_findings *f) {
+	go_result r = go_done(st, f);
+	if (f != NULL) {
+		r.len = capstan_findings_len(f);
+		if (r.len == 0 && capstan_findings_errors_len(f) == 0) {
+			capstan_findings_free(f);
+			r.ptr = NULL;
+		}
+	}
+	return r;
+}
+
+static go_result go_rules_builtin(const char *packs) {
+	capstan_rules *out = NULL;
+	capstan_status st = capstan_rules_builtin(packs, &out);
+	return go_done(st, out);
+}
+
+static go_result go_rules_from_toml(const char *toml, size_t len) {
+	capstan_rules *out = NULL;
+	capstan_status st = capstan_rules_from_toml(toml, len, &out);
+	return go_done(st, out);
+}
+
+static go_result go_rules_from_file(const char *path) {
+	capstan_rules *out = NULL;
+	capstan_status st = capstan_rules_from_file(path, &out);
+	return go_done(st, out);
+}
+
+static go_result go_scan_bytes(const capstan_rules *r, const uint8_t *data, size_t n, const char *path) {
+	capstan_findings *out = NULL;
+	capstan_status st = capstan_scan_bytes(r, data, n, path, &out);
+	return go_findings(st, out);
+}
+
+static go_result go_scan_path(const capstan_rules *r, const char *path, uint32_t threads) {
+	capstan_findings *out = NULL;
+	capstan_status st = capstan_scan_path(r, path, threads, &out);
+	return go_findings(st, out);
+}
+
+static go_result go_scanner_new(const capstan_rules *r, const char *path) {
+	capstan_scanner *out = NULL;
+	capstan_status st = capstan_scanner_new(r, path, &out);
+	return go_done(st, out);
+}
+
+static go_result go_scanner_feed(capstan_scanner *s, const uint8_t *data, size_t n) {
+	capstan_status st = capstan_scanner_feed(s, data, n);
+	return go_done(st, NULL);
+}
+
+static go_result go_scanner_finish(capstan_scanner *s) {
+	capstan_findings *out = NULL;
+	capstan_status st = capstan_scanner_finish(s, &out);
+	return go_findings(st, out);
+}
+
+static void go_findings_fill(const capstan_findings *f, capstan_finding *items, size_t n) {
+	for (size_t i = 0; i < n; i++) capstan_findings_get(f, i, &items[i]);
+}
+
+extern int32_t goCapstanWrite(uintptr_t handle, uint8_t *data, size_t n);
+
+static int32_t go_write(void *user, const uint8_t *data, size_t n) {
+	return goCapstanWrite((uintptr_t)user, (uint8_t *)data, n);
+}
+
+static go_result go_context_write(const char *dir, const char *dockerfile, uintptr_t sink) {
+	capstan_status st = capstan_context_write(dir, dockerfile, go_write, (void *)sink);
+	return go_done(st, NULL);
+}
+
+static go_result go_context_write_scan(const capstan_rules *r, const char *dir,
+		const char *dockerfile, uintptr_t sink, uint32_t threads, bool fail) {
+	capstan_findings *out = NULL;
+	capstan_status st = capstan_context_write_scan(r, dir, dockerfile, go_write, (void *)sink,
+		threads, fail, &out);
+	return go_findings(st, out);
+}
+
+static go_result go_auth_header(const char *image) {
+	char *out = NULL;
+	capstan_status st = capstan_auth_header(image, &out);
+	return go_done(st, out);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// Status is a capstan_status.
+type Status int
+
+// The statuses a call can fail with.
+const (
+	StatusOK              Status = C.CAPSTAN_OK
+	StatusInvalidArgument Status = C.CAPSTAN_ERR_INVALID_ARGUMENT
+	StatusConfig          Status = C.CAPSTAN_ERR_CONFIG
+	StatusIO              Status = C.CAPSTAN_ERR_IO
+	StatusFindingsLimit   Status = C.CAPSTAN_ERR_FINDINGS_LIMIT
+	StatusPanic           Status = C.CAPSTAN_ERR_PANIC
+	StatusOther           Status = C.CAPSTAN_ERR_OTHER
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusInvalidArgument:
+		return "invalid argument"
+	case StatusConfig:
+		return "config error"
+	case StatusIO:
+		return "I/O error"
+	case StatusFindingsLimit:
+		return "stopped on findings"
+	case StatusPanic:
+		return "internal error (panic)"
+	default:
+		return "error"
+	}
+}
+
+// Error is a failed call: its status and capstan's message (which names the file, rule or
+// argument at fault).
+type Error struct {
+	Status  Status
+	Message string
+}
+
+func (e *Error) Error() string { return "capstan: " + e.Message }
+
+// Is matches errors of the same status, so errors.Is(err, capstan.ErrConfig) works.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Status == e.Status
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrInvalidArgument = &Error{Status: StatusInvalidArgument}
+	ErrConfig          = &Error{Status: StatusConfig}
+	ErrIO              = &Error{Status: StatusIO}
+	ErrFindingsLimit   = &Error{Status: StatusFindingsLimit}
+	ErrPanic           = &Error{Status: StatusPanic}
+	ErrOther           = &Error{Status: StatusOther}
+)
+
+// ErrClosed is returned by calls on a closed handle.
+var ErrClosed = &Error{Status: StatusInvalidArgument, Message: "the handle is closed"}
+
+// fail turns a shim's result into an *Error (nil on success), freeing the copied message.
+func fail(r C.go_result) error {
+	if r.status == C.CAPSTAN_OK {
+		return nil
+	}
+	e := &Error{Status: Status(r.status), Message: "unknown error"}
+	if r.err != nil {
+		e.Message = C.GoString(r.err)
+		C.free(unsafe.Pointer(r.err))
+	}
+	return e
+}
+
+// cstr is s NUL-terminated in Go memory, for the length of one call.
+func cstr(s string) *C.char {
+	b := make([]byte, len(s)+1)
+	copy(b, s)
+	return (*C.char)(unsafe.Pointer(&b[0]))
+}
+
+// bytesPtr is the address of data's first byte, or nil when it is empty.
+func bytesPtr(data []byte) *C.uint8_t {
+	if len(data) == 0 {
+		return nil
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&data[0]))
+}
+
+// Version is libcapstan's version.
+func Version() string { return C.GoString(C.capstan_version()) }
+
+// Finding is one match of one rule. Positions are 1-based; columns count bytes. Secret is
+// redacted (its first characters and "…").
+type Finding struct {
+	RuleID      string  `json:"rule_id"`
+	Description string  `json:"description"`
+	Category    string  `json:"category"`
+	Severity    string  `json:"severity"`
+	Path        string  `json:"path"`
+	Line        int     `json:"line"`
+	Column      int     `json:"column"`
+	EndLine     int     `json:"end_line"`
+	EndColumn   int     `json:"end_column"`
+	Secret      string  `json:"secret"`
+	Entropy     float64 `json:"entropy"`
+	Fingerprint string  `json:"fingerprint"`
+}
+
+// PathErrors lists the files a tree scan could not read (or not completely); the findings of
+// everything else are returned with it.
+type PathErrors []string
+
+func (p PathErrors) Error() string {
+	return fmt.Sprintf("capstan: %d file(s) could not be read: %s", len(p), strings.Join(p, "; "))
+}
+
+// take copies the findings a shim returned into Go values and frees them.
+func take(res C.go_result) ([]Finding, error) {
+	f, n := (*C.capstan_findings)(res.ptr), res.len
+	if f == nil {
+		return nil, nil
+	}
+	defer C.capstan_findings_free(f)
+	var out []Finding
+	if n > 0 {
+		items := make([]C.capstan_finding, int(n))
+		C.go_findings_fill(f, &items[0], n)
+		out = make([]Finding, len(items))
+		for i := range items {
+			c := &items[i]
+			out[i] = Finding{
+				RuleID:      C.GoString(c.rule_id),
+				Description: C.GoString(c.description),
+				Category:    C.GoString(c.category),
+				Severity:    C.GoString(c.severity),
+				Path:        C.GoString(c.path),
+				Line:        int(c.line),
+				Column:      int(c.column),
+				EndLine:     int(c.end_line),
+				EndColumn:   int(c.end_column),
+				Secret:      C.GoString(c.secret),
+				Entropy:     float64(c.entropy),
+				Fingerprint: C.GoString(c.fingerprint),
+			}
+		}
+	}
+	var errs PathErrors
+	for i := C.size_t(0); i < C.capstan_findings_errors_len(f); i++ {
+		errs = append(errs, C.GoString(C.capstan_findings_error(f, i)))
+	}
+	if errs != nil {
+		return out, errs
+	}
+	return out, nil
+}
+
+// Rules is a compiled rule set. Safe for concurrent use by any number of goroutines.
+type Rules struct {
+	mu  sync.RWMutex // Close takes it exclusively, so no call sees a freed handle
+	ptr *C.capstan_rules
+}
+
+func newRules(ptr *C.capstan_rules) *Rules {
+	r := &Rules{ptr: ptr}
+	runtime.SetFinalizer(r, (*Rules).Close)
+	return r
+}
+
+// BuiltinRules compiles capstan's built-in packs: all of them, or those named
+// ("secrets", "crypto", "threats", "dockerfile").
+func BuiltinRules(packs ...string) (*Rules, error) {
+	var arg *C.char
+	if len(packs) > 0 {
+		arg = cstr(strings.Join(packs, ","))
+	}
+	res := C.go_rules_builtin(arg)
+	if err := fail(res); err != nil {
+		return nil, err
+	}
+	return newRules((*C.capstan_rules)(res.ptr)), nil
+}
+
+// RulesFromTOML compiles a rule config: capstan's format or a gitleaks config, unchanged.
+func RulesFromTOML(toml []byte) (*Rules, error) {
+	res := C.go_rules_from_toml((*C.char)(unsafe.Pointer(bytesPtr(toml))), C.size_t(len(toml)))
+	if err := fail(res); err != nil {
+		return nil, err
+	}
+	return newRules((*C.capstan_rules)(res.ptr)), nil
+}
+
+// RulesFromFile loads and compiles a rule config file, following gitleaks' [extend].
+func RulesFromFile(path string) (*Rules, error) {
+	res := C.go_rules_from_file(cstr(path))
+	if err := fail(res); err != nil {
+		return nil, err
+	}
+	return newRules((*C.capstan_rules)(res.ptr)), nil
+}
+
+// Len is the number of rules.
+func (r *Rules) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return int(C.capstan_rules_len(r.ptr))
+}
+
+// Close frees the rules. Scanners made from them stay usable. Closing twice is harmless.
+func (r *Rules) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ptr != nil {
+		C.capstan_rules_free(r.ptr)
+		r.ptr = nil
+		runtime.SetFinalizer(r, nil)
+	}
+	return nil
+}
+
+// ScanBytes scans one complete buffer; path is what findings report and what path-scoped rules
+// match. A buffer with a NUL byte in its first 8 KiB counts as binary: no findings.
+func (r *Rules) ScanBytes(data []byte, path string) ([]Finding, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.ptr == nil {
+		return nil, ErrClosed
+	}
+	res := C.go_scan_bytes(r.ptr, bytesPtr(data), C.size_t(len(data)), cstr(path))
+	if err := fail(res); err != nil {
+		return nil, err
+	}
+	return take(res)
+}
+
+// ScanPath scans a file or a directory tree on threads threads (0: one per core), as
+// `capstan scan` does by default (.gitignore honoured, hidden files scanned, symlinks not
+// followed, archives scanned inside). Files that could not be read are reported as PathErrors
+// beside the findings of the rest.
+func (r *Rules) ScanPath(path string, threads int) ([]Finding, error) {
+	if threads < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "threads is negative"}
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.ptr == nil {
+		return nil, ErrClosed
+	}
+	res := C.go_scan_path(r.ptr, cstr(path), C.uint32_t(threads))
+	if err := fail(res); err != nil {
+		return nil, err
+	}
+	return take(res)
+}
+
+// Scanner scans one input written to it in chunks of any size (it is an io.Writer, so io.Copy
+// works); Finish gives the findings. A secret split between two writes is found. Not safe for
+// concurrent use.
+type Scanner struct {
+	ptr *C.capstan_scanner
+}
+
+// NewScanner starts a streaming scan of one input reported under path.
+func (r *Rules) NewScanner(path string) (*Scanner, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.ptr == nil {
+		return nil, ErrClosed
+	}
+	res := C.go_scanner_new(r.ptr, cstr(path))
+	if err := fail(res); err != nil {
+		return nil, err
+	}
+	s := &Scanner{ptr: (*C.capstan_scanner)(res.ptr)}
+	runtime.SetFinalizer(s, (*Scanner).Close)
+	return s, nil
+}
+
+// Write scans the next chunk; it never keeps p.
+func (s *Scanner) Write(p []byte) (int, error) {
+	if s.ptr == nil {
+		return 0, ErrClosed
+	}
+	if err := fail(C.go_scanner_feed(s.ptr, bytesPtr(p), C.size_t(len(p)))); err != nil {
+		return 0, err
+	}
+	runtime.KeepAlive(s)
+	return len(p), nil
+}
+
+// Finish ends the input and returns its findings; the scanner takes no more writes.
+func (s *Scanner) Finish() ([]Finding, error) {
+	if s.ptr == nil {
+		return nil, ErrClosed
+	}
+	res := C.go_scanner_finish(s.ptr)
+	runtime.KeepAlive(s)
+	if err := fail(res); err != nil {
+		return nil, err
+	}
+	return take(res)
+}
+
+// Close frees the scanner, finished or not. Closing twice is harmless.
+func (s *Scanner) Close() error {
+	if s.ptr != nil {
+		C.capstan_scanner_free(s.ptr)
+		s.ptr = nil
+		runtime.SetFinalizer(s, nil)
+	}
+	return nil
+}
+
+// optional is NULL for "" and the NUL-terminated string otherwise.
+func optional(s string) *C.char {
+	if s == "" {
+		return nil
+	}
+	return cstr(s)
+}
+
+// WriteContext writes the build context of dir to w as a tar, as `docker build` would send
+// it but byte-for-byte reproducible: .dockerignore applied as docker applies it, names sorted,
+// mtime 0 (or $SOURCE_DATE_EPOCH), owners 0. dockerfile "" means Dockerfile; a relative one is
+// relative to dir. An error from w stops the context and is returned as it is.
+func WriteContext(dir, dockerfile string, w io.Writer) error {
+	s := &sink{w: w}
+	h := cgo.NewHandle(s)
+	defer h.Delete()
+	err := fail(C.go_context_write(cstr(dir), optional(dockerfile), C.uintptr_t(h)))
+	if s.err != nil {
+		return s.err
+	}
+	return err
+}
+
+// WriteContextScan is WriteContext with every file scanned on its way out (threads: 0 for one
+// per core). With failOnFindings a finding stops the context before its end (w gets a tar no
+// builder accepts) and the error is ErrFindingsLimit; the findings are returned either way.
+func (r *Rules) WriteContextScan(dir, dockerfile string, w io.Writer, threads int, failOnFindings bool) ([]Finding, error) {
+	if threads < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "threads is negative"}
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.ptr == nil {
+		return nil, ErrClosed
+	}
+	s := &sink{w: w}
+	h := cgo.NewHandle(s)
+	defer h.Delete()
+	res := C.go_context_write_scan(r.ptr, cstr(dir), optional(dockerfile), C.uintptr_t(h),
+		C.uint32_t(threads), C.bool(failOnFindings))
+	err := fail(res)
+	findings, _ := take(res)
+	if s.err != nil {
+		return findings, s.err
+	}
+	return findings, err
+}
+
+// AuthHeader is the X-Registry-Auth header value for image ("alpine", "ghcr.io/org/app:1"),
+// with credentials resolved as the docker CLI does (podman's and docker's config files,
+// credential helpers) through a process-wide cache. It carries the secret: never log it.
+func AuthHeader(image string) (string, error) {
+	res := C.go_auth_header(cstr(image))
+	if err := fail(res); err != nil {
+		return "", err
+	}
+	defer C.capstan_string_free((*C.char)(res.ptr))
+	return C.GoString((*C.char)(res.ptr)), nil
+}
+
+// ClearAuthCache forgets every cached credential (after a login, say).
+func ClearAuthCache() { C.capstan_auth_clear() }

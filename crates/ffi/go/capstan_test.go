@@ -1,0 +1,324 @@
+package capstan
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/iotest"
+)
+
+const tokenLine = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n"
+
+func builtin(t testing.TB, packs ...string) *Rules {
+	t.Helper()
+	r, err := BuiltinRules(packs...)
+	if err != nil {
+		t.Fatalf("BuiltinRules(%v): %v", packs, err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func TestVersion(t *testing.T) {
+	if Version() == "" {
+		t.Fatal("empty version")
+	}
+}
+
+func TestBuiltinPacksAndErrors(t *testing.T) {
+	all, some := builtin(t), builtin(t, "secrets", "crypto")
+	if some.Len() < 100 || some.Len() >= all.Len() {
+		t.Fatalf("secrets+crypto has %d rules, all %d", some.Len(), all.Len())
+	}
+	_, err := BuiltinRules("secrets", "nope")
+	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("unknown pack: %v", err)
+	}
+	_, err = RulesFromTOML([]byte("[[rules]]\nid = \"broken\"\nregex = '''(unclosed'''\n"))
+	var e *Error
+	if !errors.As(err, &e) || e.Status != StatusConfig || !strings.Contains(e.Message, "broken") {
+		t.Fatalf("bad TOML: %v", err)
+	}
+	_, err = RulesFromFile(filepath.Join(t.TempDir(), "missing.toml"))
+	if !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), "missing.toml") {
+		t.Fatalf("missing file: %v", err)
+	}
+	if _, err := RulesFromTOML(nil); err != nil {
+		t.Fatalf("an empty config is an empty rule set: %v", err)
+	}
+}
+
+func TestScanBytesFindsAndRedacts(t *testing.T) {
+	r := builtin(t, "secrets")
+	got, err := r.ScanBytes([]byte(tokenLine), ".env")
+	if err != nil || len(got) == 0 {
+		t.Fatalf("ScanBytes: %v %v", got, err)
+	}
+	f := got[0]
+	if !strings.HasPrefix(f.RuleID, "github") || f.Path != ".env" || f.Line != 1 || f.Column != 14 || f.Category != "secret" {
+		t.Fatalf("unexpected finding %+v", f)
+	}
+	if strings.Contains(f.Secret, "8kTqZ2vXw9") {
+		t.Fatalf("secret not redacted: %q", f.Secret)
+	}
+	clean, err := r.ScanBytes([]byte("nothing to see\n"), "a.txt")
+	if err != nil || clean != nil {
+		t.Fatalf("clean buffer: %v %v", clean, err)
+	}
+	if _, err := r.ScanBytes(nil, ""); err != nil {
+		t.Fatalf("empty buffer: %v", err)
+	}
+}
+
+func TestCustomRules(t *testing.T) {
+	r, err := RulesFromTOML([]byte("[[rules]]\nid = \"internal-token\"\nregex = '''itk_[a-z0-9]{32}'''\nkeywords = [\"itk_\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := r.ScanBytes([]byte("x = itk_0123456789abcdef0123456789abcdef\n"), "conf.py")
+	if err != nil || len(got) != 1 || got[0].RuleID != "internal-token" || got[0].Column != 5 || got[0].EndColumn != 40 {
+		t.Fatalf("%+v %v", got, err)
+	}
+}
+
+func TestScannerIsAWriterAndMatchesOneShot(t *testing.T) {
+	r := builtin(t)
+	input := strings.Repeat("filler line\n", 5000) + tokenLine + strings.Repeat("more\n", 100)
+	want, err := r.ScanBytes([]byte(input), "big.env")
+	if err != nil || len(want) == 0 {
+		t.Fatalf("one-shot: %v %v", want, err)
+	}
+	s, err := r.NewScanner("big.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// One byte at a time: a secret split between writes must still be found.
+	if _, err := io.Copy(s, iotest.OneByteReader(strings.NewReader(input))); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("streamed %v\nwant %v", got, want)
+	}
+	if _, err := s.Write([]byte("x")); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("write after finish: %v", err)
+	}
+	s.Close()
+	if _, err := s.Write([]byte("x")); err != ErrClosed {
+		t.Fatalf("write after close: %v", err)
+	}
+}
+
+func TestScannerOutlivesItsRules(t *testing.T) {
+	r, err := BuiltinRules("secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.NewScanner("late.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r.Close()
+	r.Close()
+	if _, err := r.ScanBytes([]byte(tokenLine), "x"); err != ErrClosed {
+		t.Fatalf("closed rules: %v", err)
+	}
+	io.WriteString(s, tokenLine)
+	if got, err := s.Finish(); err != nil || len(got) == 0 {
+		t.Fatalf("%v %v", got, err)
+	}
+}
+
+func TestScanPath(t *testing.T) {
+	r := builtin(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "sub", ".env"), []byte(tokenLine), 0o644)
+	os.WriteFile(filepath.Join(dir, "clean.txt"), []byte("hello\n"), 0o644)
+	got, err := r.ScanPath(dir, 2)
+	if err != nil || len(got) == 0 || !strings.HasSuffix(got[0].Path, "sub/.env") {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if _, err := r.ScanPath(filepath.Join(dir, "nope"), 0); !errors.Is(err, ErrIO) {
+		t.Fatalf("missing path: %v", err)
+	}
+	if os.Geteuid() != 0 { // root reads anything
+		locked := filepath.Join(dir, "locked.txt")
+		os.WriteFile(locked, []byte("x"), 0o000)
+		got, err = r.ScanPath(dir, 1)
+		var pe PathErrors
+		if !errors.As(err, &pe) || len(pe) != 1 || len(got) == 0 {
+			t.Fatalf("unreadable file: %v %v", got, err)
+		}
+	}
+}
+
+func contextDir(t *testing.T) string {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY . /\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("*.log\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app.txt"), []byte("hello\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "debug.log"), []byte("ignored\n"), 0o644)
+	return dir
+}
+
+func tarNames(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	names := map[string]string{}
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatalf("reading the context: %v", err)
+		}
+		body, _ := io.ReadAll(tr)
+		names[h.Name] = string(body)
+	}
+}
+
+func TestWriteContext(t *testing.T) {
+	dir := contextDir(t)
+	var a, b bytes.Buffer
+	if err := WriteContext(dir, "", &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteContext(dir, "Dockerfile", &b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("two writes of one context differ")
+	}
+	names := tarNames(t, a.Bytes())
+	if names["app.txt"] != "hello\n" || names["Dockerfile"] == "" {
+		t.Fatalf("names: %v", names)
+	}
+	if _, ok := names["debug.log"]; ok {
+		t.Fatal(".dockerignore not applied")
+	}
+	boom := errors.New("disk full")
+	if err := WriteContext(dir, "", failingWriter{boom}); err != boom {
+		t.Fatalf("writer error: %v", err)
+	}
+	if err := WriteContext(dir, "", panickingWriter{}); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("panicking writer: %v", err)
+	}
+	if err := WriteContext(dir, "Nope", io.Discard); !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), "Nope") {
+		t.Fatalf("missing Dockerfile: %v", err)
+	}
+}
+
+type failingWriter struct{ err error }
+
+func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
+
+type panickingWriter struct{}
+
+func (panickingWriter) Write([]byte) (int, error) { panic("oops") }
+
+func TestWriteContextScan(t *testing.T) {
+	r := builtin(t)
+	dir := contextDir(t)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte(tokenLine), 0o644)
+	var out bytes.Buffer
+	got, err := r.WriteContextScan(dir, "", &out, 0, false)
+	if err != nil || len(got) == 0 || got[0].Path != ".env" {
+		t.Fatalf("%+v %v", got, err)
+	}
+	tarNames(t, out.Bytes())
+	out.Reset()
+	got, err = r.WriteContextScan(dir, "", &out, 2, true)
+	if !errors.Is(err, ErrFindingsLimit) || len(got) == 0 {
+		t.Fatalf("fail on findings: %v %v", got, err)
+	}
+	if _, err := tar.NewReader(&out).Next(); err == nil {
+		for tr := tar.NewReader(bytes.NewReader(out.Bytes())); ; {
+			if _, err := tr.Next(); err != nil {
+				if err == io.EOF {
+					t.Fatal("a stopped context reads as a complete tar")
+				}
+				break
+			}
+		}
+	}
+}
+
+func TestAuthHeader(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.json"),
+		[]byte(`{"auths":{"registry.example.com":{"auth":"dXNlcjpwYXNz"}}}`), 0o600)
+	t.Setenv("DOCKER_CONFIG", dir)
+	t.Setenv("HOME", dir)
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	ClearAuthCache()
+	h, err := AuthHeader("registry.example.com/team/app:1")
+	want := "eyJ1c2VybmFtZSI6InVzZXIiLCJwYXNzd29yZCI6InBhc3MiLCJzZXJ2ZXJhZGRyZXNzIjoicmVnaXN0cnkuZXhhbXBsZS5jb20ifQ=="
+	if err != nil || h != want {
+		t.Fatalf("header %q, %v", h, err)
+	}
+	if h, err := AuthHeader("other.example.com/app"); err != nil || h != "e30=" {
+		t.Fatalf("anonymous: %q %v", h, err)
+	}
+	if _, err := AuthHeader("UPPER/Case::bad"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("bad reference: %v", err)
+	}
+}
+
+// Each goroutine's error message is its own, though goroutines hop between OS threads.
+func TestErrorsStayWithTheirCall(t *testing.T) {
+	var wg sync.WaitGroup
+	failures := make(chan string, 64)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			name := fmt.Sprintf("pack%d", g)
+			for i := 0; i < 50; i++ {
+				_, err := BuiltinRules(name)
+				if err == nil || !strings.Contains(err.Error(), name) {
+					failures <- fmt.Sprintf("goroutine %d got %v", g, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Error(f)
+	}
+}
+
+func TestConcurrentScansShareRules(t *testing.T) {
+	r := builtin(t)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				if got, err := r.ScanBytes([]byte(tokenLine), ".env"); err != nil || len(got) == 0 {
+					t.Errorf("%v %v", got, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,3 @@
+module example.invalid/capstan
+
+go 1.19

@@ -1,0 +1,6 @@
+//go:build capstan_pkgconfig
+
+package capstan
+
+// #cgo pkg-config: capstan
+import "C"

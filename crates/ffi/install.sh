@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds libcapstan and installs it for C and Go programs:
+#   PREFIX/lib/libcapstan.a, PREFIX/lib/libcapstan.so, PREFIX/include/capstan.h,
+#   PREFIX/lib/pkgconfig/capstan.pc
+# Usage: crates/ffi/install.sh [--prefix DIR] [--no-build]   (default prefix: /usr/local)
+# Then: cc app.c $(pkg-config --cflags --libs capstan)           (shared)
+#       cc app.c $(pkg-config --static --cflags --libs capstan)  (static: add -static-pie or
+#       link libcapstan.a by path to prefer it over the .so)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+prefix=/usr/local
+build=1
+while (($#)); do
+    case "$1" in
+        --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
+        --prefix=*) prefix="${1#--prefix=}"; shift ;;
+        --no-build) build=0; shift ;;
+        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "install.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+prefix="$(mkdir -p "$prefix" && cd "$prefix" && pwd)"
+
+if ((build)); then
+    cargo build --release --locked -p capstan-ffi
+fi
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+
+install -d "$prefix/lib/pkgconfig" "$prefix/include"
+install -m 0644 target/release/libcapstan.a "$prefix/lib/libcapstan.a"
+install -m 0755 target/release/libcapstan.so "$prefix/lib/libcapstan.so"
+install -m 0644 crates/ffi/include/capstan.h "$prefix/include/capstan.h"
+
+# Libs.private is what rustc reports for the static library (--print native-static-libs).
+cat >"$prefix/lib/pkgconfig/capstan.pc" <<PC
+prefix=$prefix
+exec_prefix=\${prefix}
+libdir=\${exec_prefix}/lib
+includedir=\${prefix}/include
+
+Name: capstan
+Description: secrets, crypto and threat scanning, build contexts and registry credentials
+Version: $version
+Cflags: -I\${includedir}
+Libs: -L\${libdir} -lcapstan
+Libs.private: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+PC
+echo "installed libcapstan $version under $prefix (pkg-config: $prefix/lib/pkgconfig)"
