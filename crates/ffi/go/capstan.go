@@ -396,26 +396,31 @@ func (r *Rules) ScanPath(path string, threads int) ([]Finding, error) {
 // concurrent use.
 type Scanner struct {
 	ptr *C.capstan_scanner
+	err error // why it could not be made: returned by every call
 }
 
-// NewScanner starts a streaming scan of one input reported under path.
-func (r *Rules) NewScanner(path string) (*Scanner, error) {
+// NewScanner starts a streaming scan of one input reported under path. It cannot fail on its
+// own; if the rules are closed, Write and Finish say so.
+func (r *Rules) NewScanner(path string) *Scanner {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.ptr == nil {
-		return nil, ErrClosed
+		return &Scanner{err: ErrClosed}
 	}
 	res := C.go_scanner_new(r.ptr, cstr(path))
 	if err := fail(res); err != nil {
-		return nil, err
+		return &Scanner{err: err}
 	}
 	s := &Scanner{ptr: (*C.capstan_scanner)(res.ptr)}
 	runtime.SetFinalizer(s, (*Scanner).Close)
-	return s, nil
+	return s
 }
 
 // Write scans the next chunk; it never keeps p.
 func (s *Scanner) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
 	if s.ptr == nil {
 		return 0, ErrClosed
 	}
@@ -428,6 +433,9 @@ func (s *Scanner) Write(p []byte) (int, error) {
 
 // Finish ends the input and returns its findings; the scanner takes no more writes.
 func (s *Scanner) Finish() ([]Finding, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
 	if s.ptr == nil {
 		return nil, ErrClosed
 	}

@@ -96,10 +96,7 @@ func TestScannerIsAWriterAndMatchesOneShot(t *testing.T) {
 	if err != nil || len(want) == 0 {
 		t.Fatalf("one-shot: %v %v", want, err)
 	}
-	s, err := r.NewScanner("big.env")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := r.NewScanner("big.env")
 	defer s.Close()
 	// One byte at a time: a secret split between writes must still be found.
 	if _, err := io.Copy(s, iotest.OneByteReader(strings.NewReader(input))); err != nil {
@@ -126,15 +123,15 @@ func TestScannerOutlivesItsRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := r.NewScanner("late.env")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := r.NewScanner("late.env")
 	defer s.Close()
 	r.Close()
 	r.Close()
 	if _, err := r.ScanBytes([]byte(tokenLine), "x"); err != ErrClosed {
 		t.Fatalf("closed rules: %v", err)
+	}
+	if _, err := r.NewScanner("x").Write([]byte("x")); err != ErrClosed {
+		t.Fatalf("scanner of closed rules: %v", err)
 	}
 	io.WriteString(s, tokenLine)
 	if got, err := s.Finish(); err != nil || len(got) == 0 {

@@ -5,7 +5,8 @@ use std::ffi::{CString, c_char};
 use core_capstan::scan::{Finding, Issue};
 
 use crate::{
-    FfiError, boundary, c_string, capstan_status, give, give_string, handle, out_param, put, take,
+    FfiError, boundary, c_string, capstan_status, give, give_string, handle, out_param, put, quiet,
+    take,
 };
 
 /// The findings of one scan, in order (path, line, column, rule), and the files that could not
@@ -102,8 +103,10 @@ pub struct capstan_finding {
 /// `findings` is NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn capstan_findings_len(findings: *const capstan_findings) -> usize {
-    // SAFETY: the caller promises NULL or a live handle.
-    unsafe { findings.as_ref() }.map_or(0, |f| f.findings.len())
+    quiet(0, || {
+        // SAFETY: the caller promises NULL or a live handle.
+        unsafe { findings.as_ref() }.map_or(0, |f| f.findings.len())
+    })
 }
 
 /// Fills `out` with finding `i` (0-based); an index past the end is
@@ -156,8 +159,10 @@ pub unsafe extern "C" fn capstan_findings_get(
 /// `findings` is NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn capstan_findings_errors_len(findings: *const capstan_findings) -> usize {
-    // SAFETY: the caller promises NULL or a live handle.
-    unsafe { findings.as_ref() }.map_or(0, |f| f.errors.len())
+    quiet(0, || {
+        // SAFETY: the caller promises NULL or a live handle.
+        unsafe { findings.as_ref() }.map_or(0, |f| f.errors.len())
+    })
 }
 
 /// Error `i` as `"path: cause"`, borrowed until `capstan_findings_free`; NULL when `i` is past
@@ -170,10 +175,12 @@ pub unsafe extern "C" fn capstan_findings_error(
     findings: *const capstan_findings,
     i: usize,
 ) -> *const c_char {
-    // SAFETY: the caller promises NULL or a live handle.
-    unsafe { findings.as_ref() }
-        .and_then(|f| f.errors.get(i))
-        .map_or(std::ptr::null(), |e| e.as_ptr())
+    quiet(std::ptr::null(), || {
+        // SAFETY: the caller promises NULL or a live handle.
+        unsafe { findings.as_ref() }
+            .and_then(|f| f.errors.get(i))
+            .map_or(std::ptr::null(), |e| e.as_ptr())
+    })
 }
 
 /// The findings as a JSON array (the objects `capstan scan --format json` prints under

@@ -133,6 +133,12 @@ fn boundary(f: impl FnOnce() -> Result<(), FfiError>) -> capstan_status {
     }
 }
 
+/// Runs an entry point that has no status to return (a getter, a `*_free`): a panic stops here
+/// and gives `default`.
+fn quiet<T>(default: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(default)
+}
+
 /// Checks an out-parameter before any work is done.
 fn out_param<T>(out: *mut T, what: &str) -> Result<(), FfiError> {
     if out.is_null() {
@@ -236,7 +242,10 @@ pub extern "C" fn capstan_last_error() -> *const c_char {
 /// `s` is NULL or a string from one of those calls, not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn capstan_string_free(s: *mut c_char) {
-    if !s.is_null() {
+    if s.is_null() {
+        return;
+    }
+    quiet((), || {
         // SAFETY: `s` came from CString::into_raw in `give_string` and is freed once.
         let mut bytes = unsafe { CString::from_raw(s) }.into_bytes_with_nul();
         for b in &mut bytes {
@@ -244,7 +253,7 @@ pub unsafe extern "C" fn capstan_string_free(s: *mut c_char) {
             // keeps the zeroing from being optimised away before the free.
             unsafe { std::ptr::write_volatile(b, 0) };
         }
-    }
+    });
 }
 
 /// A boxed handle to C.
@@ -259,7 +268,7 @@ fn give<T>(value: T) -> *mut T {
 unsafe fn take<T>(p: *mut T) {
     if !p.is_null() {
         // SAFETY: the caller promises `p` came from Box::into_raw and is freed once.
-        drop(unsafe { Box::from_raw(p) });
+        quiet((), || drop(unsafe { Box::from_raw(p) }));
     }
 }
 

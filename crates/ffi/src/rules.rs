@@ -6,7 +6,7 @@ use std::sync::Arc;
 use core_capstan::scan::{ConfigErrorKind, PACKS, RuleSet, Rules};
 
 use crate::{
-    FfiError, boundary, c_path, c_slice, c_text, capstan_status, give, out_param, put, take,
+    FfiError, boundary, c_path, c_slice, c_text, capstan_status, give, out_param, put, quiet, take,
 };
 
 /// A compiled rule set. Immutable: share it freely between threads. Scanners made from it keep
@@ -125,8 +125,10 @@ pub unsafe extern "C" fn capstan_rules_from_file(
 /// `rules` is NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn capstan_rules_len(rules: *const capstan_rules) -> usize {
-    // SAFETY: the caller promises NULL or a live handle.
-    unsafe { rules.as_ref() }.map_or(0, |r| r.rules.len())
+    quiet(0, || {
+        // SAFETY: the caller promises NULL or a live handle.
+        unsafe { rules.as_ref() }.map_or(0, |r| r.rules.len())
+    })
 }
 
 /// Frees a rule set; NULL is accepted. Scanners made from it stay valid.
