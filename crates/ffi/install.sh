@@ -3,9 +3,9 @@
 #   PREFIX/lib/libcapstan.a, PREFIX/lib/libcapstan.so, PREFIX/include/capstan.h,
 #   PREFIX/lib/pkgconfig/capstan.pc
 # Usage: crates/ffi/install.sh [--prefix DIR] [--no-build]   (default prefix: /usr/local)
-# Then: cc app.c $(pkg-config --cflags --libs capstan)           (shared)
-#       cc app.c $(pkg-config --static --cflags --libs capstan)  (static: add -static-pie or
-#       link libcapstan.a by path to prefer it over the .so)
+# Then: cc app.c $(pkg-config --cflags --libs capstan)    (shared; an rpath to PREFIX/lib
+#       is in Libs, so nothing else is needed at run time), or statically:
+#       cc app.c $(pkg-config --cflags capstan) PREFIX/lib/libcapstan.a -lpthread -ldl -lm
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,7 +16,7 @@ while (($#)); do
         --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
         --prefix=*) prefix="${1#--prefix=}"; shift ;;
         --no-build) build=0; shift ;;
-        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "install.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -43,7 +43,7 @@ Name: capstan
 Description: secrets, crypto and threat scanning, build contexts and registry credentials
 Version: $version
 Cflags: -I\${includedir}
-Libs: -L\${libdir} -lcapstan
+Libs: -L\${libdir} -Wl,-rpath,\${libdir} -lcapstan
 Libs.private: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 PC
 echo "installed libcapstan $version under $prefix (pkg-config: $prefix/lib/pkgconfig)"

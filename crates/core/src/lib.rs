@@ -34,6 +34,9 @@ pub mod auth;
 pub mod cache;
 mod error;
 pub mod exec;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod intern;
 pub mod metrics;
 pub mod pool;

@@ -358,3 +358,30 @@ fn the_dockerfile_is_sent_even_from_a_directory_the_walk_skips() {
         [".dockerignore", "docker/Dockerfile", "src/", "src/a.c"]
     );
 }
+
+#[test]
+fn the_dockerfile_is_located_as_the_docker_cli_does() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = Dir::new("locate");
+    d.write("dockerfile", b"FROM scratch\n");
+    d.write("build/app.Dockerfile", b"FROM scratch\n");
+    // Only `dockerfile` exists: it is the default.
+    let opts = ContextOptions::default()
+        .locate_dockerfile(&d.0, None)
+        .expect("default");
+    assert_eq!(opts.dockerfile.as_deref(), Some("dockerfile"));
+    let opts = ContextOptions::default()
+        .locate_dockerfile(&d.0, Some(&d.0.join("build/../build/app.Dockerfile")))
+        .expect("named");
+    assert_eq!(opts.dockerfile.as_deref(), Some("build/app.Dockerfile"));
+    let missing = ContextOptions::default().locate_dockerfile(&d.0, Some(&d.0.join("nope")));
+    assert!(
+        missing.is_err_and(|e| e.to_string().contains("nope")),
+        "a missing Dockerfile is an error naming it"
+    );
+    // A name that is not UTF-8 is refused rather than sent under a mangled name.
+    let odd = d.0.join(std::ffi::OsStr::from_bytes(b"a\xff.Dockerfile"));
+    std::fs::write(&odd, b"FROM scratch\n").expect("write");
+    let err = ContextOptions::default().locate_dockerfile(&d.0, Some(&odd));
+    assert!(err.is_err_and(|e| e.to_string().contains("not UTF-8")));
+}

@@ -25,6 +25,10 @@ func goCapstanWrite(handle C.uintptr_t, data *C.uint8_t, n C.size_t) (ret C.int3
 	if !ok {
 		return 2
 	}
+	if s.err != nil {
+		// Refused once already: keep the first error, never write again.
+		return 1
+	}
 	defer func() {
 		// A panicking writer must not unwind through Rust frames: report it instead.
 		if r := recover(); r != nil {

@@ -210,7 +210,17 @@ func fail(r C.go_result) error {
 	return e
 }
 
-// cstr is s NUL-terminated in Go memory, for the length of one call.
+// noNUL refuses strings C would see cut short at an interior NUL.
+func noNUL(what string, values ...string) error {
+	for _, v := range values {
+		if strings.IndexByte(v, 0) >= 0 {
+			return &Error{Status: StatusInvalidArgument, Message: what + " contains a NUL byte"}
+		}
+	}
+	return nil
+}
+
+// cstr is s NUL-terminated in Go memory, for the length of one call (callers check noNUL).
 func cstr(s string) *C.char {
 	b := make([]byte, len(s)+1)
 	copy(b, s)
@@ -308,6 +318,9 @@ func newRules(ptr *C.capstan_rules) *Rules {
 // BuiltinRules compiles capstan's built-in packs: all of them, or those named
 // ("secrets", "crypto", "threats", "dockerfile").
 func BuiltinRules(packs ...string) (*Rules, error) {
+	if err := noNUL("packs", packs...); err != nil {
+		return nil, err
+	}
 	var arg *C.char
 	if len(packs) > 0 {
 		arg = cstr(strings.Join(packs, ","))
@@ -330,6 +343,9 @@ func RulesFromTOML(toml []byte) (*Rules, error) {
 
 // RulesFromFile loads and compiles a rule config file, following gitleaks' [extend].
 func RulesFromFile(path string) (*Rules, error) {
+	if err := noNUL("path", path); err != nil {
+		return nil, err
+	}
 	res := C.go_rules_from_file(cstr(path))
 	if err := fail(res); err != nil {
 		return nil, err
@@ -359,6 +375,9 @@ func (r *Rules) Close() error {
 // ScanBytes scans one complete buffer; path is what findings report and what path-scoped rules
 // match. A buffer with a NUL byte in its first 8 KiB counts as binary: no findings.
 func (r *Rules) ScanBytes(data []byte, path string) ([]Finding, error) {
+	if err := noNUL("path", path); err != nil {
+		return nil, err
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.ptr == nil {
@@ -376,6 +395,9 @@ func (r *Rules) ScanBytes(data []byte, path string) ([]Finding, error) {
 // followed, archives scanned inside). Files that could not be read are reported as PathErrors
 // beside the findings of the rest.
 func (r *Rules) ScanPath(path string, threads int) ([]Finding, error) {
+	if err := noNUL("path", path); err != nil {
+		return nil, err
+	}
 	if threads < 0 {
 		return nil, &Error{Status: StatusInvalidArgument, Message: "threads is negative"}
 	}
@@ -402,6 +424,9 @@ type Scanner struct {
 // NewScanner starts a streaming scan of one input reported under path. It cannot fail on its
 // own; if the rules are closed, Write and Finish say so.
 func (r *Rules) NewScanner(path string) *Scanner {
+	if err := noNUL("path", path); err != nil {
+		return &Scanner{err: err}
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.ptr == nil {
@@ -470,6 +495,9 @@ func optional(s string) *C.char {
 // mtime 0 (or $SOURCE_DATE_EPOCH), owners 0. dockerfile "" means Dockerfile; a relative one is
 // relative to dir. An error from w stops the context and is returned as it is.
 func WriteContext(dir, dockerfile string, w io.Writer) error {
+	if err := noNUL("dir or dockerfile", dir, dockerfile); err != nil {
+		return err
+	}
 	s := &sink{w: w}
 	h := cgo.NewHandle(s)
 	defer h.Delete()
@@ -487,15 +515,27 @@ func (r *Rules) WriteContextScan(dir, dockerfile string, w io.Writer, threads in
 	if threads < 0 {
 		return nil, &Error{Status: StatusInvalidArgument, Message: "threads is negative"}
 	}
+	if err := noNUL("dir or dockerfile", dir, dockerfile); err != nil {
+		return nil, err
+	}
+	// w runs inside this call and may use r (even Close it): lend the call its own handle
+	// rather than hold r's lock around user code.
 	r.mu.RLock()
-	defer r.mu.RUnlock()
 	if r.ptr == nil {
+		r.mu.RUnlock()
 		return nil, ErrClosed
 	}
+	var lent *C.capstan_rules
+	st := C.capstan_rules_clone(r.ptr, &lent)
+	r.mu.RUnlock()
+	if st != C.CAPSTAN_OK {
+		return nil, &Error{Status: Status(st), Message: "could not share the rules"}
+	}
+	defer C.capstan_rules_free(lent)
 	s := &sink{w: w}
 	h := cgo.NewHandle(s)
 	defer h.Delete()
-	res := C.go_context_write_scan(r.ptr, cstr(dir), optional(dockerfile), C.uintptr_t(h),
+	res := C.go_context_write_scan(lent, cstr(dir), optional(dockerfile), C.uintptr_t(h),
 		C.uint32_t(threads), C.bool(failOnFindings))
 	err := fail(res)
 	findings, _ := take(res)
@@ -509,6 +549,9 @@ func (r *Rules) WriteContextScan(dir, dockerfile string, w io.Writer, threads in
 // with credentials resolved as the docker CLI does (podman's and docker's config files,
 // credential helpers) through a process-wide cache. It carries the secret: never log it.
 func AuthHeader(image string) (string, error) {
+	if err := noNUL("image", image); err != nil {
+		return "", err
+	}
 	res := C.go_auth_header(cstr(image))
 	if err := fail(res); err != nil {
 		return "", err

@@ -149,6 +149,9 @@ func TestScanPath(t *testing.T) {
 	if err != nil || len(got) == 0 || !strings.HasSuffix(got[0].Path, "sub/.env") {
 		t.Fatalf("%+v %v", got, err)
 	}
+	if _, err := r.ScanPath(dir+"\x00", 0); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("a NUL in a path: %v", err)
+	}
 	if _, err := r.ScanPath(filepath.Join(dir, "nope"), 0); !errors.Is(err, ErrIO) {
 		t.Fatalf("missing path: %v", err)
 	}
@@ -209,8 +212,12 @@ func TestWriteContext(t *testing.T) {
 		t.Fatal(".dockerignore not applied")
 	}
 	boom := errors.New("disk full")
-	if err := WriteContext(dir, "", failingWriter{boom}); err != boom {
-		t.Fatalf("writer error: %v", err)
+	fw := &failingWriter{err: boom}
+	if err := WriteContext(dir, "", fw); err != boom || fw.calls != 1 {
+		t.Fatalf("writer error: %v after %d calls (want 1)", err, fw.calls)
+	}
+	if err := WriteContext(dir+"\x00/etc", "", io.Discard); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("a NUL in a path: %v", err)
 	}
 	if err := WriteContext(dir, "", panickingWriter{}); err == nil || !strings.Contains(err.Error(), "panicked") {
 		t.Fatalf("panicking writer: %v", err)
@@ -220,13 +227,33 @@ func TestWriteContext(t *testing.T) {
 	}
 }
 
-type failingWriter struct{ err error }
+type failingWriter struct {
+	err   error
+	calls int
+}
 
-func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
+func (w *failingWriter) Write([]byte) (int, error) { w.calls++; return 0, w.err }
 
 type panickingWriter struct{}
 
 func (panickingWriter) Write([]byte) (int, error) { panic("oops") }
+
+// A writer may use, even close, the rules it is writing a scanned context for.
+func TestWriteContextScanWriterClosesRules(t *testing.T) {
+	r, err := BuiltinRules("secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := contextDir(t)
+	w := writerFunc(func(p []byte) (int, error) { r.Close(); return len(p), nil })
+	if _, err := r.WriteContextScan(dir, "", w, 1, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func TestWriteContextScan(t *testing.T) {
 	r := builtin(t)
@@ -274,6 +301,14 @@ func TestAuthHeader(t *testing.T) {
 	}
 	if _, err := AuthHeader("UPPER/Case::bad"); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("bad reference: %v", err)
+	}
+	// Another DOCKER_CONFIG is read after ClearAuthCache.
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "config.json"), []byte(`{"auths":{}}`), 0o600)
+	t.Setenv("DOCKER_CONFIG", other)
+	ClearAuthCache()
+	if h, err := AuthHeader("registry.example.com/team/app:1"); err != nil || h != "e30=" {
+		t.Fatalf("after switching configs: %q %v", h, err)
 	}
 }
 

@@ -14,7 +14,8 @@
  * Threads: capstan_rules and capstan_findings are immutable and may be shared by any number of
  * threads; a capstan_scanner is NOT thread-safe (one thread at a time).
  *
- * Link: pkg-config --cflags --libs capstan (static: pkg-config --static ...).
+ * Link: cc app.c $(pkg-config --cflags --libs capstan)                    (shared), or
+ *       cc app.c $(pkg-config --cflags capstan) LIBDIR/libcapstan.a -lpthread -ldl -lm   (static).
  */
 
 #ifndef CAPSTAN_H
@@ -60,8 +61,8 @@ typedef struct capstan_rules capstan_rules;
 typedef struct capstan_scanner capstan_scanner;
 
 // Receives the tar's bytes in order: return 0 when all `len` bytes at `data` were taken,
-// anything else to stop the context (the call then fails with `CAPSTAN_ERR_IO`). `data` is
-// valid only during the call.
+// anything else to stop the context (the call then fails with `CAPSTAN_ERR_IO` and the
+// callback is not called again). `data` is valid only during the call.
 typedef int32_t (*capstan_write_fn)(void *user_data, const uint8_t *data, size_t len);
 
 // One finding, as `capstan_findings_get` fills it in. Strings are NUL-terminated UTF-8,
@@ -100,9 +101,11 @@ extern "C" {
 // capstan's version as a static NUL-terminated string (never freed, never NULL).
 const char *capstan_version(void);
 
-// The message of the last call on this thread that failed, or NULL if the last call succeeded.
+// The message of the last fallible call (one returning a `capstan_status`) on this thread, or
+// NULL if it succeeded. Getters and `*_free` calls leave it as it is.
 //
-// The pointer stays valid until the next `capstan_*` call on this thread; copy it to keep it.
+// The pointer stays valid until the next fallible `capstan_*` call on this thread; copy it to
+// keep it.
 const char *capstan_last_error(void);
 
 // Frees a string capstan returned (`capstan_findings_to_json`, `capstan_auth_header`),
@@ -116,19 +119,21 @@ void capstan_string_free(char *s);
 // `ghcr.io/org/app:1.2`), resolved as the docker CLI does — podman's and docker's config
 // files, `credHelpers`, `credsStore`, `auths` — through a process-wide cache (15 minutes per
 // registry; a credential helper runs once however many threads ask at the same time; config
-// edits are noticed). Anonymous access gives the header of empty credentials. Free the value
+// edits are noticed; the environment naming the files is read at the first lookup and after
+// `capstan_auth_clear`). Anonymous access gives the header of empty credentials. Free the value
 // with `capstan_string_free`: it carries the secret.
 //
 // # Safety
 // `image` is NUL-terminated; `out_header` points at writable memory for a pointer.
 enum capstan_status capstan_auth_header(const char *image, char **out_header);
 
-// Forgets every cached credential (after a `docker login`, say); the next lookups resolve
-// again.
+// Forgets every cached credential and reads the environment again on the next lookup (after
+// a `docker login`, or a change of `DOCKER_CONFIG`, say).
 void capstan_auth_clear(void);
 
 // Writes the build context of `dir` as a tar to the open descriptor `fd` (a file or a pipe;
-// it is not closed). Names sorted, mtime 0 or `$SOURCE_DATE_EPOCH`, owners 0: the same
+// it is not closed; a process writing to pipes should ignore `SIGPIPE`, or a reader that goes
+// away kills it before `CAPSTAN_ERR_IO` can be returned). Names sorted, mtime 0 or `$SOURCE_DATE_EPOCH`, owners 0: the same
 // directory gives the same bytes. `.dockerignore` is applied as docker applies it; the
 // Dockerfile and `.dockerignore` are always sent.
 //
@@ -146,7 +151,7 @@ enum capstan_status capstan_context_write_fd(const char *dir, const char *docker
 enum capstan_status capstan_context_write(const char *dir, const char *dockerfile, capstan_write_fn write, void *user_data);
 
 // `capstan_context_write` with the single-pass scan: every file is scanned with `rules` on
-// `threads` threads (0: one per core) as its bytes go out, and `*out` receives the findings
+// `threads` threads (0: one per core; at most 4 per core) as its bytes go out, and `*out` receives the findings
 // in tar order. With `fail_on_findings`, a finding stops the context before its end (the
 // tar is left unfinished, so no builder accepts it) and the call returns
 // `CAPSTAN_ERR_FINDINGS_LIMIT` — `*out` still receives the findings then.
@@ -225,6 +230,13 @@ enum capstan_status capstan_rules_from_file(const char *path, struct capstan_rul
 // `rules` is NULL or a live handle.
 size_t capstan_rules_len(const struct capstan_rules *rules);
 
+// A second handle to the same compiled rules (no copy: they are shared and freed with the last
+// handle). Lets a caller that may free its handle at any time lend one to a long call.
+//
+// # Safety
+// `rules` is a live handle; `out` points at writable memory for a pointer.
+enum capstan_status capstan_rules_clone(const struct capstan_rules *rules, struct capstan_rules **out);
+
 // Frees a rule set; NULL is accepted. Scanners made from it stay valid.
 //
 // # Safety
@@ -269,7 +281,8 @@ enum capstan_status capstan_scanner_finish(struct capstan_scanner *scanner, stru
 // `scanner` is NULL or a handle from `capstan_scanner_new`, not freed before.
 void capstan_scanner_free(struct capstan_scanner *scanner);
 
-// Scans a file or directory tree on `threads` threads (0: one per core), as `capstan scan`
+// Scans a file or directory tree on `threads` threads (0: one per core; at most 4 per core),
+// as `capstan scan`
 // does by default: `.gitignore` honoured, hidden files scanned, `.git` skipped, symlinks not
 // followed, binaries and files over 10 MiB skipped, tar / tar.gz archives scanned inside.
 // Files that could not be read do not fail the call: they are listed by

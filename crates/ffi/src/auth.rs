@@ -1,16 +1,30 @@
 //! Registry credentials through one process-wide cache.
 
 use std::ffi::c_char;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::RwLock;
 
 use core_capstan::auth::{AuthCache, AuthError, ImageRef, Resolver};
 
 use crate::{FfiError, boundary, c_text, capstan_status, give_string, out_param, put};
 
-/// The process-wide cache: resolved from the environment the first time it is used.
-fn cache() -> &'static AuthCache {
-    static CACHE: OnceLock<AuthCache> = OnceLock::new();
-    CACHE.get_or_init(|| AuthCache::new(Resolver::from_env()))
+/// The process-wide cache, built from the environment (`DOCKER_CONFIG`, `HOME`,
+/// `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`) when first used and again by `capstan_auth_clear`.
+fn slot() -> &'static RwLock<Option<Arc<AuthCache>>> {
+    static CACHE: OnceLock<RwLock<Option<Arc<AuthCache>>>> = OnceLock::new();
+    CACHE.get_or_init(|| RwLock::new(None))
+}
+
+fn cache() -> Arc<AuthCache> {
+    if let Some(c) = slot().read().as_ref() {
+        return Arc::clone(c);
+    }
+    Arc::clone(
+        slot()
+            .write()
+            .get_or_insert_with(|| Arc::new(AuthCache::new(Resolver::from_env()))),
+    )
 }
 
 impl From<&AuthError> for FfiError {
@@ -28,7 +42,8 @@ impl From<&AuthError> for FfiError {
 /// `ghcr.io/org/app:1.2`), resolved as the docker CLI does — podman's and docker's config
 /// files, `credHelpers`, `credsStore`, `auths` — through a process-wide cache (15 minutes per
 /// registry; a credential helper runs once however many threads ask at the same time; config
-/// edits are noticed). Anonymous access gives the header of empty credentials. Free the value
+/// edits are noticed; the environment naming the files is read at the first lookup and after
+/// `capstan_auth_clear`). Anonymous access gives the header of empty credentials. Free the value
 /// with `capstan_string_free`: it carries the secret.
 ///
 /// # Safety
@@ -53,12 +68,12 @@ pub unsafe extern "C" fn capstan_auth_header(
     })
 }
 
-/// Forgets every cached credential (after a `docker login`, say); the next lookups resolve
-/// again.
+/// Forgets every cached credential and reads the environment again on the next lookup (after
+/// a `docker login`, or a change of `DOCKER_CONFIG`, say).
 #[unsafe(no_mangle)]
 pub extern "C" fn capstan_auth_clear() {
     let _ = boundary(|| {
-        cache().clear();
+        *slot().write() = None;
         Ok(())
     });
 }

@@ -13,8 +13,8 @@ use crate::{
 };
 
 /// Receives the tar's bytes in order: return 0 when all `len` bytes at `data` were taken,
-/// anything else to stop the context (the call then fails with `CAPSTAN_ERR_IO`). `data` is
-/// valid only during the call.
+/// anything else to stop the context (the call then fails with `CAPSTAN_ERR_IO` and the
+/// callback is not called again). `data` is valid only during the call.
 pub type capstan_write_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, data: *const u8, len: usize) -> i32>;
 
@@ -29,20 +29,39 @@ impl From<ContextError> for FfiError {
     }
 }
 
-/// A C callback as an `io::Write`.
+/// A C callback as an `io::Write`. After the callback refuses once it is never called again
+/// (the `BufWriter` in front of it would otherwise retry its buffer when dropped).
 struct Callback {
     f: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> i32,
     user_data: *mut c_void,
+    failed: bool,
+}
+
+impl Callback {
+    fn new(
+        f: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> i32,
+        user_data: *mut c_void,
+    ) -> Self {
+        Callback {
+            f,
+            user_data,
+            failed: false,
+        }
+    }
 }
 
 impl Write for Callback {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.failed {
+            return Err(io::Error::other("the write callback already refused"));
+        }
         // SAFETY: the caller of capstan_context_write promised a callback that takes `len`
         // readable bytes and `user_data` as given; `buf` is live for the call.
         let rc = unsafe { (self.f)(self.user_data, buf.as_ptr(), buf.len()) };
         if rc == 0 {
             Ok(buf.len())
         } else {
+            self.failed = true;
             Err(io::Error::other(format!(
                 "the write callback returned {rc}"
             )))
@@ -84,7 +103,8 @@ fn write_buffered(
 }
 
 /// Writes the build context of `dir` as a tar to the open descriptor `fd` (a file or a pipe;
-/// it is not closed). Names sorted, mtime 0 or `$SOURCE_DATE_EPOCH`, owners 0: the same
+/// it is not closed; a process writing to pipes should ignore `SIGPIPE`, or a reader that goes
+/// away kills it before `CAPSTAN_ERR_IO` can be returned). Names sorted, mtime 0 or `$SOURCE_DATE_EPOCH`, owners 0: the same
 /// directory gives the same bytes. `.dockerignore` is applied as docker applies it; the
 /// Dockerfile and `.dockerignore` are always sent.
 ///
@@ -127,13 +147,13 @@ pub unsafe extern "C" fn capstan_context_write(
         let f = write.ok_or_else(|| FfiError::invalid("write is NULL"))?;
         // SAFETY: forwarded from the caller.
         let ctx = unsafe { select(dir, dockerfile) }?;
-        write_buffered(&ctx, Callback { f, user_data }, &mut NoObserver)?;
+        write_buffered(&ctx, Callback::new(f, user_data), &mut NoObserver)?;
         Ok(())
     })
 }
 
 /// `capstan_context_write` with the single-pass scan: every file is scanned with `rules` on
-/// `threads` threads (0: one per core) as its bytes go out, and `*out` receives the findings
+/// `threads` threads (0: one per core; at most 4 per core) as its bytes go out, and `*out` receives the findings
 /// in tar order. With `fail_on_findings`, a finding stops the context before its end (the
 /// tar is left unfinished, so no builder accepts it) and the call returns
 /// `CAPSTAN_ERR_FINDINGS_LIMIT` — `*out` still receives the findings then.
@@ -159,13 +179,10 @@ pub unsafe extern "C" fn capstan_context_write_scan(
         let f = write.ok_or_else(|| FfiError::invalid("write is NULL"))?;
         // SAFETY: forwarded from the caller.
         let ctx = unsafe { select(dir, dockerfile) }?;
-        let threads = match threads {
-            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-            n => n as usize,
-        };
+        let threads = crate::threads(threads);
         let (written, findings) =
             scan_in_background(&rules.rules, threads, true, fail_on_findings, |observer| {
-                write_buffered(&ctx, Callback { f, user_data }, observer)
+                write_buffered(&ctx, Callback::new(f, user_data), observer)
             });
         match written {
             Ok(()) => {

@@ -108,13 +108,14 @@ fn c_string(s: &str) -> CString {
 
 fn set_last_error(message: &str) {
     let c = c_string(message);
-    LAST_ERROR.with(|e| *e.borrow_mut() = Some(c));
+    // `try_with`: during thread teardown the slot may be gone; the message is then dropped.
+    let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = Some(c));
 }
 
 /// Runs one exported call: clears this thread's error, turns an `Err` into its status and
 /// message, and stops a panic at the boundary.
 fn boundary(f: impl FnOnce() -> Result<(), FfiError>) -> capstan_status {
-    LAST_ERROR.with(|e| *e.borrow_mut() = None);
+    let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = None);
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => capstan_status::CAPSTAN_OK,
         Ok(Err(e)) => {
@@ -215,6 +216,16 @@ unsafe fn c_slice<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], 
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
+/// A thread count from C: 0 means one per core; more than 4 per core is clamped (each thread is
+/// an OS thread).
+fn threads(n: u32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    match n as usize {
+        0 => cores,
+        n => n.min(cores * 4),
+    }
+}
+
 /// A heap string returned to C, for [`capstan_string_free`].
 fn give_string(s: &str) -> *mut c_char {
     c_string(s).into_raw()
@@ -227,12 +238,16 @@ pub extern "C" fn capstan_version() -> *const c_char {
     VERSION.as_ptr().cast()
 }
 
-/// The message of the last call on this thread that failed, or NULL if the last call succeeded.
+/// The message of the last fallible call (one returning a `capstan_status`) on this thread, or
+/// NULL if it succeeded. Getters and `*_free` calls leave it as it is.
 ///
-/// The pointer stays valid until the next `capstan_*` call on this thread; copy it to keep it.
+/// The pointer stays valid until the next fallible `capstan_*` call on this thread; copy it to
+/// keep it.
 #[unsafe(no_mangle)]
 pub extern "C" fn capstan_last_error() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ref().map_or(std::ptr::null(), |c| c.as_ptr()))
+    LAST_ERROR
+        .try_with(|e| e.borrow().as_ref().map_or(std::ptr::null(), |c| c.as_ptr()))
+        .unwrap_or(std::ptr::null())
 }
 
 /// Frees a string capstan returned (`capstan_findings_to_json`, `capstan_auth_header`),

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use core_capstan::scan::{ConfigErrorKind, PACKS, RuleSet, Rules};
 
 use crate::{
-    FfiError, boundary, c_path, c_slice, c_text, capstan_status, give, out_param, put, quiet, take,
+    FfiError, boundary, c_path, c_slice, c_text, capstan_status, give, handle, out_param, put,
+    quiet, take,
 };
 
 /// A compiled rule set. Immutable: share it freely between threads. Scanners made from it keep
@@ -128,6 +129,26 @@ pub unsafe extern "C" fn capstan_rules_len(rules: *const capstan_rules) -> usize
     quiet(0, || {
         // SAFETY: the caller promises NULL or a live handle.
         unsafe { rules.as_ref() }.map_or(0, |r| r.rules.len())
+    })
+}
+
+/// A second handle to the same compiled rules (no copy: they are shared and freed with the last
+/// handle). Lets a caller that may free its handle at any time lend one to a long call.
+///
+/// # Safety
+/// `rules` is a live handle; `out` points at writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_rules_clone(
+    rules: *const capstan_rules,
+    out: *mut *mut capstan_rules,
+) -> capstan_status {
+    boundary(|| {
+        out_param(out, "out")?;
+        // SAFETY: the caller promises a live rules handle or NULL.
+        let rules = Arc::clone(&unsafe { handle(rules, "rules") }?.rules);
+        // SAFETY: `out` was checked above.
+        unsafe { put(out, give(capstan_rules { rules })) };
+        Ok(())
     })
 }
 

@@ -166,7 +166,8 @@ pub unsafe extern "C" fn capstan_scanner_free(scanner: *mut capstan_scanner) {
     unsafe { take(scanner) }
 }
 
-/// Scans a file or directory tree on `threads` threads (0: one per core), as `capstan scan`
+/// Scans a file or directory tree on `threads` threads (0: one per core; at most 4 per core),
+/// as `capstan scan`
 /// does by default: `.gitignore` honoured, hidden files scanned, `.git` skipped, symlinks not
 /// followed, binaries and files over 10 MiB skipped, tar / tar.gz archives scanned inside.
 /// Files that could not be read do not fail the call: they are listed by
@@ -196,7 +197,7 @@ pub unsafe extern "C" fn capstan_scan_path(
             ));
         }
         let opts = WalkOptions {
-            threads: threads as usize,
+            threads: crate::threads(threads),
             ..WalkOptions::default()
         };
         let outcome = TreeScanner::new(&rules.rules, opts).scan(&[path.to_path_buf()]);

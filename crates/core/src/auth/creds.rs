@@ -235,7 +235,7 @@ pub enum AuthError {
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct ConfigFile {
+pub(crate) struct ConfigFile {
     #[serde(default)]
     auths: std::collections::BTreeMap<String, AuthEntry>,
     #[serde(default, rename = "credHelpers")]
@@ -245,7 +245,7 @@ struct ConfigFile {
 }
 
 #[derive(Default, Deserialize)]
-struct AuthEntry {
+pub(crate) struct AuthEntry {
     #[serde(default)]
     auth: Option<String>,
     #[serde(default)]
@@ -325,17 +325,27 @@ impl Resolver {
                     });
                 }
             };
-            let cfg: ConfigFile = serde_json::from_slice(&text).map_err(|e| AuthError::Config {
-                path: path.clone(),
-                message: format!(
-                    "not a valid auth config ({:?} error at line {}, column {})",
-                    e.classify(),
-                    e.line(),
-                    e.column()
-                ),
-            })?;
-            if let Some(r) = self.lookup_in(&cfg, path, image)? {
-                return Ok(r);
+            let cfg = parse_config(&text, path)?;
+            let registry = image.registry().to_owned();
+            match find(&cfg, image) {
+                Found::Helper(h) => {
+                    let key = image.credential_key();
+                    let credentials =
+                        run_helper(h, key, self.helper_timeout, self.helper_path.as_deref())?;
+                    return Ok(Resolved {
+                        registry,
+                        source: Source::Helper(h.to_owned()),
+                        credentials,
+                    });
+                }
+                Found::Entry(entry) => {
+                    return Ok(Resolved {
+                        credentials: entry_credentials(entry, path, &registry)?,
+                        registry,
+                        source: Source::File(path.clone()),
+                    });
+                }
+                Found::Nothing => {}
             }
         }
         Ok(Resolved {
@@ -344,62 +354,66 @@ impl Resolver {
             credentials: Credentials::Anonymous,
         })
     }
+}
 
-    /// docker's order: `credHelpers[host]`, then `credsStore` (whose "not found" is final),
-    /// then `auths` — most specific scoped key first (podman), then the exact key, then keys
-    /// normalized to a host.
-    fn lookup_in(
-        &self,
-        cfg: &ConfigFile,
-        path: &Path,
-        image: &ImageRef,
-    ) -> Result<Option<Resolved>, AuthError> {
-        let registry = image.registry().to_owned();
-        let key = image.credential_key();
-        let helper = cfg
-            .cred_helpers
-            .get(&registry)
-            .or_else(|| cfg.cred_helpers.get(key))
-            .or(cfg.creds_store.as_ref());
-        if let Some(h) = helper {
-            let credentials = run_helper(h, key, self.helper_timeout, self.helper_path.as_deref())?;
-            return Ok(Some(Resolved {
-                registry,
-                source: Source::Helper(h.clone()),
-                credentials,
-            }));
-        }
-        let repo = image.repository();
-        let mut scoped: Vec<&str> = vec![repo.as_str()];
-        let mut cut = repo.as_str();
-        while let Some(i) = cut.rfind('/') {
-            cut = &cut[..i];
-            scoped.push(cut);
-        }
-        let entry = scoped
-            .iter()
-            .find_map(|k| cfg.auths.get(*k))
-            .or_else(|| cfg.auths.get(key))
-            .or_else(|| {
-                cfg.auths
-                    .iter()
-                    .find(|(k, _)| {
-                        to_hostname(k) == registry
-                            || (key == super::DOCKER_HUB_KEY && to_hostname(k) == "index.docker.io")
-                    })
-                    .map(|(_, v)| v)
-            });
-        let Some(entry) = entry else { return Ok(None) };
-        let credentials = entry_credentials(entry).map_err(|message| AuthError::Config {
-            path: path.to_owned(),
-            message: format!("auths entry for {registry}: {message}"),
-        })?;
-        Ok(Some(Resolved {
-            registry,
-            source: Source::File(path.to_owned()),
-            credentials,
-        }))
+/// Parses one auth config file's bytes (`path` only names it in errors).
+pub(crate) fn parse_config(text: &[u8], path: &Path) -> Result<ConfigFile, AuthError> {
+    serde_json::from_slice(text).map_err(|e| AuthError::Config {
+        path: path.to_owned(),
+        message: format!(
+            "not a valid auth config ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
+/// What one config file says about an image's registry.
+pub(crate) enum Found<'a> {
+    /// Ask this credential helper.
+    Helper(&'a str),
+    /// Use this `auths` entry.
+    Entry(&'a AuthEntry),
+    /// The file has nothing for it.
+    Nothing,
+}
+
+/// docker's order: `credHelpers[host]`, then `credsStore` (whose "not found" is final), then
+/// `auths` — most specific scoped key first (podman), then the exact key, then keys normalized
+/// to a host.
+pub(crate) fn find<'a>(cfg: &'a ConfigFile, image: &ImageRef) -> Found<'a> {
+    let registry = image.registry();
+    let key = image.credential_key();
+    let helper = cfg
+        .cred_helpers
+        .get(registry)
+        .or_else(|| cfg.cred_helpers.get(key))
+        .or(cfg.creds_store.as_ref());
+    if let Some(h) = helper {
+        return Found::Helper(h);
     }
+    let repo = image.repository();
+    let mut scoped: Vec<&str> = vec![repo.as_str()];
+    let mut cut = repo.as_str();
+    while let Some(i) = cut.rfind('/') {
+        cut = &cut[..i];
+        scoped.push(cut);
+    }
+    let entry = scoped
+        .iter()
+        .find_map(|k| cfg.auths.get(*k))
+        .or_else(|| cfg.auths.get(key))
+        .or_else(|| {
+            cfg.auths
+                .iter()
+                .find(|(k, _)| {
+                    to_hostname(k) == registry
+                        || (key == super::DOCKER_HUB_KEY && to_hostname(k) == "index.docker.io")
+                })
+                .map(|(_, v)| v)
+        });
+    entry.map_or(Found::Nothing, Found::Entry)
 }
 
 /// docker's `ConvertToHostname`: drop the scheme and anything after the host.
@@ -411,7 +425,19 @@ fn to_hostname(key: &str) -> &str {
     k.split('/').next().unwrap_or(k)
 }
 
-fn entry_credentials(e: &AuthEntry) -> Result<Credentials, &'static str> {
+/// The credentials of an `auths` entry; an error names the file and registry, never a value.
+pub(crate) fn entry_credentials(
+    e: &AuthEntry,
+    path: &Path,
+    registry: &str,
+) -> Result<Credentials, AuthError> {
+    entry_fields(e).map_err(|message| AuthError::Config {
+        path: path.to_owned(),
+        message: format!("auths entry for {registry}: {message}"),
+    })
+}
+
+fn entry_fields(e: &AuthEntry) -> Result<Credentials, &'static str> {
     if let Some(t) = e.identitytoken.as_deref().filter(|t| !t.is_empty()) {
         return Ok(Credentials::IdentityToken(Secret::new(t)));
     }
@@ -522,7 +548,22 @@ pub(crate) fn run_helper(
     let wait = Duration::from_secs(1);
     let out = out_rx.recv_timeout(wait).unwrap_or_default();
     let err = err_rx.recv_timeout(wait).unwrap_or_default();
-    let said = String::from_utf8_lossy(if out.is_empty() { &err } else { &out })
+    helper_answer(name, status, &out, &err)
+}
+
+/// What a helper's exit status and output mean: credentials, "not found" (anonymous), or an
+/// error carrying its message.
+pub(crate) fn helper_answer(
+    name: &str,
+    status: std::process::ExitStatus,
+    out: &[u8],
+    err: &[u8],
+) -> Result<Credentials, AuthError> {
+    let fail = |message: String| AuthError::Helper {
+        helper: name.to_owned(),
+        message,
+    };
+    let said = String::from_utf8_lossy(if out.is_empty() { err } else { out })
         .trim()
         .to_owned();
     if !status.success() {
@@ -535,7 +576,7 @@ pub(crate) fn run_helper(
             said
         }));
     }
-    let answer: HelperAnswer = serde_json::from_slice(&out)
+    let answer: HelperAnswer = serde_json::from_slice(out)
         .map_err(|_| fail("answered with something that is not credentials JSON".to_owned()))?;
     Ok(if answer.username == "<token>" {
         Credentials::IdentityToken(Secret::new(answer.secret))

@@ -3,7 +3,7 @@
 //! flow follow).
 
 mod cache;
-mod creds;
+pub(crate) mod creds;
 mod reference;
 #[cfg(feature = "registry")]
 mod registry;

@@ -164,7 +164,15 @@ impl ContextOptions {
         }
         match file.strip_prefix(&dir) {
             Ok(rel) => {
-                self.dockerfile = Some(rel.to_string_lossy().replace('\\', "/"));
+                // Tar names here are UTF-8; a lossy name would send a file that isn't there.
+                let name = rel.to_str().ok_or_else(|| ContextError::Read {
+                    path: file.clone(),
+                    source: io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the Dockerfile's name is not UTF-8",
+                    ),
+                })?;
+                self.dockerfile = Some(name.replace('\\', "/"));
                 self.external_dockerfile = None;
             }
             Err(_) => {

@@ -52,7 +52,12 @@ static void test_version_and_errors(void) {
     CHECK(capstan_rules_builtin("secrets", &r) == CAPSTAN_OK);
     CHECK(capstan_last_error() == NULL);
     CHECK(capstan_rules_len(r) > 100);
+    capstan_rules *twin = NULL;
+    CHECK(capstan_rules_clone(r, &twin) == CAPSTAN_OK);
     capstan_rules_free(r);
+    CHECK(capstan_rules_len(twin) > 100); /* the clone keeps the rules alive */
+    capstan_rules_free(twin);
+    CHECK(capstan_rules_clone(NULL, &twin) == CAPSTAN_ERR_INVALID_ARGUMENT);
     capstan_rules_free(NULL);
     capstan_findings_free(NULL);
     capstan_scanner_free(NULL);
@@ -185,10 +190,12 @@ struct sink {
     unsigned char *data;
     size_t len, cap;
     int fail_after;
+    int calls;
 };
 
 static int32_t collect(void *user, const uint8_t *data, size_t len) {
     struct sink *s = user;
+    s->calls++;
     if (s->fail_after >= 0 && s->fail_after-- == 0) {
         return 7;
     }
@@ -217,7 +224,7 @@ static void test_context(const capstan_rules *r, const char *tmp) {
     snprintf(path, sizeof path, "%s/debug.log", dir);
     write_file(path, "ignored\n");
 
-    struct sink s = {NULL, 0, 0, -1};
+    struct sink s = {NULL, 0, 0, -1, 0};
     CHECK(capstan_context_write(dir, NULL, collect, &s) == CAPSTAN_OK);
     CHECK(s.len > 0 && s.len % 512 == 0);
     CHECK(memmem(s.data, s.len, "app.txt", 7) != NULL);
@@ -238,9 +245,10 @@ static void test_context(const capstan_rules *r, const char *tmp) {
     if (tar) fclose(tar);
 
     /* The callback can stop it; bad arguments are refused. */
-    struct sink failing = {NULL, 0, 0, 0};
+    struct sink failing = {NULL, 0, 0, 0, 0};
     CHECK(capstan_context_write(dir, NULL, collect, &failing) == CAPSTAN_ERR_IO);
     CHECK(contains(capstan_last_error(), "returned 7"));
+    CHECK(failing.calls == 1); /* never called again after refusing */
     free(failing.data);
     CHECK(capstan_context_write(dir, NULL, NULL, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
     CHECK(capstan_context_write_fd(dir, NULL, -1) == CAPSTAN_ERR_INVALID_ARGUMENT);
@@ -252,14 +260,14 @@ static void test_context(const capstan_rules *r, const char *tmp) {
     /* The single pass: a secret stops the context, the findings still come back. */
     snprintf(path, sizeof path, "%s/.env", dir);
     write_file(path, TOKEN_LINE);
-    struct sink scanned = {NULL, 0, 0, -1};
+    struct sink scanned = {NULL, 0, 0, -1, 0};
     capstan_findings *f = NULL;
     CHECK(capstan_context_write_scan(r, dir, NULL, collect, &scanned, 2, false, &f) == CAPSTAN_OK);
     CHECK(capstan_findings_len(f) >= 1);
     capstan_findings_free(f);
     f = NULL;
     free(scanned.data);
-    scanned = (struct sink){NULL, 0, 0, -1};
+    scanned = (struct sink){NULL, 0, 0, -1, 0};
     CHECK(capstan_context_write_scan(r, dir, NULL, collect, &scanned, 0, true, &f) ==
           CAPSTAN_ERR_FINDINGS_LIMIT);
     CHECK(capstan_findings_len(f) >= 1 && contains(capstan_last_error(), "not finished"));
