@@ -23,10 +23,10 @@ pub fn auth_config(bytes: &[u8]) {
         let Ok(image) = image.parse::<ImageRef>() else {
             continue;
         };
-        if let Found::Entry(entry) = find(&cfg, &image) {
-            if let Ok(c) = entry_credentials(entry, path, image.registry()) {
-                let _ = c.registry_auth_header(image.credential_key());
-            }
+        if let Found::Entry(entry) = find(&cfg, &image)
+            && let Ok(c) = entry_credentials(entry, path, image.registry())
+        {
+            let _ = c.registry_auth_header(image.credential_key());
         }
     }
 }
