@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use capstan::scan::{Rules, scan_in_background};
-use capstan::tar::{ByteObserver, Context, ContextError, ContextOptions, NoObserver};
+use capstan::tar::{
+    ByteObserver, Context, ContextError, ContextOptions, NoObserver, TarLimits, extract_limited,
+};
 
 use crate::output::Output;
 
@@ -140,6 +142,12 @@ pub struct ExtractArgs {
     /// The directory to extract into (created if missing). Nothing is ever written outside it.
     #[arg(value_name = "DIR")]
     dir: PathBuf,
+    /// Stop with an error after this many members (a tar bomb of tiny files).
+    #[arg(long, value_name = "N", default_value_t = TarLimits::default().max_entries)]
+    max_entries: u64,
+    /// Stop with an error once members hold more than this much data (K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "64G", value_parser = crate::scan::parse_size)]
+    max_bytes: u64,
 }
 
 pub fn extract(args: &ExtractArgs) -> anyhow::Result<ExitCode> {
@@ -154,10 +162,15 @@ pub fn extract(args: &ExtractArgs) -> anyhow::Result<ExitCode> {
     let mut input = io::BufReader::new(input);
     let gzip = io::BufRead::fill_buf(&mut input)?.starts_with(&[0x1f, 0x8b]);
     std::fs::create_dir_all(&args.dir).with_context(|| args.dir.display().to_string())?;
+    let limits = TarLimits {
+        max_entries: args.max_entries,
+        max_bytes: args.max_bytes,
+        ..TarLimits::default()
+    };
     let done = if gzip {
-        capstan::tar::extract(flate2::read::MultiGzDecoder::new(input), &args.dir)
+        extract_limited(flate2::read::MultiGzDecoder::new(input), &args.dir, limits)
     } else {
-        capstan::tar::extract(input, &args.dir)
+        extract_limited(input, &args.dir, limits)
     }
     .with_context(|| args.archive.display().to_string())?;
     eprintln!(

@@ -131,7 +131,7 @@ enum ColorChoice {
     Never,
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (digits, mult) = match s.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {

@@ -766,7 +766,9 @@ impl<'a> TreeScanner<'a> {
         out: &mut Vec<Finding>,
         local: &mut Local,
     ) -> io::Result<()> {
-        let mut archive = ::tar::Archive::new(reader);
+        // Members stream through the scanner, so only extensions (held in memory) are limited.
+        let guarded = crate::tar::Guard::new(reader, crate::tar::TarLimits::streaming());
+        let mut archive = ::tar::Archive::new(guarded);
         for entry in archive.entries()? {
             if self.cancelled() {
                 break;

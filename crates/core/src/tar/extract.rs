@@ -12,6 +12,8 @@
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
+use super::{Guard, TarLimits};
+
 /// Why an archive was not (completely) extracted.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -77,9 +79,39 @@ pub struct Extracted {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn extract<R: Read>(archive: R, dest: &Path) -> Result<Extracted, ExtractError> {
+    extract_limited(archive, dest, TarLimits::default())
+}
+
+/// [`extract`] within `limits`: an archive with more members or member bytes than they allow,
+/// or a PAX / GNU long-name extension larger than they allow, stops with
+/// [`ExtractError::Archive`] naming the limit (what was extracted before it stays, inside
+/// `dest`).
+///
+/// ```
+/// use capstan::tar::{TarLimits, extract_limited};
+/// let dir = std::env::temp_dir().join(format!("capstan-doc-limited-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let mut b = tar::Builder::new(Vec::new());
+/// for name in ["a", "b", "c"] {
+///     let mut h = tar::Header::new_ustar();
+///     h.set_size(0);
+///     h.set_mode(0o644);
+///     b.append_data(&mut h, name, &b""[..])?;
+/// }
+/// let limits = TarLimits { max_entries: 2, ..TarLimits::default() };
+/// let err = extract_limited(b.into_inner()?.as_slice(), &dir, limits).unwrap_err();
+/// assert!(err.to_string().contains("more than 2 members"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn extract_limited<R: Read>(
+    archive: R,
+    dest: &Path,
+    limits: TarLimits,
+) -> Result<Extracted, ExtractError> {
     let mut done = Extracted::default();
     let mut dir_modes: Vec<(PathBuf, u32)> = Vec::new();
-    let mut ar = ::tar::Archive::new(archive);
+    let mut ar = ::tar::Archive::new(Guard::new(archive, limits));
     let entries = ar.entries().map_err(|source| ExtractError::Archive {
         member: None,
         source,

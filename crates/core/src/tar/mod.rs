@@ -4,9 +4,12 @@
 mod context;
 mod dockerignore;
 mod extract;
+mod guard;
 
 pub use context::{
     ByteObserver, Context, ContextError, ContextOptions, ContextReader, NoObserver, Skipped,
 };
 pub use dockerignore::{DockerIgnore, DockerIgnoreError};
-pub use extract::{ExtractError, Extracted, extract};
+pub use extract::{ExtractError, Extracted, extract, extract_limited};
+pub(crate) use guard::Guard;
+pub use guard::TarLimits;
