@@ -69,7 +69,7 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
     if args.list {
         let mut out = io::BufWriter::new(io::stdout().lock());
         for name in ctx.names() {
-            writeln!(out, "{name}")?;
+            writeln!(out, "{}", crate::output::printable(name))?;
         }
         out.flush()?;
         return Ok(ExitCode::SUCCESS);

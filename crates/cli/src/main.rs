@@ -14,6 +14,7 @@ mod auth;
 mod context;
 mod output;
 mod scan;
+mod signal;
 
 /// Scan for secrets, weak or quantum-vulnerable cryptography and malicious code — on the hot
 /// path of container builds and supply-chain checks.
@@ -41,7 +42,8 @@ Examples:
   capstan scan --format json . > findings.json
 
 Exit status: 0 no findings, 1 findings, 2 usage error or a file that could not be read
-(the scan still covers every other file).")]
+(the scan still covers every other file), 130 interrupted (Ctrl-C stops the walk and reports
+what was found so far, marked interrupted; a second Ctrl-C ends it at once).")]
     Scan(Box<scan::ScanArgs>),
     /// List the rules a scan would use (id, category, keywords), or show why a config is invalid.
     Rules(RulesArgs),

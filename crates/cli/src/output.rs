@@ -137,8 +137,10 @@ impl Style {
             s.to_owned()
         }
     }
+    /// A file name for a line of text output: control characters escaped (a name with a
+    /// newline or an escape sequence must not forge lines or colours).
     pub fn path(self, s: &str) -> String {
-        self.paint("1;35", s)
+        self.paint("1;35", &printable(s))
     }
     pub fn red(self, s: &str) -> String {
         self.paint("1;31", s)
@@ -149,4 +151,27 @@ impl Style {
     pub fn cyan(self, s: &str) -> String {
         self.paint("36", s)
     }
+}
+
+/// `s` with control characters shown as escapes (`\n`, `\t`, `\x1b`, …) and backslashes
+/// doubled only when something was escaped, so ordinary names print unchanged.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }

@@ -169,8 +169,9 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     };
     let mut out = Output::open(args.output.as_deref())?;
     let streamed = Mutex::new((&mut out, None::<io::Error>));
-    // A failed write (`| head -1` closing the pipe) stops the walk: nothing more can be shown.
-    let stop = AtomicBool::new(false);
+    // SIGINT stops the walk (what was found is still reported, marked interrupted); so does a
+    // failed write (`| head -1` closing the pipe): nothing more can be shown.
+    let stop = crate::signal::stop_on_sigint();
     let sink = |found: &[Finding]| {
         let mut guard = streamed.lock();
         let (w, err) = &mut *guard;
@@ -188,7 +189,7 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    let mut scanner = TreeScanner::new(&rules, opts).cancel_on(&stop);
+    let mut scanner = TreeScanner::new(&rules, opts).cancel_on(stop);
     let cache = if args.no_cache || args.no_redact {
         None
     } else {
@@ -232,7 +233,11 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     write_report(args, &mut outcome, &mut out)?;
     out.finish()?;
     for e in &outcome.errors {
-        eprintln!("capstan: {}: {}", e.path, e.reason);
+        eprintln!(
+            "capstan: {}: {}",
+            crate::output::printable(&e.path),
+            e.reason
+        );
     }
     summary(args, &outcome, suppressed);
     if let Some(p) = &args.metrics_file {
@@ -244,7 +249,9 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         f.commit()
             .with_context(|| format!("writing {}", p.display()))?;
     }
-    Ok(if !outcome.errors.is_empty() {
+    Ok(if crate::signal::interrupted() {
+        ExitCode::from(130)
+    } else if !outcome.errors.is_empty() {
         ExitCode::from(2)
     } else if outcome.findings.is_empty() {
         ExitCode::SUCCESS

@@ -202,7 +202,20 @@ fn build(res: &[&str]) -> Result<meta::Regex, String> {
             .configure(config.clone())
             .syntax(syntax_config(unicode))
             .build_many(res)
-            .map_err(|e| one_line(&e.to_string()))
+            .map_err(|e| {
+                // The size limit's own message is in the source ("exceeded size limit ...").
+                let mut msg = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    msg = format!("{msg}: {c}");
+                    cause = c.source();
+                }
+                if e.size_limit().is_some() {
+                    msg += " (the pattern expands past the 64 MiB automaton limit; use a \
+                            smaller repetition)";
+                }
+                one_line(&msg)
+            })
     };
     attempt(false).or_else(|_| attempt(true))
 }

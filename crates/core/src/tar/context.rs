@@ -210,8 +210,12 @@ enum Kind {
 
 #[derive(Debug, Clone)]
 struct Entry {
-    /// The name in the tar: `/`-separated, relative, directories with a trailing `/`.
+    /// The name: `/`-separated, relative, directories with a trailing `/` (lossy UTF-8, for
+    /// matching, ordering and messages).
     name: String,
+    /// The name's bytes as they go into the tar, when they are not UTF-8 (docker sends the
+    /// file system's bytes).
+    raw: Option<Vec<u8>>,
     path: PathBuf,
     mode: u32,
     kind: Kind,
@@ -284,7 +288,7 @@ impl Context {
             skipped: Vec::new(),
             links: std::collections::HashMap::new(),
         };
-        walk.dir(dir, "")?;
+        walk.dir(dir, "", b"")?;
         let mut entries = walk.entries;
         // Always sent even when the walk never entered their directory (`*` with `!src`,
         // say, and `-f docker/Dockerfile`).
@@ -297,6 +301,7 @@ impl Context {
                 && meta.is_file()
             {
                 entries.push(Entry {
+                    raw: None,
                     name: name.to_owned(),
                     path,
                     mode: mode(&meta),
@@ -318,6 +323,7 @@ impl Context {
             let hash = blake3::hash(&bytes).to_hex();
             dockerfile_name = format!(".dockerfile.{}", &hash.as_str()[..20]);
             let entry = Entry {
+                raw: None,
                 name: dockerfile_name.clone(),
                 path: path.clone(),
                 mode: mode(&meta),
@@ -417,9 +423,10 @@ impl Context {
         } else {
             h.set_size(size);
         }
-        if !fits_ustar_path(&mut h, &e.name) {
-            pax.push(("path", e.name.as_bytes().to_vec()));
-            set_truncated_name(&mut h, e.name.as_bytes());
+        let name = e.raw.as_deref().unwrap_or(e.name.as_bytes());
+        if !fits_ustar_path(&mut h, name) {
+            pax.push(("path", name.to_vec()));
+            set_truncated_name(&mut h, name);
         }
         let link: Option<&[u8]> = match &e.kind {
             Kind::Symlink { target } => Some(target),
@@ -448,8 +455,11 @@ impl Context {
 }
 
 /// Sets a ustar name (with the 155-byte prefix split) when the name fits.
-fn fits_ustar_path(h: &mut ::tar::Header, name: &str) -> bool {
-    name.len() <= 255 && h.set_path(name).is_ok() && h.path_bytes().as_ref() == name.as_bytes()
+fn fits_ustar_path(h: &mut ::tar::Header, name: &[u8]) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    name.len() <= 255
+        && h.set_path(Path::new(OsStr::from_bytes(name))).is_ok()
+        && h.path_bytes().as_ref() == name
 }
 
 fn set_truncated_name(h: &mut ::tar::Header, name: &[u8]) {
@@ -564,7 +574,8 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn dir(&mut self, dir: &Path, rel: &str) -> Result<(), ContextError> {
+    /// Walks `dir`, whose name in the tar is `rel` (`rel_raw` its bytes).
+    fn dir(&mut self, dir: &Path, rel: &str, rel_raw: &[u8]) -> Result<(), ContextError> {
         let read = |source| ContextError::Read {
             path: dir.to_owned(),
             source,
@@ -575,12 +586,12 @@ impl Walk<'_> {
             .collect::<Result<_, _>>()
             .map_err(read)?;
         children.sort();
-        for (name, path) in children {
-            let name = String::from_utf8_lossy(&name);
-            let child = if rel.is_empty() {
-                name.into_owned()
+        for (raw_name, path) in children {
+            let name = String::from_utf8_lossy(&raw_name);
+            let (child, child_raw) = if rel.is_empty() {
+                (name.into_owned(), raw_name)
             } else {
-                format!("{rel}/{name}")
+                (format!("{rel}/{name}"), [rel_raw, b"/", &raw_name].concat())
             };
             let meta = std::fs::symlink_metadata(&path).map_err(|source| ContextError::Read {
                 path: path.clone(),
@@ -590,10 +601,10 @@ impl Walk<'_> {
             let excluded = !always && self.ignore.is_excluded(&child, meta.is_dir());
             if meta.is_dir() {
                 if !excluded {
-                    self.push(&child, path.clone(), &meta, Kind::Dir, "/");
+                    self.push(&child, &child_raw, path.clone(), &meta, Kind::Dir, "/");
                 }
                 if !excluded || self.ignore.may_include_below(&child) {
-                    self.dir(&path, &child)?;
+                    self.dir(&path, &child, &child_raw)?;
                 }
                 continue;
             }
@@ -620,7 +631,7 @@ impl Walk<'_> {
                 });
                 continue;
             };
-            self.push(&child, path, &meta, kind, "");
+            self.push(&child, &child_raw, path, &meta, kind, "");
         }
         Ok(())
     }
@@ -628,12 +639,15 @@ impl Walk<'_> {
     fn push(
         &mut self,
         name: &str,
+        raw: &[u8],
         path: PathBuf,
         meta: &std::fs::Metadata,
         kind: Kind,
         suffix: &str,
     ) {
+        let raw = (raw != name.as_bytes()).then(|| [raw, suffix.as_bytes()].concat());
         self.entries.push(Entry {
+            raw,
             name: format!("{name}{suffix}"),
             path,
             mode: mode(meta),
