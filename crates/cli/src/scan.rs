@@ -249,7 +249,12 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         f.commit()
             .with_context(|| format!("writing {}", p.display()))?;
     }
-    Ok(if crate::signal::interrupted() {
+    Ok(exit_status(args, &outcome))
+}
+
+/// 130 interrupted, 2 a file could not be read, then 0 clean or `--exit-code` on findings.
+fn exit_status(args: &ScanArgs, outcome: &ScanOutcome) -> ExitCode {
+    if crate::signal::interrupted() {
         ExitCode::from(130)
     } else if !outcome.errors.is_empty() {
         ExitCode::from(2)
@@ -257,7 +262,7 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(args.exit_code)
-    })
+    }
 }
 
 fn suppressions(args: &ScanArgs) -> anyhow::Result<Suppressions> {
