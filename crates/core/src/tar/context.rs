@@ -288,7 +288,7 @@ impl Context {
             skipped: Vec::new(),
             links: std::collections::HashMap::new(),
         };
-        walk.dir(dir, "", b"")?;
+        walk.tree(dir)?;
         let mut entries = walk.entries;
         // Always sent even when the walk never entered their directory (`*` with `!src`,
         // say, and `-f docker/Dockerfile`).
@@ -574,8 +574,26 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// Walks `dir`, whose name in the tar is `rel` (`rel_raw` its bytes).
-    fn dir(&mut self, dir: &Path, rel: &str, rel_raw: &[u8]) -> Result<(), ContextError> {
+    /// Walks the tree below `root` with a work list, not recursion: a context 1,000 (or
+    /// 100,000) directories deep must not overflow the stack. The order does not matter: the
+    /// entries are sorted afterwards, hardlinks re-linked in tar order.
+    fn tree(&mut self, root: &Path) -> Result<(), ContextError> {
+        let mut pending = vec![(root.to_owned(), String::new(), Vec::new())];
+        while let Some((dir, rel, rel_raw)) = pending.pop() {
+            self.dir(&dir, &rel, &rel_raw, &mut pending)?;
+        }
+        Ok(())
+    }
+
+    /// Lists `dir`, whose name in the tar is `rel` (`rel_raw` its bytes); subdirectories to
+    /// enter go to `pending`.
+    fn dir(
+        &mut self,
+        dir: &Path,
+        rel: &str,
+        rel_raw: &[u8],
+        pending: &mut Vec<(PathBuf, String, Vec<u8>)>,
+    ) -> Result<(), ContextError> {
         let read = |source| ContextError::Read {
             path: dir.to_owned(),
             source,
@@ -604,7 +622,7 @@ impl Walk<'_> {
                     self.push(&child, &child_raw, path.clone(), &meta, Kind::Dir, "/");
                 }
                 if !excluded || self.ignore.may_include_below(&child) {
-                    self.dir(&path, &child, &child_raw)?;
+                    pending.push((path.clone(), child.clone(), child_raw.clone()));
                 }
                 continue;
             }

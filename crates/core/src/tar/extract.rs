@@ -116,13 +116,14 @@ pub fn extract_limited<R: Read>(
         member: None,
         source,
     })?;
+    let mut known = Verified::default();
     let result = (|| {
         for entry in entries {
             let mut entry = entry.map_err(|source| ExtractError::Archive {
                 member: None,
                 source,
             })?;
-            unpack(&mut entry, dest, &mut done, &mut dir_modes)?;
+            unpack(&mut entry, dest, &mut done, &mut dir_modes, &mut known)?;
         }
         Ok(())
     })();
@@ -140,6 +141,7 @@ fn unpack<R: Read>(
     dest: &Path,
     done: &mut Extracted,
     dir_modes: &mut Vec<(PathBuf, u32)>,
+    known: &mut Verified,
 ) -> Result<(), ExtractError> {
     let raw = entry.path_bytes().into_owned();
     let member = String::from_utf8_lossy(&raw).into_owned();
@@ -152,7 +154,7 @@ fn unpack<R: Read>(
         return Ok(());
     }
     let target = dest.join(&rel);
-    ensure_no_symlink_between(dest, &rel).map_err(|e| match e {
+    ensure_no_symlink_between(dest, &rel, known).map_err(|e| match e {
         Some(reason) => refuse(reason),
         None => refuse("a parent is not a directory"),
     })?;
@@ -165,13 +167,13 @@ fn unpack<R: Read>(
     };
     match kind {
         ::tar::EntryType::Directory => {
-            mkdirs(dest, &rel).map_err(write)?;
+            mkdirs(dest, &rel, known).map_err(write)?;
             dir_modes.push((target.clone(), mode));
             done.dirs += 1;
         }
         ::tar::EntryType::Regular | ::tar::EntryType::Continuous => {
             if let Some(parent) = rel.parent() {
-                mkdirs(dest, parent).map_err(write)?;
+                mkdirs(dest, parent, known).map_err(write)?;
             }
             remove_existing(&target).map_err(write)?;
             let mut f = create_new(&target, mode).map_err(write)?;
@@ -191,7 +193,7 @@ fn unpack<R: Read>(
                 return Err(refuse("symlink target leaves the directory"));
             }
             if let Some(parent) = rel.parent() {
-                mkdirs(dest, parent).map_err(write)?;
+                mkdirs(dest, parent, known).map_err(write)?;
             }
             remove_existing(&target).map_err(write)?;
             make_symlink(&link, &target).map_err(write)?;
@@ -205,7 +207,7 @@ fn unpack<R: Read>(
             let from = safe_relative(&link)
                 .filter(|p| !p.as_os_str().is_empty())
                 .ok_or_else(|| refuse("hardlink target leaves the directory"))?;
-            ensure_no_symlink_between(dest, &from)
+            ensure_no_symlink_between(dest, &from, known)
                 .map_err(|_| refuse("hardlink target is reached through a symlink"))?;
             let source = dest.join(&from);
             let meta = std::fs::symlink_metadata(&source)
@@ -214,7 +216,7 @@ fn unpack<R: Read>(
                 return Err(refuse("hardlink target is not a regular file"));
             }
             if let Some(parent) = rel.parent() {
-                mkdirs(dest, parent).map_err(write)?;
+                mkdirs(dest, parent, known).map_err(write)?;
             }
             remove_existing(&target).map_err(write)?;
             std::fs::hard_link(&source, &target).map_err(write)?;
@@ -261,15 +263,21 @@ fn bytes_path(raw: &[u8]) -> std::borrow::Cow<'_, Path> {
 }
 
 /// Every existing ancestor of `dest/rel` below `dest` must be a real directory, not a symlink.
-fn ensure_no_symlink_between(dest: &Path, rel: &Path) -> Result<(), Option<&'static str>> {
-    let mut cur = dest.to_path_buf();
+fn ensure_no_symlink_between(
+    dest: &Path,
+    rel: &Path,
+    known: &mut Verified,
+) -> Result<(), Option<&'static str>> {
     let parts: Vec<_> = rel.components().collect();
-    for c in parts.iter().take(parts.len().saturating_sub(1)) {
+    let parents = &parts[..parts.len().saturating_sub(1)];
+    let skip = known.prefix(parents);
+    let mut cur: PathBuf = dest.join(parents[..skip].iter().collect::<PathBuf>());
+    for (i, c) in parents.iter().enumerate().skip(skip) {
         cur.push(c);
         match std::fs::symlink_metadata(&cur) {
             Ok(m) if m.file_type().is_symlink() => return Err(Some("writing through a symlink")),
             Ok(m) if !m.is_dir() => return Err(None),
-            Ok(_) => {}
+            Ok(_) => known.add(&parents[..=i]),
             Err(_) => return Ok(()),
         }
     }
@@ -305,9 +313,11 @@ fn symlink_stays_inside(rel: &Path, target: &[u8]) -> bool {
 }
 
 /// Creates `dest/rel` and its parents, refusing to pass through symlinks.
-fn mkdirs(dest: &Path, rel: &Path) -> io::Result<()> {
-    let mut cur = dest.to_path_buf();
-    for c in rel.components() {
+fn mkdirs(dest: &Path, rel: &Path, known: &mut Verified) -> io::Result<()> {
+    let parts: Vec<_> = rel.components().collect();
+    let skip = known.prefix(&parts);
+    let mut cur: PathBuf = dest.join(parts[..skip].iter().collect::<PathBuf>());
+    for (i, c) in parts.iter().enumerate().skip(skip) {
         cur.push(c);
         match std::fs::symlink_metadata(&cur) {
             Ok(m) if m.is_dir() => {}
@@ -322,8 +332,31 @@ fn mkdirs(dest: &Path, rel: &Path) -> io::Result<()> {
             }
             Err(e) => return Err(e),
         }
+        known.add(&parts[..=i]);
     }
     Ok(())
+}
+
+/// Directories below the target (relative paths) already checked to be real directories, not
+/// symlinks: each is checked once per extraction, not once per member below it (a deep tree
+/// would otherwise cost depth² system calls). They stay directories: `remove_existing` never
+/// removes one.
+#[derive(Default)]
+struct Verified(std::collections::HashSet<PathBuf>);
+
+impl Verified {
+    /// How many leading components of `parts` are known directories (longest first: usually
+    /// the parent is, and one lookup answers).
+    fn prefix(&self, parts: &[Component<'_>]) -> usize {
+        (1..=parts.len())
+            .rev()
+            .find(|&n| self.0.contains(&parts[..n].iter().collect::<PathBuf>()))
+            .unwrap_or(0)
+    }
+
+    fn add(&mut self, parts: &[Component<'_>]) {
+        self.0.insert(parts.iter().collect());
+    }
 }
 
 /// Removes a file or link already at `path` (never following it); directories stay.
