@@ -153,6 +153,8 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    // First of all, so that a Ctrl-C during rule compilation already ends in a report.
+    let stop = crate::signal::stop_on_sigint();
     let set = load(&args.source)?;
     let rules = Rules::compile(&set)?;
     let suppress = suppressions(args)?;
@@ -171,7 +173,6 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     let streamed = Mutex::new((&mut out, None::<io::Error>));
     // SIGINT stops the walk (what was found is still reported, marked interrupted); so does a
     // failed write (`| head -1` closing the pipe): nothing more can be shown.
-    let stop = crate::signal::stop_on_sigint();
     let sink = |found: &[Finding]| {
         let mut guard = streamed.lock();
         let (w, err) = &mut *guard;

@@ -1,0 +1,175 @@
+//! Faults around the binary: a full disk, a reader that goes away, Ctrl-C in the middle of a
+//! scan. Each ends in the documented exit status with a message, never in a report that looks
+//! complete but is not.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN_LINE: &str = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+    /// `n` files, every tenth with a secret.
+    fn tree(&self, n: usize) -> PathBuf {
+        let root = self.0.join("tree");
+        for i in 0..n {
+            let dir = root.join(format!("d{}", i / 500));
+            if i % 500 == 0 {
+                std::fs::create_dir_all(&dir).expect("dir");
+            }
+            let body = if i % 10 == 0 {
+                format!("line one\n{TOKEN_LINE}")
+            } else {
+                "fn main() { let total = items.iter().sum(); }\n".repeat(40)
+            };
+            std::fs::write(dir.join(format!("f{i}.rs")), body).expect("write");
+        }
+        root
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn capstan() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_capstan"));
+    c.env(
+        "XDG_CACHE_HOME",
+        std::env::temp_dir().join("capstan-faults-cache"),
+    );
+    c
+}
+
+/// Waits for `child` at most `limit`; a hang kills it and fails the test.
+fn wait(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("capstan did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_full_disk_is_exit_2_with_a_message() {
+    let s = Scratch::new("full");
+    std::fs::write(s.0.join(".env"), TOKEN_LINE).expect("write");
+    std::fs::write(s.0.join("Dockerfile"), "FROM scratch\n").expect("write");
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full")
+    };
+    for args in [
+        vec!["scan", "--no-cache"],
+        vec!["scan", "--no-cache", "-f", "json"],
+        vec!["scan", "--no-cache", "-f", "sarif"],
+        vec!["context", "-o", "-"],
+    ] {
+        let out = capstan()
+            .args(&args)
+            .arg(&s.0)
+            .stdout(full())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("No space left on device"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_scan_quietly() {
+    let s = Scratch::new("pipe");
+    let root = s.tree(3000);
+    let mut child = capstan()
+        .args(["scan", "--no-cache", "--threads", "1", "-f", "jsonl"])
+        .arg(&root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    // `| head -1`: read one line, then close the pipe.
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("one line");
+    assert!(line.contains("\"rule_id\""), "{line}");
+    let out = wait(child, Duration::from_secs(120));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a closed pipe is not an error: {err}"
+    );
+    assert!(err.is_empty(), "nothing said on stderr: {err}");
+}
+
+#[test]
+fn ctrl_c_stops_the_walk_and_reports_what_was_found_marked_interrupted() {
+    let s = Scratch::new("sigint");
+    // ~7 s of scanning for a debug build on one thread: long enough to be stopped midway.
+    let root = s.tree(40_000);
+    let report = s.0.join("report.json");
+    let child = capstan()
+        .args(["scan", "--no-cache", "--threads", "1", "-f", "json", "-o"])
+        .arg(&report)
+        .arg(&root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    std::thread::sleep(Duration::from_secs(2));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let start = Instant::now();
+    let out = wait(child, Duration::from_secs(60));
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "stopped promptly"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("INTERRUPTED"), "{err}");
+    // The report is whole JSON, says it is partial, and holds what was found before.
+    let text = std::fs::read_to_string(&report).expect("the report was written");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("complete JSON");
+    assert_eq!(v["interrupted"], true);
+    let files = v["stats"]["files"].as_u64().expect("stats.files");
+    assert!(files > 0 && files < 40_000, "a partial scan: {files} files");
+    let found = v["findings"].as_array().expect("findings").len() as u64;
+    assert!(
+        found > 0 && found <= files,
+        "{found} findings in {files} files"
+    );
+    // Nothing half-written beside it.
+    let leftovers: Vec<_> = std::fs::read_dir(&s.0)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .filter(|n| n != "report.json" && n != "tree")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
