@@ -1,32 +1,12 @@
 //! Build contexts: selection, determinism, and GNU tar reading exactly what was written.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use capstan::tar::{Context, ContextOptions};
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("context-{name}"));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Dir(d)
-    }
-    fn write(&self, rel: &str, body: &[u8]) -> PathBuf {
-        let p = self.0.join(rel);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
-        std::fs::write(&p, body).expect("write");
-        p
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::Scratch as Dir;
 
 #[cfg(unix)]
 fn chmod(p: &Path, mode: u32) {
@@ -209,7 +189,7 @@ fn sizes_round_trip_with_block_padding() {
         ("block", 512),
         ("odd", 70_001),
     ] {
-        d.write(name, &vec![b'x'; len]);
+        d.write(name, vec![b'x'; len]);
     }
     let tar = tar_of(&d.0, 0);
     let mut archive = ::tar::Archive::new(tar.as_slice());
@@ -236,7 +216,7 @@ fn the_reader_streams_the_same_bytes_and_stops_when_dropped() {
     let d = Dir::new("reader");
     d.write("Dockerfile", b"FROM scratch\n");
     for i in 0..40 {
-        d.write(&format!("blob{i}"), &vec![b'a' + (i % 26) as u8; 100_000]);
+        d.write(&format!("blob{i}"), vec![b'a' + (i % 26) as u8; 100_000]);
     }
     let whole = tar_of(&d.0, 0);
     let ctx = Context::select(&d.0, &ContextOptions::default()).expect("selects");
@@ -320,7 +300,7 @@ fn a_file_that_changes_size_is_an_error_naming_it_never_a_corrupt_tar() {
     use capstan::tar::ContextError;
     let d = Dir::new("changed");
     d.write("Dockerfile", b"FROM scratch\n");
-    let f = d.write("data.bin", &[7u8; 10_000]);
+    let f = d.write("data.bin", [7u8; 10_000]);
     let ctx = Context::select(&d.0, &ContextOptions::default()).expect("selects");
     std::fs::write(&f, [7u8; 4_000]).expect("shrink");
     let err = ctx.write_to(std::io::sink()).expect_err("shrunk");

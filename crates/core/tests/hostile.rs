@@ -5,7 +5,6 @@
 
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use capstan::scan::{RuleSet, Rules, Scanner, TreeScanner, WalkOptions};
@@ -13,22 +12,8 @@ use capstan::tar::{Context, ContextOptions, TarLimits, extract, extract_limited}
 
 const TOKEN: &str = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hostile-{name}"));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Dir(d)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::Scratch as Dir;
 
 fn rules() -> Rules {
     Rules::compile(&RuleSet::builtin(&["secrets"]).expect("packs")).expect("compiles")

@@ -7,28 +7,8 @@ use capstan::scan::{RuleSet, Rules, ScanCache, ScanOutcome, TreeScanner, WalkOpt
 
 const TOKEN: &str = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
 
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str) -> Tree {
-        let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tree-{name}"));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Tree(d)
-    }
-    fn write(&self, rel: &str, body: impl AsRef<[u8]>) -> PathBuf {
-        let p = self.0.join(rel);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
-        std::fs::write(&p, body).expect("write");
-        p
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::Scratch as Tree;
 
 fn rules() -> Rules {
     Rules::compile(&RuleSet::builtin(&["secrets", "crypto"]).expect("packs")).expect("compiles")
