@@ -6,6 +6,7 @@
 # minimise it (cargo fuzz tmin), add it to fuzz/regressions/TARGET/ and fix the bug.
 #   fuzz/run.sh [SECONDS] [TARGET...]     (needs cargo-fuzz; nightly, or stable with the
 #                                          sanitizer flags unlocked by RUSTC_BOOTSTRAP)
+#   fuzz/run.sh --build-only               (build the targets, run nothing)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,6 +16,10 @@ else
     fuzz() { RUSTC_BOOTSTRAP=1 cargo fuzz "$@"; }
 fi
 
+if [[ "${1:-}" == --build-only ]]; then
+    fuzz build -O
+    exit
+fi
 seconds="${1:-20}"
 shift || true
 targets=("$@")

@@ -52,6 +52,16 @@ fn capstan() -> Command {
     c
 }
 
+/// Bytes process `pid` has read through read(2) so far (`rchar` in /proc/PID/io).
+fn bytes_read(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Waits for `child` at most `limit`; a hang kills it and fails the test.
 fn wait(mut child: Child, limit: Duration) -> Output {
     let start = Instant::now();
@@ -138,7 +148,16 @@ fn ctrl_c_stops_the_walk_and_reports_what_was_found_marked_interrupted() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run");
-    std::thread::sleep(Duration::from_secs(2));
+    // Interrupt once the walk is reading files (rule compilation reads next to nothing), however
+    // slow the machine is.
+    let started = Instant::now();
+    while bytes_read(child.id()) < 4 << 20 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the scan never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
