@@ -1,6 +1,6 @@
 //! Tar archives from anywhere: safe extraction into a sandbox writes nothing outside its target
-//! (the target's parent holds only the target afterwards), and the scanner reads the same bytes
-//! as an archive without panicking.
+//! (the target sits three levels down; afterwards every level above it holds only the next
+//! one), and the scanner reads the same bytes as an archive without panicking.
 #![no_main]
 
 use std::path::PathBuf;
@@ -26,19 +26,38 @@ fn sandbox() -> &'static PathBuf {
     })
 }
 
+/// Makes everything below `dir` removable (an archive may set mode 000 on its directories).
+fn unlock(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.filter_map(Result::ok) {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                unlock(&e.path());
+            }
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let root = sandbox();
-    let dest = root.join("target");
+    let levels = [root.clone(), root.join("a"), root.join("a/b")];
+    let dest = root.join("a/b/target");
+    unlock(root);
     let _ = std::fs::remove_dir_all(&dest);
     std::fs::create_dir_all(&dest).expect("target");
     let _ = extract(data, &dest);
-    let outside: Vec<_> = std::fs::read_dir(root)
-        .expect("sandbox")
-        .filter_map(Result::ok)
-        .map(|e| e.file_name())
-        .filter(|n| n != "target")
-        .collect();
-    assert!(outside.is_empty(), "extraction wrote outside its target: {outside:?}");
+    for (level, only) in levels.iter().zip(["a", "b", "target"]) {
+        let names: Vec<_> = std::fs::read_dir(level)
+            .expect("sandbox")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert!(
+            names.len() == 1 && names[0] == only,
+            "extraction wrote outside its target, beside {only}: {names:?}"
+        );
+    }
 
     let scanner = TreeScanner::new(rules(), WalkOptions { threads: 1, ..WalkOptions::default() });
     let _ = scanner.scan_reader("fuzz.tar", &mut &data[..]);

@@ -10,7 +10,7 @@ use capstan::tar::{
     ByteObserver, Context, ContextError, ContextOptions, NoObserver, TarLimits, extract_limited,
 };
 
-use crate::output::Output;
+use crate::output::{Output, printable};
 
 #[derive(Debug, clap::Args)]
 pub struct ContextArgs {
@@ -64,12 +64,16 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
         );
     }
     for s in ctx.skipped() {
-        eprintln!("capstan: warning: {}: skipped, {}", s.name, s.reason);
+        eprintln!(
+            "capstan: warning: {}: skipped, {}",
+            printable(&s.name),
+            s.reason
+        );
     }
     if args.list {
         let mut out = io::BufWriter::new(io::stdout().lock());
         for name in ctx.names() {
-            writeln!(out, "{}", crate::output::printable(name))?;
+            writeln!(out, "{}", printable(name))?;
         }
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
@@ -104,7 +108,7 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
     for f in &findings {
         eprintln!(
             "capstan: {}:{}:{}: {} {} [{}] {}",
-            f.path,
+            printable(&f.path),
             f.line,
             f.column,
             f.severity.as_str(),
@@ -117,7 +121,10 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
         Ok(_) => {}
         Err(ContextError::Stopped { name, reason }) => {
             // `out` is dropped unfinished: a file output is removed, a pipe sees no tar end.
-            eprintln!("capstan: {name}: {reason}: the context was not finished");
+            eprintln!(
+                "capstan: {}: {reason}: the context was not finished",
+                printable(&name)
+            );
             return Ok(ExitCode::from(1));
         }
         Err(e) => return Err(e.into()),

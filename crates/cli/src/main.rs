@@ -97,7 +97,8 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("capstan: {}", message(&e));
+            // Messages quote names from archives and trees: no control character gets through.
+            eprintln!("capstan: {}", output::printable(&message(&e)));
             ExitCode::from(2)
         }
     }

@@ -237,7 +237,7 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "capstan: {}: {}",
             crate::output::printable(&e.path),
-            e.reason
+            crate::output::printable(&e.reason)
         );
     }
     summary(args, &outcome, suppressed);
@@ -253,9 +253,10 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_status(args, &outcome))
 }
 
-/// 130 interrupted, 2 a file could not be read, then 0 clean or `--exit-code` on findings.
+/// 130 interrupted by Ctrl-C (a signal after the walk finished changes nothing), 2 a file could
+/// not be read, then 0 clean or `--exit-code` on findings.
 fn exit_status(args: &ScanArgs, outcome: &ScanOutcome) -> ExitCode {
-    if crate::signal::interrupted() {
+    if outcome.interrupted && crate::signal::interrupted() {
         ExitCode::from(130)
     } else if !outcome.errors.is_empty() {
         ExitCode::from(2)

@@ -192,3 +192,29 @@ fn ctrl_c_stops_the_walk_and_reports_what_was_found_marked_interrupted() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn control_characters_in_names_cannot_forge_lines_or_colours() {
+    let s = Scratch::new("names");
+    let evil =
+        s.0.join("tree")
+            .join("a\nFAKE:1:1: critical forged [secret] x\x1b[31m.env");
+    std::fs::create_dir_all(evil.parent().expect("parent")).expect("dir");
+    std::fs::write(&evil, TOKEN_LINE).expect("write");
+    let out = capstan()
+        .args(["scan", "--no-cache"])
+        .arg(s.0.join("tree"))
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(text.lines().count(), 1, "one finding, one line: {text:?}");
+    assert!(
+        text.contains("a\\nFAKE") && text.contains("\\x1b[31m"),
+        "{text:?}"
+    );
+    assert!(
+        !text.contains('\x1b'),
+        "no raw escape reaches the terminal: {text:?}"
+    );
+}

@@ -142,6 +142,11 @@ fn walkers_descend_into_excluded_dirs_only_when_an_exception_may_reach_inside() 
     );
     let plain = DockerIgnore::parse("build\n!build/out/app.log").expect("parses");
     assert!(!plain.may_include_below("build/other"));
+    // moby copies a class into its regex as it is, so `[^x]` matches `/`: `a/b` is re-included
+    // by `!a[^x]b`, and the walker must descend into `a` to find it.
+    let class = DockerIgnore::parse("a\n!a[^x]b").expect("parses");
+    assert!(!class.is_excluded("a/b", false));
+    assert!(class.may_include_below("a"));
     assert!(
         !plain.may_include_below("build/out/app.log"),
         "the exception is the path itself"

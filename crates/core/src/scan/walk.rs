@@ -775,7 +775,7 @@ impl<'a> TreeScanner<'a> {
             }
             let mut entry = entry.map_err(|e| io::Error::other(format!("bad archive: {e}")))?;
             let kind = entry.header().entry_type();
-            if !(kind.is_file() || kind.is_contiguous()) {
+            if !(kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse()) {
                 continue;
             }
             let member = String::from_utf8_lossy(&entry.path_bytes()).into_owned();

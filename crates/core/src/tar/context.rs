@@ -203,9 +203,16 @@ fn clean(p: &Path) -> PathBuf {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
     Dir,
-    File { size: u64 },
-    Symlink { target: Vec<u8> },
-    Hardlink { target: String },
+    File {
+        size: u64,
+    },
+    Symlink {
+        target: Vec<u8>,
+    },
+    /// The tar name (bytes) of the member it links to.
+    Hardlink {
+        target: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +226,13 @@ struct Entry {
     path: PathBuf,
     mode: u32,
     kind: Kind,
+}
+
+impl Entry {
+    /// The name's bytes as they go into the tar.
+    fn tar_name(&self) -> &[u8] {
+        self.raw.as_deref().unwrap_or(self.name.as_bytes())
+    }
 }
 
 /// What a context leaves out and why (for warnings).
@@ -309,7 +323,13 @@ impl Context {
                 });
             }
         }
-        entries.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        // Lossy names can tie for different bytes: the stored bytes decide then.
+        entries.sort_by(|a, b| {
+            a.name
+                .as_bytes()
+                .cmp(b.name.as_bytes())
+                .then_with(|| a.raw.cmp(&b.raw))
+        });
         // Hardlinks point at the first name in tar order: re-link after sorting.
         relink(&mut entries);
         let mut dockerfile_name = dockerfile.to_owned();
@@ -423,14 +443,14 @@ impl Context {
         } else {
             h.set_size(size);
         }
-        let name = e.raw.as_deref().unwrap_or(e.name.as_bytes());
+        let name = e.tar_name();
         if !fits_ustar_path(&mut h, name) {
             pax.push(("path", name.to_vec()));
             set_truncated_name(&mut h, name);
         }
         let link: Option<&[u8]> = match &e.kind {
             Kind::Symlink { target } => Some(target),
-            Kind::Hardlink { target } => Some(target.as_bytes()),
+            Kind::Hardlink { target } => Some(target.as_slice()),
             _ => None,
         };
         if let Some(target) = link {
@@ -570,7 +590,7 @@ struct Walk<'a> {
     entries: Vec<Entry>,
     skipped: Vec<Skipped>,
     /// (device, inode) → the name first seen, for hardlinks.
-    links: std::collections::HashMap<(u64, u64), String>,
+    links: std::collections::HashMap<(u64, u64), Vec<u8>>,
 }
 
 impl Walk<'_> {
@@ -638,7 +658,7 @@ impl Walk<'_> {
                     target: os_bytes(target.as_os_str()),
                 }
             } else if meta.is_file() {
-                match self.hardlink(&meta, &child) {
+                match self.hardlink(&meta, &child_raw) {
                     Some(first) => Kind::Hardlink { target: first },
                     None => Kind::File { size: meta.len() },
                 }
@@ -674,7 +694,7 @@ impl Walk<'_> {
     }
 
     #[cfg(unix)]
-    fn hardlink(&mut self, meta: &std::fs::Metadata, name: &str) -> Option<String> {
+    fn hardlink(&mut self, meta: &std::fs::Metadata, name: &[u8]) -> Option<Vec<u8>> {
         use std::os::unix::fs::MetadataExt;
         if meta.nlink() < 2 {
             return None;
@@ -682,14 +702,14 @@ impl Walk<'_> {
         match self.links.entry((meta.dev(), meta.ino())) {
             std::collections::hash_map::Entry::Occupied(o) => Some(o.get().clone()),
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(name.to_owned());
+                v.insert(name.to_vec());
                 None
             }
         }
     }
 
     #[cfg(not(unix))]
-    fn hardlink(&mut self, _: &std::fs::Metadata, _: &str) -> Option<String> {
+    fn hardlink(&mut self, _: &std::fs::Metadata, _: &[u8]) -> Option<Vec<u8>> {
         None
     }
 }
@@ -698,12 +718,12 @@ impl Walk<'_> {
 /// others links to it.
 fn relink(entries: &mut [Entry]) {
     use std::collections::HashMap;
-    // Group by the name recorded first during the walk.
-    let mut first_in_order: HashMap<String, usize> = HashMap::new();
+    // Group by the name (as stored: bytes) recorded first during the walk.
+    let mut first_in_order: HashMap<Vec<u8>, usize> = HashMap::new();
     for i in 0..entries.len() {
         let group = match &entries[i].kind {
             Kind::Hardlink { target } => target.clone(),
-            Kind::File { .. } => entries[i].name.clone(),
+            Kind::File { .. } => entries[i].tar_name().to_vec(),
             _ => continue,
         };
         match first_in_order.get(&group) {
@@ -716,7 +736,7 @@ fn relink(entries: &mut [Entry]) {
                 }
             }
             Some(&first) => {
-                let target = entries[first].name.clone();
+                let target = entries[first].tar_name().to_vec();
                 entries[i].kind = Kind::Hardlink { target };
             }
         }

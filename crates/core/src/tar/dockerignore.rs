@@ -176,6 +176,11 @@ impl DockerIgnore {
             .filter(|c| !c.is_empty() && *c != ".")
             .collect();
         self.patterns.iter().filter(|p| p.exception).any(|p| {
+            if p.cleaned.contains('[') {
+                // A character class may match `/` (moby copies classes into its regex as they
+                // are), so components cannot be compared one by one: descend.
+                return true;
+            }
             let comps: Vec<&str> = p.cleaned.split('/').collect();
             for (i, d) in dir.iter().enumerate() {
                 let Some(c) = comps.get(i) else {

@@ -171,16 +171,29 @@ fn unpack<R: Read>(
             dir_modes.push((target.clone(), mode));
             done.dirs += 1;
         }
-        ::tar::EntryType::Regular | ::tar::EntryType::Continuous => {
+        ::tar::EntryType::Regular | ::tar::EntryType::Continuous | ::tar::EntryType::GNUSparse => {
             if let Some(parent) = rel.parent() {
                 mkdirs(dest, parent, known).map_err(write)?;
             }
             remove_existing(&target).map_err(write)?;
             let mut f = create_new(&target, mode).map_err(write)?;
+            let size = entry.size();
             let n = io::copy(entry, &mut f).map_err(|source| ExtractError::Archive {
                 member: Some(member.clone()),
                 source,
             })?;
+            if n < size {
+                // The archive ended inside this member: no half file is left behind.
+                drop(f);
+                let _ = std::fs::remove_file(&target);
+                return Err(ExtractError::Archive {
+                    member: Some(member.clone()),
+                    source: io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("truncated: {n} of {size} bytes"),
+                    ),
+                });
+            }
             done.files += 1;
             done.bytes += n;
         }

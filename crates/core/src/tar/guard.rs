@@ -47,6 +47,14 @@ const BLOCK: usize = 512;
 
 /// A `Read` that passes a tar stream through unchanged and fails (`InvalidData`, with a message
 /// that names the limit) as soon as a header breaks one of the limits.
+///
+/// It follows the stream exactly as the `tar` crate reads it (0.4's `next_entry`), with the
+/// crate's own header and PAX parsers, so that the two never disagree about where a header
+/// starts: sizes from `Header::entry_size`; a PAX `size` (the first valid record, none if any
+/// record is malformed) replaces the size of the next header that is not an extension; GNU
+/// long names and PAX headers with ustar/GNU magic are held for the next member, anything else
+/// is a member; GNU sparse extension blocks follow their header. Where the crate would fail
+/// (a bad checksum or size), the guard stops looking and lets the crate report it.
 pub(crate) struct Guard<R> {
     inner: R,
     limits: TarLimits,
@@ -56,14 +64,15 @@ pub(crate) struct Guard<R> {
     block_pos: usize,
     /// Data (with padding) of the current member still to pass.
     data_left: u64,
-    /// The current member is a PAX extended header: its records are kept (bounded by
-    /// `max_extension`) to learn a `size` override for the next member.
+    /// Of that, how many bytes are PAX records still to keep.
+    pax_left: u64,
+    /// GNU sparse extension blocks follow before the data.
+    sparse_ext: bool,
+    /// The records of a PAX header waiting for its member.
     pax: Option<Vec<u8>>,
-    /// A PAX `size` record for the next member.
-    next_size: Option<u64>,
     entries: u64,
     bytes: u64,
-    /// The end-of-archive block was seen: the rest passes untouched.
+    /// End of archive, or a header the `tar` crate will refuse: the rest passes untouched.
     ended: bool,
 }
 
@@ -76,16 +85,17 @@ impl<R: Read> Guard<R> {
             block_len: 0,
             block_pos: 0,
             data_left: 0,
+            pax_left: 0,
+            sparse_ext: false,
             pax: None,
-            next_size: None,
             entries: 0,
             bytes: 0,
             ended: false,
         }
     }
 
-    /// Reads the next header block whole (or what is left of a truncated stream) and checks it.
-    fn next_header(&mut self) -> io::Result<()> {
+    /// Reads the next block whole (or what is left of a truncated stream) and checks it.
+    fn next_block(&mut self) -> io::Result<()> {
         let mut got = 0;
         while got < BLOCK {
             match self.inner.read(&mut self.block[got..]) {
@@ -102,6 +112,11 @@ impl<R: Read> Guard<R> {
             self.ended = true;
             return Ok(());
         }
+        if self.sparse_ext {
+            // A GNU sparse extension block: another follows while its `isextended` is set.
+            self.sparse_ext = self.block[504] != 0;
+            return Ok(());
+        }
         if self.block.iter().all(|&b| b == 0) {
             self.ended = true;
             return Ok(());
@@ -110,64 +125,74 @@ impl<R: Read> Guard<R> {
     }
 
     fn check_header(&mut self) -> io::Result<()> {
-        let kind = self.block[156];
-        let stored = parse_size(&self.block[124..136]);
+        let header = ::tar::Header::from_byte_slice(&self.block);
+        let sum: u32 = self.block[..148]
+            .iter()
+            .chain(&self.block[156..])
+            .map(|&b| u32::from(b))
+            .sum::<u32>()
+            + 8 * 32;
+        let Ok(stored) = header.entry_size() else {
+            self.ended = true; // the crate fails on this header
+            return Ok(());
+        };
+        if header.cksum().ok() != Some(sum) {
+            self.ended = true;
+            return Ok(());
+        }
+        let kind = header.entry_type();
+        let extension = kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+            || kind.is_pax_local_extensions()
+            || kind.is_pax_global_extensions();
+        let recognized = header.as_gnu().is_some() || header.as_ustar().is_some();
         let too_much = |what: String| Err(io::Error::new(io::ErrorKind::InvalidData, what));
-        match kind {
-            b'x' | b'g' | b'L' | b'K' => {
-                let Some(size) = stored else {
-                    return too_much("a tar extension header has an unreadable size".to_owned());
-                };
-                if size > self.limits.max_extension {
-                    let what = if kind == b'x' || kind == b'g' {
-                        "PAX"
-                    } else {
-                        "GNU long-name"
-                    };
-                    return too_much(format!(
-                        "a {what} extension header claims {size} bytes (the limit is {})",
-                        self.limits.max_extension
-                    ));
-                }
-                self.data_left = padded(size);
-                self.pax = (kind == b'x').then(|| Vec::with_capacity(size as usize));
-                Ok(())
-            }
-            _ => {
-                // Not checked here: an unreadable size is the tar reader's error to report.
-                let size = self.next_size.take().or(stored).unwrap_or(0);
-                self.entries += 1;
-                if self.entries > self.limits.max_entries {
-                    return too_much(format!(
-                        "more than {} members (the limit on entries)",
-                        self.limits.max_entries
-                    ));
-                }
-                // Links, directories and devices carry no data whatever their size field says
-                // in old archives; the tar crate reads `size` bytes for every other kind.
-                let data = if matches!(kind, b'1' | b'2' | b'3' | b'4' | b'5' | b'6') {
-                    0
+        let held = recognized
+            && (kind.is_gnu_longname() || kind.is_gnu_longlink() || kind.is_pax_local_extensions());
+        if held {
+            // Read into memory by the crate: this is what `max_extension` bounds.
+            if stored > self.limits.max_extension {
+                let what = if kind.is_pax_local_extensions() {
+                    "PAX"
                 } else {
-                    size
+                    "GNU long-name"
                 };
-                self.bytes = self.bytes.saturating_add(data);
-                if self.bytes > self.limits.max_bytes {
-                    return too_much(format!(
-                        "members hold more than {} bytes (the limit on data)",
-                        self.limits.max_bytes
-                    ));
-                }
-                self.data_left = padded(data);
-                Ok(())
+                return too_much(format!(
+                    "a {what} extension header claims {stored} bytes (the limit is {})",
+                    self.limits.max_extension
+                ));
             }
+            if kind.is_pax_local_extensions() {
+                self.pax = Some(Vec::with_capacity(stored as usize));
+                self.pax_left = stored;
+            }
+            self.data_left = padded(stored);
+            return Ok(());
         }
-    }
-
-    /// After a PAX header's data has passed: its `size` record applies to the next member.
-    fn end_of_pax(&mut self) {
-        if let Some(records) = self.pax.take() {
-            self.next_size = pax_size(&records);
+        // A member (anything the crate returns): it takes the pending PAX records with it.
+        let pax = self.pax.take();
+        let size = match pax.as_deref().filter(|_| !extension).and_then(pax_size) {
+            Some(size) => size,
+            None => stored,
+        };
+        self.entries += 1;
+        if self.entries > self.limits.max_entries {
+            return too_much(format!(
+                "more than {} members (the limit on entries)",
+                self.limits.max_entries
+            ));
         }
+        self.bytes = self.bytes.saturating_add(size);
+        if self.bytes > self.limits.max_bytes {
+            return too_much(format!(
+                "members hold more than {} bytes (the limit on data)",
+                self.limits.max_bytes
+            ));
+        }
+        self.sparse_ext =
+            kind.is_gnu_sparse() && header.as_gnu().is_some_and(::tar::GnuHeader::is_extended);
+        self.data_left = padded(size);
+        Ok(())
     }
 }
 
@@ -185,7 +210,7 @@ impl<R: Read> Read for Guard<R> {
         if self.ended {
             return self.inner.read(out);
         }
-        if self.data_left > 0 {
+        if self.data_left > 0 && !self.sparse_ext {
             let want = usize::try_from(self.data_left)
                 .unwrap_or(usize::MAX)
                 .min(out.len());
@@ -195,15 +220,16 @@ impl<R: Read> Read for Guard<R> {
                 return Ok(0);
             }
             self.data_left -= n as u64;
-            if let Some(pax) = self.pax.as_mut() {
-                pax.extend_from_slice(&out[..n]);
-            }
-            if self.data_left == 0 {
-                self.end_of_pax();
+            if self.pax_left > 0
+                && let Some(pax) = self.pax.as_mut()
+            {
+                let keep = (self.pax_left as usize).min(n);
+                pax.extend_from_slice(&out[..keep]);
+                self.pax_left -= keep as u64;
             }
             return Ok(n);
         }
-        self.next_header()?;
+        self.next_block()?;
         self.read(out)
     }
 }
@@ -212,41 +238,16 @@ fn padded(size: u64) -> u64 {
     size.div_ceil(BLOCK as u64).saturating_mul(BLOCK as u64)
 }
 
-/// A header's size field: octal (spaces and NULs around it), or GNU base-256 when the high bit
-/// of the first byte is set.
-fn parse_size(field: &[u8]) -> Option<u64> {
-    if field.first().is_some_and(|&b| b & 0x80 != 0) {
-        let mut v: u64 = u64::from(field[0] & 0x7f);
-        for &b in &field[1..] {
-            v = v.checked_mul(256)?.checked_add(u64::from(b))?;
+/// The PAX `size` record as the `tar` crate reads it: the first one, and none at all when a
+/// record before it is malformed or its value is not a number.
+fn pax_size(records: &[u8]) -> Option<u64> {
+    for record in ::tar::PaxExtensions::new(records) {
+        let record = record.ok()?;
+        if record.key() == Ok("size") {
+            return record.value().ok()?.parse().ok();
         }
-        return Some(v);
     }
-    let text = std::str::from_utf8(field).ok()?;
-    let digits = text.trim_matches(|c: char| c == ' ' || c == '\0');
-    if digits.is_empty() {
-        return Some(0);
-    }
-    u64::from_str_radix(digits, 8).ok()
-}
-
-/// The `size` record of PAX extended-header records (`"<len> key=value\n"`…).
-fn pax_size(mut records: &[u8]) -> Option<u64> {
-    let mut size = None;
-    while !records.is_empty() {
-        let space = records.iter().position(|&b| b == b' ')?;
-        let len: usize = std::str::from_utf8(&records[..space]).ok()?.parse().ok()?;
-        if len <= space || len > records.len() {
-            return size;
-        }
-        let record = &records[space + 1..len];
-        if let Some(value) = record.strip_prefix(b"size=") {
-            let value = value.strip_suffix(b"\n").unwrap_or(value);
-            size = std::str::from_utf8(value).ok()?.parse().ok();
-        }
-        records = &records[len..];
-    }
-    size
+    None
 }
 
 #[cfg(test)]
@@ -311,6 +312,117 @@ mod tests {
         assert!(e.to_string().contains("GNU long-name extension"), "{e}");
     }
 
+    /// A raw ustar header block (checksum filled in).
+    fn raw_header(name: &str, kind: u8, size: u64) -> Vec<u8> {
+        let mut h = ::tar::Header::new_ustar();
+        h.set_path(name).expect("name");
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_entry_type(::tar::EntryType::new(kind));
+        h.set_cksum();
+        h.as_bytes().to_vec()
+    }
+
+    fn pad(v: &mut Vec<u8>) {
+        v.resize(v.len().div_ceil(512) * 512, 0);
+    }
+
+    /// Reads `tar` through the guard with the `tar` crate: each member's name and length.
+    fn members(tar: &[u8], limits: TarLimits) -> io::Result<Vec<(String, usize)>> {
+        let mut ar = ::tar::Archive::new(Guard::new(tar, limits));
+        let mut out = Vec::new();
+        for e in ar.entries()? {
+            let mut e = e?;
+            let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            let mut body = Vec::new();
+            e.read_to_end(&mut body)?;
+            out.push((name, body.len()));
+        }
+        Ok(out)
+    }
+
+    fn one_entry() -> TarLimits {
+        TarLimits {
+            max_entries: 1,
+            ..TarLimits::default()
+        }
+    }
+
+    #[test]
+    fn a_pax_size_record_moves_the_next_boundary_as_the_crate_does() {
+        // `size=1000` over a header that says 0, then the 1000 bytes, then another member whose
+        // data starts with a zero block (a guard that ignored the record would stop there).
+        let mut tar = raw_header("PaxHeaders/big", b'x', 13);
+        tar.extend_from_slice(b"13 size=1000\n");
+        pad(&mut tar);
+        tar.extend(raw_header("big", b'0', 0));
+        tar.extend(vec![0u8; 1000]);
+        pad(&mut tar);
+        tar.extend(raw_header("next", b'0', 3));
+        tar.extend_from_slice(b"abc");
+        pad(&mut tar);
+        tar.extend(vec![0u8; 1024]);
+        let got = members(&tar, TarLimits::default()).expect("reads");
+        assert_eq!(got, [("big".to_owned(), 1000), ("next".to_owned(), 3)]);
+        let e = members(&tar, one_entry()).expect_err("the guard saw the second member");
+        assert!(e.to_string().contains("more than 1 members"), "{e}");
+    }
+
+    #[test]
+    fn links_and_directories_with_a_size_carry_data_as_the_crate_reads_it() {
+        let mut tar = raw_header("d/", b'5', 512);
+        tar.extend(vec![0u8; 512]); // the directory's "data": a zero block, not the end
+        tar.extend(raw_header("f", b'0', 2));
+        tar.extend_from_slice(b"hi");
+        pad(&mut tar);
+        tar.extend(vec![0u8; 1024]);
+        assert_eq!(members(&tar, TarLimits::default()).expect("reads").len(), 2);
+        assert!(
+            members(&tar, one_entry()).is_err(),
+            "the second member is counted"
+        );
+    }
+
+    #[test]
+    fn gnu_sparse_files_with_extension_blocks_pass_through() {
+        let dir = std::env::temp_dir().join(format!("capstan-guard-sparse-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        // Ten data islands between holes: more than a GNU header's four slots, so GNU tar
+        // writes sparse extension blocks.
+        let f = std::fs::File::create(dir.join("holes.bin")).expect("create");
+        for i in 0..10u64 {
+            std::os::unix::fs::FileExt::write_at(&f, b"data", i << 20).expect("write");
+        }
+        f.set_len(11 << 20).expect("len");
+        std::fs::write(dir.join("after.txt"), "after\n").expect("write");
+        let out = std::process::Command::new("tar")
+            .args(["--format=gnu", "-S", "-cf", "-", "holes.bin", "after.txt"])
+            .current_dir(&dir)
+            .output()
+            .expect("GNU tar");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got = members(&out.stdout, TarLimits::default()).expect("reads");
+        assert_eq!(
+            got,
+            [
+                ("holes.bin".to_owned(), 11 << 20),
+                ("after.txt".to_owned(), 6)
+            ]
+        );
+        let two = TarLimits {
+            max_entries: 2,
+            ..TarLimits::default()
+        };
+        assert!(members(&out.stdout, two).is_ok());
+        assert!(members(&out.stdout, one_entry()).is_err());
+    }
+
     #[test]
     fn pax_size_records_are_followed() {
         assert_eq!(pax_size(b"19 size=1234567890\n"), Some(1_234_567_890));
@@ -320,10 +432,8 @@ mod tests {
         );
         assert_eq!(pax_size(b"12 path=abc\n"), None);
         assert_eq!(pax_size(b"99 size=1\n"), None);
-        assert_eq!(parse_size(b"00000001750\0"), Some(1000));
-        assert_eq!(
-            parse_size(&[0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]),
-            Some(256)
-        );
+        // The first record wins; a malformed one before it hides it, as in the crate.
+        assert_eq!(pax_size(b"9 size=1\n9 size=2\n"), Some(1));
+        assert_eq!(pax_size(b"3 x\n9 size=1\n"), None);
     }
 }
