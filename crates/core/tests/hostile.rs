@@ -319,3 +319,59 @@ fn regexes_that_would_explode_are_refused_or_run_in_linear_time() {
     let input = "x".repeat(200_000);
     assert!(rules.scan_bytes("evil.txt", input.as_bytes()).is_empty());
 }
+
+#[test]
+fn gnu_sparse_files_with_extension_blocks_are_extracted_and_counted_right() {
+    // Nine data islands between holes: more than a GNU header's four slots, so GNU tar writes
+    // sparse extension blocks, which the limit guard must step over as the tar crate does
+    // (9 MiB: under the scanner's default size limit).
+    let d = Dir::new("sparse");
+    let src = d.0.join("src");
+    std::fs::create_dir_all(&src).expect("dir");
+    let f = std::fs::File::create(src.join("holes.bin")).expect("create");
+    for i in 0..9u64 {
+        std::os::unix::fs::FileExt::write_at(&f, b"data", i << 20).expect("write");
+    }
+    f.set_len(9 << 20).expect("len");
+    std::fs::write(src.join("after.txt"), TOKEN).expect("write");
+    let out = std::process::Command::new("tar")
+        .args(["--format=gnu", "-S", "-cf", "-", "holes.bin", "after.txt"])
+        .current_dir(&src)
+        .output()
+        .expect("GNU tar");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tar = out.stdout;
+
+    let dest = d.0.join("out");
+    std::fs::create_dir_all(&dest).expect("dir");
+    let two = TarLimits {
+        max_entries: 2,
+        ..TarLimits::default()
+    };
+    extract_limited(&tar[..], &dest, two).expect("extracts within two members");
+    let holes = std::fs::read(dest.join("holes.bin")).expect("the sparse file");
+    assert_eq!(holes.len(), 9 << 20);
+    assert_eq!(&holes[5 << 20..(5 << 20) + 4], b"data");
+    assert_eq!(
+        std::fs::read(dest.join("after.txt")).ok().as_deref(),
+        Some(TOKEN.as_bytes())
+    );
+    let one = TarLimits {
+        max_entries: 1,
+        ..TarLimits::default()
+    };
+    std::fs::create_dir_all(d.0.join("again")).expect("dir");
+    let err = extract_limited(&tar[..], &d.0.join("again"), one).expect_err("two members");
+    assert!(err.to_string().contains("more than 1 members"), "{err}");
+    // The scanner steps over the sparse member (binary: NULs) and finds the secret after it.
+    let rules = rules();
+    let found =
+        TreeScanner::new(&rules, WalkOptions::default()).scan_reader("s.tar", &mut &tar[..]);
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+    assert_eq!(found.findings.len(), 1);
+    assert!(found.findings[0].path.ends_with("s.tar!after.txt"));
+}
