@@ -13,6 +13,13 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Asserts that an output stream holds `needle`, showing the whole stream when it does not.
+#[track_caller]
+fn assert_shows(stream: &[u8], needle: &str) {
+    let t = text(stream);
+    assert!(t.contains(needle), "{needle:?} not in:\n{t}");
+}
+
 #[test]
 fn version_prints_the_package_version_and_exits_0() {
     let out = capstan(&["--version"]);
@@ -288,11 +295,7 @@ fn text_output_is_grouped_on_request_and_coloured_only_when_asked() {
     );
     assert!(!stdout.contains('\x1b'), "no colour when piped");
     let out = capstan_in(&dir.0, &["scan", "--color", "always", "."], None);
-    assert!(
-        text(&out.stdout).contains("\x1b[1;31mhigh\x1b[0m"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_shows(&out.stdout, "\x1b[1;31mhigh\x1b[0m");
 }
 
 #[test]
@@ -371,27 +374,15 @@ fn the_cache_makes_the_second_run_a_lookup_and_survives_damage() {
     let c = cache.to_string_lossy().into_owned();
     let args = ["scan", "--stats", "--cache-dir", &c, "src"];
     let first = capstan_in(&dir.0, &args, None);
-    assert!(
-        text(&first.stderr).contains("cache 0 hit(s), 2 miss(es)"),
-        "{}",
-        text(&first.stderr)
-    );
+    assert_shows(&first.stderr, "cache 0 hit(s), 2 miss(es)");
     let second = capstan_in(&dir.0, &args, None);
-    assert!(
-        text(&second.stderr).contains("cache 2 hit(s), 0 miss(es)"),
-        "{}",
-        text(&second.stderr)
-    );
+    assert_shows(&second.stderr, "cache 2 hit(s), 0 miss(es)");
     assert_eq!(first.stdout, second.stdout);
 
     std::fs::write(cache.join("scan.redb"), b"garbage").expect("damage");
     let third = capstan_in(&dir.0, &args, None);
     assert_eq!(third.status.code(), Some(1));
-    assert!(
-        text(&third.stderr).contains("rebuilt"),
-        "{}",
-        text(&third.stderr)
-    );
+    assert_shows(&third.stderr, "rebuilt");
     assert_eq!(first.stdout, third.stdout);
 
     let none = capstan_in(
@@ -437,22 +428,14 @@ fn bad_options_and_unwritable_outputs_are_errors_that_say_why() {
     let dir = Scratch::new("scan_bad_options");
     let out = capstan_in(&dir.0, &["scan", "--max-file-size", "10Q", "."], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("unknown size suffix"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_shows(&out.stderr, "unknown size suffix");
     let out = capstan_in(
         &dir.0,
         &["scan", "-o", "no/such/dir/report.json", "."],
         None,
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("no/such/dir/report.json"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_shows(&out.stderr, "no/such/dir/report.json");
 }
 
 #[cfg(unix)]
@@ -472,11 +455,7 @@ fn a_pipe_named_on_the_command_line_is_read_but_one_found_in_a_tree_is_skipped()
     let out = capstan_in(&dir.0, &["scan", "--no-cache", "pipe"], None);
     writer.join().expect("writer").expect("wrote the pipe");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("pipe:1:14"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_shows(&out.stdout, "pipe:1:14");
 
     // Found by the walk, the same pipe is skipped (nobody writes to it: reading would hang).
     let out = capstan_in(&dir.0, &["scan", "--no-cache", "-f", "json", "."], None);
@@ -522,11 +501,7 @@ fn context_lists_in_tar_order_and_writes_a_reproducible_tar() {
         None,
     );
     assert_eq!(outside.status.code(), Some(0), "{}", text(&outside.stderr));
-    assert!(
-        text(&outside.stderr).contains("sent as .dockerfile."),
-        "{}",
-        text(&outside.stderr)
-    );
+    assert_shows(&outside.stderr, "sent as .dockerfile.");
     assert!(
         text(&outside.stdout).starts_with(".dockerfile."),
         "{}",
@@ -540,11 +515,7 @@ fn context_lists_in_tar_order_and_writes_a_reproducible_tar() {
         None,
     );
     assert_eq!(missing.status.code(), Some(2));
-    assert!(
-        text(&missing.stderr).contains("cannot locate the Dockerfile"),
-        "{}",
-        text(&missing.stderr)
-    );
+    assert_shows(&missing.stderr, "cannot locate the Dockerfile");
 }
 
 #[test]
@@ -580,11 +551,7 @@ fn context_scans_on_the_way_out_and_can_refuse_to_finish() {
         None,
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("not finished"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_shows(&out.stderr, "not finished");
     assert!(
         !dir.0.with_file_name("context_scan.tar").exists(),
         "nothing left behind"
@@ -709,11 +676,7 @@ fn auth_shows_source_and_user_but_never_the_secret_unless_asked() {
 
     let out = run(&["auth", "Bad/Ref"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("lowercase"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_shows(&out.stderr, "lowercase");
 }
 
 /// Debian's `docker-registry` on a free loopback port with htpasswd auth; stopped on drop.
