@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+if rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
     fuzz() { cargo +nightly fuzz "$@"; }
 else
     fuzz() { RUSTC_BOOTSTRAP=1 cargo fuzz "$@"; }

@@ -25,7 +25,7 @@ prefix="$(mkdir -p "$prefix" && cd "$prefix" && pwd)"
 if ((build)); then
     cargo build --release --locked -p capstan-ffi
 fi
-version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+version="$(sed -n '/^version = /{s/^version = "\(.*\)"/\1/p;q}' Cargo.toml)"
 
 install -d "$prefix/lib/pkgconfig" "$prefix/include"
 install -m 0644 target/release/libcapstan.a "$prefix/lib/libcapstan.a"
