@@ -8,10 +8,12 @@
 
 mod batcher;
 mod limiter;
+mod par;
 mod workers;
 
 pub use batcher::{BatchStats, Batcher, BatcherBuilder};
 pub use limiter::{Limiter, Permit};
+pub(crate) use par::par_map;
 pub use workers::{JobHandle, Scope, WorkerPool, WorkerPoolBuilder};
 
 /// Why a job, a scope or a push did not complete.

@@ -569,33 +569,12 @@ fn convert_allowlist(a: RawAllowlist) -> Result<Allowlist, ConfigError> {
 /// As in gitleaks, a config that extends another may name a rule without `regex` or `path`
 /// (an override whose base lacks it, say); such a rule is kept but never matches.
 fn validate(set: &mut RuleSet, extends: bool) -> Result<(), ConfigError> {
-    for rule in &mut set.rules {
-        let id = rule.id.clone();
-        let err = |k| ConfigError::new(k).rule(&id);
-        if rule.regex.is_none() && rule.path.is_none() && !extends {
-            return Err(err(ConfigErrorKind::NoRegexOrPath));
-        }
-        if let Some(re) = &mut rule.regex {
-            let (translated, groups) =
-                super::regex::translate_counting(re).map_err(|e| err(ConfigErrorKind::Regex(e)))?;
-            *re = translated;
-            if let Some(g) = rule.secret_group
-                && g > groups
-            {
-                return Err(err(ConfigErrorKind::SecretGroup {
-                    group: g,
-                    max: groups,
-                }));
-            }
-        }
-        if let Some(p) = &mut rule.path {
-            *p = super::regex::translate(p)
-                .map_err(|e| err(ConfigErrorKind::Regex(format!("path: {e}"))))?;
-        }
-        for a in &mut rule.allowlists {
-            translate_allowlist(a).map_err(err)?;
-        }
-    }
+    // Parsing every regex is most of a load: on all cores, the first error in rule order wins.
+    let checked = crate::exec::par_map(&set.rules, 32, |rule| {
+        let mut rule = rule.clone();
+        validate_rule(&mut rule, extends).map(|()| rule)
+    });
+    set.rules = checked.into_iter().collect::<Result<_, _>>()?;
     let ids: HashSet<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
     for a in &mut set.allowlists {
         if let Some(missing) = a.target_rules.iter().find(|t| !ids.contains(t.as_str())) {
@@ -606,6 +585,36 @@ fn validate(set: &mut RuleSet, extends: bool) -> Result<(), ConfigError> {
     }
     for a in &mut set.allowlists {
         translate_allowlist(a).map_err(ConfigError::new)?;
+    }
+    Ok(())
+}
+
+/// One rule's part of [`validate`]: translates its patterns in place.
+fn validate_rule(rule: &mut Rule, extends: bool) -> Result<(), ConfigError> {
+    let id = rule.id.clone();
+    let err = |k| ConfigError::new(k).rule(&id);
+    if rule.regex.is_none() && rule.path.is_none() && !extends {
+        return Err(err(ConfigErrorKind::NoRegexOrPath));
+    }
+    if let Some(re) = &mut rule.regex {
+        let (translated, groups) =
+            super::regex::translate_counting(re).map_err(|e| err(ConfigErrorKind::Regex(e)))?;
+        *re = translated;
+        if let Some(g) = rule.secret_group
+            && g > groups
+        {
+            return Err(err(ConfigErrorKind::SecretGroup {
+                group: g,
+                max: groups,
+            }));
+        }
+    }
+    if let Some(p) = &mut rule.path {
+        *p = super::regex::translate(p)
+            .map_err(|e| err(ConfigErrorKind::Regex(format!("path: {e}"))))?;
+    }
+    for a in &mut rule.allowlists {
+        translate_allowlist(a).map_err(err)?;
     }
     Ok(())
 }

@@ -8,21 +8,20 @@
 //! stopwords and allowlists are checked only after a match.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
-use regex_automata::meta;
 
 use super::config::{ConfigError, ConfigErrorKind};
-use super::regex::{compile, compile_many, spans_lines};
+use super::regex::{LazyRegex, spans_lines};
 use super::rule::{Category, Condition, CryptoInfo, RegexTarget, RuleSet, Severity};
 
 /// A compiled allowlist.
 #[derive(Debug)]
 pub(crate) struct CAllow {
-    pub(crate) regexes: Option<meta::Regex>,
+    pub(crate) regexes: Option<LazyRegex>,
     pub(crate) target: RegexTarget,
     /// Stopwords, ASCII case-insensitive (gitleaks' generic rule has ~1,500: one automaton
     /// instead of a substring search per word).
     pub(crate) stopwords: Option<AhoCorasick>,
-    pub(crate) paths: Option<meta::Regex>,
+    pub(crate) paths: Option<LazyRegex>,
     pub(crate) condition: Condition,
     /// Whether it has any check capstan evaluates (an allowlist of only `commits` has none).
     pub(crate) has_checks: bool,
@@ -41,7 +40,7 @@ impl CAllow {
         if !self.has_checks {
             return false;
         }
-        let regex = self.regexes.as_ref().map(|re| {
+        let regex = self.regexes.as_ref().and_then(LazyRegex::get).map(|re| {
             let target = match self.target {
                 RegexTarget::Secret => c.secret,
                 RegexTarget::Match => c.whole,
@@ -60,7 +59,10 @@ impl CAllow {
     }
 
     pub(crate) fn path_hit(&self, path: &str) -> Option<bool> {
-        self.paths.as_ref().map(|re| re.is_match(path.as_bytes()))
+        self.paths
+            .as_ref()
+            .and_then(LazyRegex::get)
+            .map(|re| re.is_match(path.as_bytes()))
     }
 }
 
@@ -74,12 +76,12 @@ pub(crate) struct CRule {
     pub(crate) tags: Vec<String>,
     pub(crate) crypto: Option<CryptoInfo>,
     pub(crate) skip_report: bool,
-    pub(crate) regex: Option<meta::Regex>,
+    pub(crate) regex: Option<LazyRegex>,
     /// Explicit capture groups in `regex`.
     pub(crate) groups: usize,
     pub(crate) secret_group: Option<usize>,
     pub(crate) entropy: Option<f64>,
-    pub(crate) path: Option<meta::Regex>,
+    pub(crate) path: Option<LazyRegex>,
     pub(crate) multiline: bool,
     /// Indexes into `Rules::allows`: the rule's own and the global ones that target it.
     pub(crate) allows: Vec<usize>,
@@ -132,16 +134,17 @@ impl Rules {
         let mut allows = Vec::new();
         let mut global = Vec::new();
         let mut file_skips = Vec::new();
-        for a in &set.allowlists {
+        let global_allows = crate::exec::par_map(&set.allowlists, 8, compile_allow);
+        for (a, compiled) in set.allowlists.iter().zip(global_allows) {
             let idx = allows.len();
-            allows.push(compile_allow(a).map_err(|e| ConfigError::new(ConfigErrorKind::Regex(e)))?);
+            allows.push(compiled.map_err(|e| ConfigError::new(ConfigErrorKind::Regex(e)))?);
             if a.target_rules.is_empty() && a.regexes.is_empty() && a.stopwords.is_empty() {
                 file_skips.push(idx);
             }
             global.push((idx, &a.target_rules));
         }
 
-        let mut compiled = compile_regexes(&set.rules).into_iter();
+        let mut checked = check_rules(&set.rules).into_iter();
         let mut rules = Vec::with_capacity(set.rules.len());
         let mut keyword_index: hashbrown::HashMap<String, usize> = hashbrown::HashMap::new();
         let mut keyword_list: Vec<String> = Vec::new();
@@ -157,15 +160,13 @@ impl Rules {
                 ce.set_rule(&r.id);
                 ce
             };
-            let (regex, path) = compiled.next().unwrap_or((Ok(None), Ok(None)));
+            let (regex, path, own_allows) = checked.next().unwrap_or((Ok(None), Ok(None), vec![]));
             let (regex, path) = (regex.map_err(err)?, path.map_err(err)?);
-            let groups = regex
-                .as_ref()
-                .map_or(0, |re| re.captures_len().saturating_sub(1));
+            let groups = regex.as_ref().map_or(0, LazyRegex::groups);
             let mut rule_allows = Vec::new();
-            for a in &r.allowlists {
+            for a in own_allows {
                 rule_allows.push(allows.len());
-                allows.push(compile_allow(a).map_err(err)?);
+                allows.push(a.map_err(err)?);
             }
             for &(idx, targets) in &global {
                 if targets.is_empty() || targets.contains(&r.id) {
@@ -275,34 +276,22 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         })
 }
 
-type Compiled = (
-    Result<Option<meta::Regex>, String>,
-    Result<Option<meta::Regex>, String>,
+/// A rule's regex, path regex and own allowlists, checked.
+type Checked = (
+    Result<Option<LazyRegex>, String>,
+    Result<Option<LazyRegex>, String>,
+    Vec<Result<CAllow, String>>,
 );
 
-/// Each rule's regex and path regex, compiled on all cores (compiling is most of the cost of
-/// loading a rule set: 87 ms for the built-in packs on one core of the bench machine).
-fn compile_regexes(rules: &[super::rule::Rule]) -> Vec<Compiled> {
-    let one = |r: &super::rule::Rule| -> Compiled {
+/// Each rule's patterns, checked on all cores (checking is most of the cost of compiling a rule
+/// set; the searchers are built on first use, see [`LazyRegex`]).
+fn check_rules(rules: &[super::rule::Rule]) -> Vec<Checked> {
+    crate::exec::par_map(rules, 32, |r| {
         (
-            r.regex.as_deref().map(compile).transpose(),
-            r.path.as_deref().map(compile).transpose(),
+            r.regex.as_deref().map(LazyRegex::new).transpose(),
+            r.path.as_deref().map(LazyRegex::new).transpose(),
+            r.allowlists.iter().map(compile_allow).collect(),
         )
-    };
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if threads < 2 || rules.len() < 32 {
-        return rules.iter().map(one).collect();
-    }
-    let chunk = rules.len().div_ceil(threads.min(8));
-    std::thread::scope(|s| {
-        let handles: Vec<_> = rules
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
     })
 }
 
@@ -330,10 +319,10 @@ fn refs(v: &[String]) -> Vec<&str> {
 
 fn compile_allow(a: &super::rule::Allowlist) -> Result<CAllow, String> {
     let regexes = (!a.regexes.is_empty())
-        .then(|| compile_many(&refs(&a.regexes)))
+        .then(|| LazyRegex::many(&refs(&a.regexes)))
         .transpose()?;
     let paths = (!a.paths.is_empty())
-        .then(|| compile_many(&refs(&a.paths)))
+        .then(|| LazyRegex::many(&refs(&a.paths)))
         .transpose()?;
     let words: Vec<&str> = a
         .stopwords
@@ -360,4 +349,44 @@ fn compile_allow(a: &super::rule::Allowlist) -> Result<CAllow, String> {
         condition: a.condition,
         has_checks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(rules: &Rules) -> Vec<&str> {
+        rules
+            .rules
+            .iter()
+            .filter(|r| {
+                r.regex
+                    .as_ref()
+                    .is_some_and(|re| format!("{re:?}").contains("compiled: true"))
+            })
+            .map(|r| r.id.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn only_the_rules_an_input_needs_build_their_regexes() {
+        let rules = Rules::compile(&RuleSet::builtin_all().expect("packs")).expect("compiles");
+        assert!(built(&rules).is_empty(), "compiling builds no searcher");
+        let found = rules.scan_bytes(
+            ".env",
+            b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n",
+        );
+        assert!(
+            found.iter().any(|f| f.rule_id == "github-classic-pat"),
+            "{found:?}"
+        );
+        let now = built(&rules);
+        assert!(now.contains(&"github-classic-pat"), "{now:?}");
+        assert!(
+            now.len() < rules.len() / 4,
+            "{} of {} built",
+            now.len(),
+            rules.len()
+        );
+    }
 }

@@ -9,6 +9,7 @@
 //! Anything else `regex-syntax` refuses is reported with the parser's message.
 
 use regex_automata::meta;
+use regex_automata::nfa::thompson;
 use regex_automata::util::syntax;
 
 /// NFA size limit per rule: gitleaks patterns such as `[A-Za-z0-9\-_]{50,1000}` need more than
@@ -172,18 +173,135 @@ pub(crate) fn spans_lines(re: &str) -> bool {
     .any(|p| re.contains(p))
 }
 
-/// Compiles one pattern (already translated).
-pub(crate) fn compile(re: &str) -> Result<meta::Regex, String> {
-    build(&[re])
+/// A rule's (or an allowlist's) patterns, checked when the rule set is compiled and built into
+/// a searcher the first time a scan needs them.
+///
+/// Checking parses each pattern and builds its NFA, which is where every error a full compile
+/// can raise shows up (syntax, Unicode classes, the 64 MiB size limit): a bad config still fails
+/// when it loads. The rest of a compile — the reverse NFA, prefilters, the lazy DFA's set-up, two
+/// thirds of the time — waits for the first search, so a rule whose keywords never occur in the
+/// input costs nothing more (the built-in packs: 72 ms to compile before, see BENCHMARKS.md).
+/// The first thread to need a regex builds it; others needing the same one wait for it.
+pub(crate) struct LazyRegex {
+    patterns: Box<[Box<str>]>,
+    unicode: bool,
+    groups: usize,
+    regex: std::sync::OnceLock<Option<meta::Regex>>,
 }
 
-/// Compiles many patterns into one regex whose pattern ids are their indexes.
-pub(crate) fn compile_many(res: &[&str]) -> Result<meta::Regex, String> {
-    build(res)
+impl std::fmt::Debug for LazyRegex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyRegex")
+            .field("patterns", &self.patterns)
+            .field("compiled", &self.regex.get().is_some())
+            .finish()
+    }
 }
 
-/// Byte-oriented with Unicode off first (RE2's ASCII classes, small automata); Unicode on only
-/// for patterns that need it.
+impl LazyRegex {
+    /// Checks one pattern (already translated); see [`LazyRegex::many`].
+    pub(crate) fn new(re: &str) -> Result<LazyRegex, String> {
+        LazyRegex::many(&[re])
+    }
+
+    /// Checks patterns (already translated) that compile into one regex whose pattern ids are
+    /// their indexes: byte-oriented with Unicode off (RE2's ASCII classes, small automata),
+    /// Unicode on only for patterns that need it.
+    pub(crate) fn many(res: &[&str]) -> Result<LazyRegex, String> {
+        let check = |unicode: bool| -> Result<usize, String> {
+            let hirs = res
+                .iter()
+                .map(|re| {
+                    syntax::parse_with(re, &syntax_config(unicode))
+                        .map_err(|e| one_line(&e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            // Most patterns are far too small to need the NFA built to know it fits.
+            let bound = hirs.iter().map(nfa_bound).fold(0, u64::saturating_add);
+            if bound <= SMALL_NFA {
+                return Ok(hirs
+                    .first()
+                    .map_or(0, |h| h.properties().explicit_captures_len()));
+            }
+            thompson::Compiler::new()
+                .configure(thompson::Config::new().nfa_size_limit(Some(NFA_LIMIT)))
+                .build_many_from_hir(&hirs)
+                .map_err(|e| {
+                    let mut msg = format!("error building NFA: {e}");
+                    if e.size_limit().is_some() {
+                        msg += " (the pattern expands past the 64 MiB automaton limit; use a \
+                                smaller repetition)";
+                    }
+                    msg
+                })?;
+            Ok(hirs
+                .first()
+                .map_or(0, |h| h.properties().explicit_captures_len()))
+        };
+        let (unicode, groups) = match check(false) {
+            Ok(groups) => (false, groups),
+            Err(_) => (true, check(true)?),
+        };
+        Ok(LazyRegex {
+            patterns: res.iter().map(|&re| re.into()).collect(),
+            unicode,
+            groups,
+            regex: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Explicit capture groups in the first pattern (group 0 not counted).
+    pub(crate) fn groups(&self) -> usize {
+        self.groups
+    }
+
+    /// The searcher, built on first use.
+    ///
+    /// `None` only if the full build fails where the check passed: the reverse NFA outgrowing
+    /// the size limit the forward one met. It is then built without the limit (the forward
+    /// NFA bounds it), so `None` needs a failure regex-automata does not have today.
+    pub(crate) fn get(&self) -> Option<&meta::Regex> {
+        self.regex
+            .get_or_init(|| {
+                let res: Vec<&str> = self.patterns.iter().map(|p| &**p).collect();
+                build(&res, self.unicode, Some(NFA_LIMIT))
+                    .or_else(|| build(&res, self.unicode, None))
+            })
+            .as_ref()
+    }
+}
+
+/// Patterns bounded by this many NFA states (about 6 MB even at 64 bytes a state, a tenth of
+/// [`NFA_LIMIT`]) are not built to be checked against the limit.
+const SMALL_NFA: u64 = 100_000;
+
+/// An upper bound on the NFA states and transitions a pattern compiles to, with room for the
+/// unanchored prefix, the start and match states and the glue between pieces (twice the count).
+fn nfa_bound(h: &regex_syntax::hir::Hir) -> u64 {
+    nfa_states(h).saturating_mul(2).saturating_add(16)
+}
+
+/// The pieces of [`nfa_bound`]: one per literal byte, one per byte range, 40 per Unicode range
+/// (its UTF-8 sequences), a repetition its body times its bound plus one.
+fn nfa_states(h: &regex_syntax::hir::Hir) -> u64 {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => 1,
+        HirKind::Literal(l) => l.0.len() as u64 + 1,
+        HirKind::Class(Class::Bytes(c)) => c.ranges().len() as u64 + 1,
+        HirKind::Class(Class::Unicode(c)) => 40 * c.ranges().len() as u64 + 1,
+        HirKind::Repetition(r) => {
+            let times = r.max.unwrap_or(r.min).max(r.min);
+            nfa_states(&r.sub).saturating_mul(u64::from(times) + 1)
+        }
+        HirKind::Capture(c) => nfa_states(&c.sub) + 2,
+        HirKind::Concat(v) | HirKind::Alternation(v) => {
+            v.iter().map(nfa_states).fold(1, u64::saturating_add)
+        }
+    }
+}
+
+/// The full compile (its errors were raised by the check: see [`LazyRegex::get`]).
 ///
 /// The one-pass DFA is off: building it was a third of compile time, and the only anchored
 /// searches capstan runs (capture groups over a match already found) are a few dozen bytes,
@@ -192,32 +310,16 @@ pub(crate) fn compile_many(res: &[&str]) -> Result<meta::Regex, String> {
 /// The lazy DFA may grow to 16 MiB per regex and thread (the default 2 MiB made gitleaks'
 /// generic rule clear and rebuild its states over and over: 40% less CPU on a vendored-crates
 /// tree with the bigger cap, for about 12 MB more peak RSS per thread).
-fn build(res: &[&str]) -> Result<meta::Regex, String> {
+fn build(res: &[&str], unicode: bool, limit: Option<usize>) -> Option<meta::Regex> {
     let config = meta::Config::new()
-        .nfa_size_limit(Some(NFA_LIMIT))
+        .nfa_size_limit(limit)
         .onepass(false)
         .hybrid_cache_capacity(16 << 20);
-    let attempt = |unicode| {
-        meta::Builder::new()
-            .configure(config.clone())
-            .syntax(syntax_config(unicode))
-            .build_many(res)
-            .map_err(|e| {
-                // The size limit's own message is in the source ("exceeded size limit ...").
-                let mut msg = e.to_string();
-                let mut cause = std::error::Error::source(&e);
-                while let Some(c) = cause {
-                    msg = format!("{msg}: {c}");
-                    cause = c.source();
-                }
-                if e.size_limit().is_some() {
-                    msg += " (the pattern expands past the 64 MiB automaton limit; use a \
-                            smaller repetition)";
-                }
-                one_line(&msg)
-            })
-    };
-    attempt(false).or_else(|_| attempt(true))
+    meta::Builder::new()
+        .configure(config)
+        .syntax(syntax_config(unicode))
+        .build_many(res)
+        .ok()
 }
 
 #[cfg(test)]
@@ -235,7 +337,8 @@ mod tests {
     fn braces_that_are_not_repetitions_are_literals_as_in_re2() {
         let t = translate(r"\$?{{[^}]+}}x{2}y{1,}z{,3}").expect("translates");
         assert_eq!(t, r"\$?\{\{[^}]+\}\}x{2}y{1,}z\{,3\}");
-        let re = compile(&t).expect("compiles");
+        let re = LazyRegex::new(&t).expect("compiles");
+        let re = re.get().expect("builds");
         assert!(re.is_match("${{ secrets.TOKEN }}xxyz{,3}".as_bytes()));
     }
 
@@ -246,16 +349,78 @@ mod tests {
             r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9\-_]{50,1000}",
         ] {
             assert!(translate(re).is_ok(), "{re}");
-            assert!(compile(re).is_ok(), "{re}");
+            assert!(LazyRegex::new(re).is_ok_and(|r| r.get().is_some()), "{re}");
         }
     }
 
     #[test]
     fn ascii_classes_match_like_re2() {
-        let re = compile(r"\w+").expect("compiles");
+        let re = LazyRegex::new(r"\w+").expect("compiles");
+        let re = re.get().expect("builds");
         let m = re.find("é_abc".as_bytes()).expect("matches");
         assert_eq!(m.range(), 2..6, "\\w is ASCII, as in RE2");
-        assert!(compile(r"\p{Greek}+").is_ok(), "Unicode classes still work");
+        assert!(
+            LazyRegex::new(r"\p{Greek}+").is_ok_and(|r| r.get().is_some()),
+            "Unicode classes still work"
+        );
+    }
+
+    #[test]
+    fn checked_when_made_and_built_on_first_use() {
+        let re = LazyRegex::new(r"ghp_[0-9a-zA-Z]{36}").expect("checks");
+        assert!(
+            re.regex.get().is_none(),
+            "nothing is built before a search needs it"
+        );
+        let built = re.get().expect("builds");
+        assert!(built.is_match(b"ghp_0123456789abcdefghijklmnopqrstuvwxyz"));
+        assert!(re.regex.get().is_some());
+        assert_eq!(LazyRegex::new(r"(a)(?:b)(c)").map(|r| r.groups()), Ok(2));
+        // Every error a full build can raise is raised by the check.
+        let e = LazyRegex::new("x{1000}{1000}{100}").expect_err("too big");
+        assert!(e.contains("64 MiB automaton limit"), "{e}");
+        let e = LazyRegex::many(&["ok", "a(b"]).expect_err("unclosed");
+        assert!(e.contains("unclosed") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn the_nfa_bound_holds_for_every_built_in_pattern_and_hard_ones() {
+        let set = crate::scan::RuleSet::builtin_all().expect("packs");
+        let mut patterns: Vec<String> = set.rules.iter().filter_map(|r| r.regex.clone()).collect();
+        patterns.extend(
+            [
+                r"(?i)\p{L}{3,40}ß",
+                r"[\p{Greek}\p{Cyrillic}]+[^\x00-\x7f]{2}",
+                r"((a|bc){2,5}x?){3}",
+                r"(?i)(?:password|secret)\s*[:=]\s*[^\s]{8,200}",
+                r"\b\w{10,}\b",
+            ]
+            .map(String::from),
+        );
+        for re in &patterns {
+            for unicode in [false, true] {
+                let Ok(hir) = syntax::parse_with(re, &syntax_config(unicode)) else {
+                    continue;
+                };
+                let nfa = thompson::Compiler::new()
+                    .build_from_hir(&hir)
+                    .expect("builds");
+                let transitions: usize = nfa
+                    .states()
+                    .iter()
+                    .map(|s| match s {
+                        thompson::State::Sparse(t) => t.transitions.len(),
+                        thompson::State::Dense(_) => 256,
+                        _ => 1,
+                    })
+                    .sum();
+                let bound = nfa_bound(&hir);
+                assert!(
+                    transitions as u64 <= bound,
+                    "{re} (unicode {unicode}): {transitions} > {bound}"
+                );
+            }
+        }
     }
 
     #[test]

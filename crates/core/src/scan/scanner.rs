@@ -13,6 +13,7 @@ use regex_automata::{Anchored, Input};
 
 use super::engine::{CRule, Candidate, Rules};
 use super::finding::{Finding, fingerprint, redact, shannon_entropy};
+use super::regex::LazyRegex;
 
 /// Lines longer than this are scanned in pieces.
 pub const MAX_LINE: usize = 128 << 10;
@@ -175,7 +176,10 @@ impl<'r> Scanner<'r> {
         self.active.resize(rules.rules.len(), true);
         for &i in &rules.path_scoped {
             let r = &rules.rules[i as usize];
-            self.active[i as usize] = r.path.as_ref().is_none_or(|p| p.is_match(path.as_bytes()));
+            self.active[i as usize] = r
+                .path
+                .as_ref()
+                .is_none_or(|p| p.get().is_some_and(|p| p.is_match(path.as_bytes())));
         }
         if self
             .rules
@@ -367,7 +371,11 @@ impl<'r> Scanner<'r> {
             if !self.active[ri as usize] {
                 continue;
             }
-            let Some(re) = &rules.rules[ri as usize].regex else {
+            let Some(re) = rules.rules[ri as usize]
+                .regex
+                .as_ref()
+                .and_then(LazyRegex::get)
+            else {
                 continue;
             };
             let mut pos = start;
@@ -456,7 +464,11 @@ impl<'r> Scanner<'r> {
         line_start: u64,
     ) {
         let rules = self.rules;
-        let Some(re) = &rules.rules[ri as usize].regex else {
+        let Some(re) = rules.rules[ri as usize]
+            .regex
+            .as_ref()
+            .and_then(LazyRegex::get)
+        else {
             return;
         };
         let found: Vec<_> = re
@@ -505,7 +517,7 @@ impl<'r> Scanner<'r> {
     ) {
         let rules = self.rules;
         let rule = &rules.rules[ri as usize];
-        let Some(re) = &rule.regex else {
+        let Some(re) = rule.regex.as_ref().and_then(LazyRegex::get) else {
             return;
         };
         let window = &self.buf[ws..we];

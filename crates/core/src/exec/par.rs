@@ -1,0 +1,55 @@
+//! A parallel map over a slice on scoped threads, for one-off CPU-bound set-up work (compiling
+//! a rule set) where starting a [`WorkerPool`](super::WorkerPool) would cost more than it saves.
+
+/// Maps `items` through `f` on up to one thread per core (at most 8), in contiguous chunks,
+/// keeping the order; on one core, or for fewer than `min_items`, on the calling thread.
+/// A panic in `f` is resumed on the caller.
+pub(crate) fn par_map<T, R, F>(items: &[T], min_items: usize, f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync,
+{
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if threads < 2 || items.len() < min_items.max(2) {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads.min(8));
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::par_map;
+
+    #[test]
+    fn keeps_order_at_every_size() {
+        for n in [0, 1, 2, 31, 32, 33, 1000] {
+            let items: Vec<usize> = (0..n).collect();
+            let out = par_map(&items, 2, |&i| i * 3);
+            assert_eq!(out, items.iter().map(|i| i * 3).collect::<Vec<_>>(), "{n}");
+        }
+    }
+
+    #[test]
+    fn a_panic_reaches_the_caller() {
+        let items: Vec<u32> = (0..64).collect();
+        let caught = std::panic::catch_unwind(|| {
+            par_map(&items, 2, |&i| {
+                assert_ne!(i, 40, "item forty");
+                i
+            })
+        });
+        assert!(caught.is_err());
+    }
+}
