@@ -180,7 +180,7 @@ pub(crate) fn spans_lines(re: &str) -> bool {
 /// can raise shows up (syntax, Unicode classes, the 64 MiB size limit): a bad config still fails
 /// when it loads. The rest of a compile — the reverse NFA, prefilters, the lazy DFA's set-up, two
 /// thirds of the time — waits for the first search, so a rule whose keywords never occur in the
-/// input costs nothing more (the built-in packs: 72 ms to compile before, see BENCHMARKS.md).
+/// input costs nothing more (the built-in packs compile in 47 ms instead of 98: BENCHMARKS.md).
 /// The first thread to need a regex builds it; others needing the same one wait for it.
 pub(crate) struct LazyRegex {
     patterns: Box<[Box<str>]>,
