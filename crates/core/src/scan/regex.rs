@@ -176,9 +176,9 @@ pub(crate) fn spans_lines(re: &str) -> bool {
 /// A rule's (or an allowlist's) patterns, checked when the rule set is compiled and built into
 /// a searcher the first time a scan needs them.
 ///
-/// Checking parses each pattern and builds its NFA, which is where every error a full compile
-/// can raise shows up (syntax, Unicode classes, the 64 MiB size limit): a bad config still fails
-/// when it loads. The rest of a compile — the reverse NFA, prefilters, the lazy DFA's set-up, two
+/// Checking parses each pattern and bounds its NFA (building the NFA only when a proven bound on
+/// its size cannot rule out the 64 MiB limit): every error a full compile can raise shows up
+/// there (syntax, Unicode classes, the size limit), so a bad config still fails when it loads. The rest of a compile — the reverse NFA, prefilters, the lazy DFA's set-up, two
 /// thirds of the time — waits for the first search, so a rule whose keywords never occur in the
 /// input costs nothing more (the built-in packs compile in 47 ms instead of 98: BENCHMARKS.md).
 /// The first thread to need a regex builds it; others needing the same one wait for it.
