@@ -11,6 +11,8 @@ pub struct AtomicFile {
     file: Option<BufWriter<File>>,
     tmp: PathBuf,
     target: PathBuf,
+    /// Removes `tmp` if a Ctrl-C ends the process before `commit` or drop can.
+    _on_exit: crate::signal::TempGuard,
 }
 
 impl AtomicFile {
@@ -41,6 +43,7 @@ impl AtomicFile {
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", target.display())))?;
         Ok(AtomicFile {
             file: Some(BufWriter::new(file)),
+            _on_exit: crate::signal::remove_on_exit(&tmp),
             tmp,
             target: target.to_owned(),
         })

@@ -218,3 +218,46 @@ fn control_characters_in_names_cannot_forge_lines_or_colours() {
         "no raw escape reaches the terminal: {text:?}"
     );
 }
+
+#[test]
+fn ctrl_c_while_writing_a_context_file_leaves_no_half_file() {
+    let s = Scratch::new("sigint-context");
+    let root = s.tree(40_000);
+    std::fs::write(root.join("Dockerfile"), "FROM scratch\n").expect("Dockerfile");
+    let out = s.0.join("context.tar");
+    let mut child = capstan()
+        .args(["context", "--scan", "-o"])
+        .arg(&out)
+        .arg(&root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    let started = Instant::now();
+    while bytes_read(child.id()) < 4 << 20 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the context never started"
+        );
+        if child.try_wait().expect("wait").is_some() {
+            let done = child.wait_with_output().expect("output");
+            panic!("ended early: {}", String::from_utf8_lossy(&done.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let done = wait(child, Duration::from_secs(60));
+    assert_eq!(done.status.code(), Some(130));
+    // Neither the archive nor its temporary file: an interrupted context is not a context.
+    let left: Vec<_> = std::fs::read_dir(&s.0)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .filter(|n| n != "tree")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
