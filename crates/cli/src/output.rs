@@ -32,6 +32,8 @@ impl AtomicFile {
         tmp_name.push(name);
         tmp_name.push(format!(".tmp{}", std::process::id()));
         let tmp = target.with_file_name(tmp_name);
+        // Registered before it exists: a Ctrl-C from here on removes it.
+        let on_exit = crate::signal::remove_on_exit(&tmp);
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
@@ -43,7 +45,7 @@ impl AtomicFile {
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", target.display())))?;
         Ok(AtomicFile {
             file: Some(BufWriter::new(file)),
-            _on_exit: crate::signal::remove_on_exit(&tmp),
+            _on_exit: on_exit,
             tmp,
             target: target.to_owned(),
         })

@@ -1,7 +1,8 @@
 //! SIGINT. For `capstan scan` the first one stops the walk (the report of what was found so far
 //! is still written, marked interrupted, exit 130) and a second one ends the process at once;
 //! every other command ends at the first. Ending at once removes the temporary files of
-//! reports and archives being written (see [`remove_on_exit`]), so no half file is left.
+//! reports and archives being written (see [`remove_on_exit`]), so no half file is left, then
+//! dies of the SIGINT as it would have without a handler.
 
 use std::ffi::CString;
 use std::path::Path;
@@ -19,7 +20,7 @@ static TEMP_FILES: [AtomicPtr<libc::c_char>; 8] =
     [const { AtomicPtr::new(std::ptr::null_mut()) }; 8];
 
 extern "C" fn on_sigint(_: libc::c_int) {
-    // Only atomics, unlink and _exit here: all async-signal-safe.
+    // Only atomics and async-signal-safe calls (unlink, sigaction, sigprocmask, raise, _exit).
     if SIGNALLED.swap(true, Ordering::SeqCst) || !GRACEFUL.load(Ordering::SeqCst) {
         for slot in &TEMP_FILES {
             let path = slot.load(Ordering::SeqCst);
@@ -28,21 +29,45 @@ extern "C" fn on_sigint(_: libc::c_int) {
                 unsafe { libc::unlink(path) };
             }
         }
-        // SAFETY: _exit is async-signal-safe and ends the process without running Rust code.
-        unsafe { libc::_exit(130) };
+        // End as a SIGINT would have without the handler, so the shell sees it (a `for` loop
+        // stops): the default action back, the signal unblocked and raised again.
+        // SAFETY: zeroed sigaction/sigset values are valid to fill in; every call here is
+        // async-signal-safe, and _exit ends the process without running Rust code should the
+        // raised signal not end it.
+        unsafe {
+            let mut default: libc::sigaction = std::mem::zeroed();
+            default.sa_sigaction = libc::SIG_DFL;
+            libc::sigemptyset(&raw mut default.sa_mask);
+            libc::sigaction(libc::SIGINT, &raw const default, std::ptr::null_mut());
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&raw mut set);
+            libc::sigaddset(&raw mut set, libc::SIGINT);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &raw const set, std::ptr::null_mut());
+            libc::raise(libc::SIGINT);
+            libc::_exit(130);
+        }
     }
     STOP.store(true, Ordering::SeqCst);
 }
 
 /// Installs the handler: from now on a SIGINT removes the registered temporary files and ends
-/// the process with status 130 (unless [`stop_on_sigint`] asked for a graceful first one).
+/// the process as a SIGINT does (unless [`stop_on_sigint`] asked for a graceful first one).
+/// A SIGINT the process was started ignoring (a background job of a script) stays ignored.
 pub fn install() {
-    // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value to fill in.
+    // SAFETY: zeroed sigaction values are valid "no flags, empty mask" values to fill in;
+    // reading the current action has no effect.
+    let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: `current` is a valid place for the old action.
+    unsafe { libc::sigaction(libc::SIGINT, std::ptr::null(), &raw mut current) };
+    if current.sa_sigaction == libc::SIG_IGN {
+        return;
+    }
+    // SAFETY: as above.
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     action.sa_sigaction = on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t;
     action.sa_flags = libc::SA_RESTART;
     // SAFETY: `action` is initialised, its mask is emptied in place, and the handler only
-    // touches atomics, unlink and _exit; the old action is not needed.
+    // makes async-signal-safe calls; the old action is not needed.
     unsafe {
         libc::sigemptyset(&raw mut action.sa_mask);
         libc::sigaction(libc::SIGINT, &raw const action, std::ptr::null_mut());

@@ -2,8 +2,8 @@
 //! a rule set) where starting a [`WorkerPool`](super::WorkerPool) would cost more than it saves.
 
 /// Maps `items` through `f` on up to one thread per core (at most 8), in contiguous chunks,
-/// keeping the order; on one core, or for fewer than `min_items`, on the calling thread.
-/// A panic in `f` is resumed on the caller.
+/// keeping the order; on one core, or for fewer than `min_items`, on the calling thread, as
+/// is any chunk whose thread the system refuses. A panic in `f` is resumed on the caller.
 pub(crate) fn par_map<T, R, F>(items: &[T], min_items: usize, f: F) -> Vec<R>
 where
     T: Sync,
@@ -17,13 +17,20 @@ where
     let chunk = items.len().div_ceil(threads.min(8));
     let f = &f;
     std::thread::scope(|s| {
-        let handles: Vec<_> = items
+        let parts: Vec<_> = items
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+            .map(|part| {
+                let spawned = std::thread::Builder::new()
+                    .spawn_scoped(s, move || part.iter().map(f).collect::<Vec<_>>());
+                (part, spawned.ok())
+            })
             .collect();
-        handles
+        parts
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .flat_map(|(part, handle)| match handle {
+                Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                None => part.iter().map(f).collect(),
+            })
             .collect()
     })
 }

@@ -40,13 +40,14 @@ impl CAllow {
         if !self.has_checks {
             return false;
         }
-        let regex = self.regexes.as_ref().and_then(LazyRegex::get).map(|re| {
+        // A pattern that could not be built allows nothing (see `LazyRegex::get`).
+        let regex = self.regexes.as_ref().map(|re| {
             let target = match self.target {
                 RegexTarget::Secret => c.secret,
                 RegexTarget::Match => c.whole,
                 RegexTarget::Line => c.line,
             };
-            re.is_match(target)
+            re.get().is_some_and(|re| re.is_match(target))
         });
         let stop = self.stopwords.as_ref().map(|ac| ac.is_match(c.secret));
         let checks = [regex, stop, path_hit];
@@ -61,8 +62,7 @@ impl CAllow {
     pub(crate) fn path_hit(&self, path: &str) -> Option<bool> {
         self.paths
             .as_ref()
-            .and_then(LazyRegex::get)
-            .map(|re| re.is_match(path.as_bytes()))
+            .map(|re| re.get().is_some_and(|re| re.is_match(path.as_bytes())))
     }
 }
 

@@ -9,7 +9,6 @@
 //! Anything else `regex-syntax` refuses is reported with the parser's message.
 
 use regex_automata::meta;
-use regex_automata::nfa::thompson;
 use regex_automata::util::syntax;
 
 /// NFA size limit per rule: gitleaks patterns such as `[A-Za-z0-9\-_]{50,1000}` need more than
@@ -176,12 +175,14 @@ pub(crate) fn spans_lines(re: &str) -> bool {
 /// A rule's (or an allowlist's) patterns, checked when the rule set is compiled and built into
 /// a searcher the first time a scan needs them.
 ///
-/// Checking parses each pattern and bounds its NFA (building the NFA only when a proven bound on
-/// its size cannot rule out the 64 MiB limit): every error a full compile can raise shows up
-/// there (syntax, Unicode classes, the size limit), so a bad config still fails when it loads. The rest of a compile — the reverse NFA, prefilters, the lazy DFA's set-up, two
-/// thirds of the time — waits for the first search, so a rule whose keywords never occur in the
-/// input costs nothing more (the built-in packs compile in 47 ms instead of 98: BENCHMARKS.md).
-/// The first thread to need a regex builds it; others needing the same one wait for it.
+/// Checking parses each pattern and bounds the size of its automata from the parse tree. A
+/// pattern whose bound is small (a tenth of the 64 MiB limit; nearly every real rule) is
+/// built on first use; any other is built in full at once, under the limit, so everything a
+/// full compile can refuse (syntax, Unicode classes, the size limit) is still refused when
+/// the config loads. The deferred part — the NFAs, prefilters, the lazy DFA's set-up — is
+/// most of a compile, and a rule whose keywords never occur in the input never pays it (the
+/// built-in packs compile in 47 ms instead of 98: BENCHMARKS.md). The first thread to need a
+/// regex builds it; others needing the same one wait for it.
 pub(crate) struct LazyRegex {
     patterns: Box<[Box<str>]>,
     unicode: bool,
@@ -208,45 +209,57 @@ impl LazyRegex {
     /// their indexes: byte-oriented with Unicode off (RE2's ASCII classes, small automata),
     /// Unicode on only for patterns that need it.
     pub(crate) fn many(res: &[&str]) -> Result<LazyRegex, String> {
-        let check = |unicode: bool| -> Result<usize, String> {
+        let check = |unicode: bool| -> Result<(usize, Option<meta::Regex>), String> {
             let hirs = res
                 .iter()
-                .map(|re| {
-                    syntax::parse_with(re, &syntax_config(unicode))
-                        .map_err(|e| one_line(&e.to_string()))
+                .enumerate()
+                .map(|(i, re)| {
+                    syntax::parse_with(re, &syntax_config(unicode)).map_err(|e| {
+                        let msg = one_line(&e.to_string());
+                        if res.len() > 1 {
+                            format!("pattern {i}: {msg}")
+                        } else {
+                            msg
+                        }
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            // Most patterns are far too small to need the NFA built to know it fits.
+            let groups = hirs
+                .first()
+                .map_or(0, |h| h.properties().explicit_captures_len());
             let bound = hirs.iter().map(nfa_bound).fold(0, u64::saturating_add);
             if bound <= SMALL_NFA {
-                return Ok(hirs
-                    .first()
-                    .map_or(0, |h| h.properties().explicit_captures_len()));
+                return Ok((groups, None));
             }
-            thompson::Compiler::new()
-                .configure(thompson::Config::new().nfa_size_limit(Some(NFA_LIMIT)))
-                .build_many_from_hir(&hirs)
-                .map_err(|e| {
-                    let mut msg = format!("error building NFA: {e}");
-                    if e.size_limit().is_some() {
-                        msg += " (the pattern expands past the 64 MiB automaton limit; use a \
-                                smaller repetition)";
-                    }
-                    msg
-                })?;
-            Ok(hirs
-                .first()
-                .map_or(0, |h| h.properties().explicit_captures_len()))
+            // Big enough to matter: built now, under the limit, as before.
+            let built = build(res, unicode).map_err(|e| {
+                let mut msg = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    msg = format!("{msg}: {c}");
+                    cause = c.source();
+                }
+                if e.size_limit().is_some() {
+                    msg += " (the pattern expands past the 64 MiB automaton limit; use a \
+                            smaller repetition)";
+                }
+                one_line(&msg)
+            })?;
+            Ok((groups, Some(built)))
         };
-        let (unicode, groups) = match check(false) {
-            Ok(groups) => (false, groups),
+        let (unicode, (groups, built)) = match check(false) {
+            Ok(checked) => (false, checked),
             Err(_) => (true, check(true)?),
         };
+        let regex = std::sync::OnceLock::new();
+        if let Some(built) = built {
+            let _ = regex.set(Some(built));
+        }
         Ok(LazyRegex {
             patterns: res.iter().map(|&re| re.into()).collect(),
             unicode,
             groups,
-            regex: std::sync::OnceLock::new(),
+            regex,
         })
     }
 
@@ -255,53 +268,62 @@ impl LazyRegex {
         self.groups
     }
 
-    /// The searcher, built on first use.
-    ///
-    /// `None` only if the full build fails where the check passed: the reverse NFA outgrowing
-    /// the size limit the forward one met. It is then built without the limit (the forward
-    /// NFA bounds it), so `None` needs a failure regex-automata does not have today.
+    /// The searcher, built on first use (under the size limit, which the check's bound keeps
+    /// it ten times below). `None` only if that build fails, which needs the bound to be wrong
+    /// by a factor of ten (a test holds it to every built-in and gitleaks pattern and to
+    /// adversarial ones); callers then treat the pattern as matching nothing, and an allowlist
+    /// check built on it as not allowing.
     pub(crate) fn get(&self) -> Option<&meta::Regex> {
         self.regex
             .get_or_init(|| {
                 let res: Vec<&str> = self.patterns.iter().map(|p| &**p).collect();
-                build(&res, self.unicode, Some(NFA_LIMIT))
-                    .or_else(|| build(&res, self.unicode, None))
+                build(&res, self.unicode).ok()
             })
             .as_ref()
     }
 }
 
-/// Patterns bounded by this many NFA states (about 6 MB even at 64 bytes a state, a tenth of
-/// [`NFA_LIMIT`]) are not built to be checked against the limit.
-const SMALL_NFA: u64 = 100_000;
+/// Bytes of automaton one unit of [`nfa_bound`] may take.
+const UNIT_BYTES: u64 = 64;
 
-/// An upper bound on the NFA states and transitions a pattern compiles to, with room for the
-/// unanchored prefix, the start and match states and the glue between pieces (twice the count).
+/// Patterns bounded by this many units (a tenth of [`NFA_LIMIT`]) are built on first use.
+const SMALL_NFA: u64 = (NFA_LIMIT as u64 / 10) / UNIT_BYTES;
+
+/// An upper bound, in units of [`UNIT_BYTES`], on the NFAs (forward and reverse) a pattern
+/// compiles to: every piece of the parse tree counted with the states the compiler adds
+/// around it, plus the unanchored prefix and the start and match states.
 fn nfa_bound(h: &regex_syntax::hir::Hir) -> u64 {
-    nfa_states(h).saturating_mul(2).saturating_add(16)
+    nfa_units(h).saturating_add(32)
 }
 
 /// The pieces of [`nfa_bound`]: one per literal byte, one per byte range, 40 per Unicode range
-/// (its UTF-8 sequences), a repetition its body times its bound plus one.
-fn nfa_states(h: &regex_syntax::hir::Hir) -> u64 {
+/// (its UTF-8 sequences, either direction), a repetition its body and glue times its bound
+/// plus one, alternations and concatenations their parts and glue.
+fn nfa_units(h: &regex_syntax::hir::Hir) -> u64 {
     use regex_syntax::hir::{Class, HirKind};
     match h.kind() {
-        HirKind::Empty | HirKind::Look(_) => 1,
+        HirKind::Empty => 1,
+        HirKind::Look(_) => 2,
         HirKind::Literal(l) => l.0.len() as u64 + 1,
         HirKind::Class(Class::Bytes(c)) => c.ranges().len() as u64 + 1,
-        HirKind::Class(Class::Unicode(c)) => 40 * c.ranges().len() as u64 + 1,
+        HirKind::Class(Class::Unicode(c)) => (c.ranges().len() as u64).saturating_mul(40) + 1,
         HirKind::Repetition(r) => {
-            let times = r.max.unwrap_or(r.min).max(r.min);
-            nfa_states(&r.sub).saturating_mul(u64::from(times) + 1)
+            let times = u64::from(r.max.unwrap_or(r.min).max(r.min));
+            nfa_units(&r.sub)
+                .saturating_add(4)
+                .saturating_mul(times.saturating_add(1))
+                .saturating_add(4)
         }
-        HirKind::Capture(c) => nfa_states(&c.sub) + 2,
-        HirKind::Concat(v) | HirKind::Alternation(v) => {
-            v.iter().map(nfa_states).fold(1, u64::saturating_add)
-        }
+        HirKind::Capture(c) => nfa_units(&c.sub).saturating_add(4),
+        HirKind::Concat(v) => v.iter().map(nfa_units).fold(2, u64::saturating_add),
+        HirKind::Alternation(v) => v
+            .iter()
+            .map(|b| nfa_units(b).saturating_add(2))
+            .fold(2, u64::saturating_add),
     }
 }
 
-/// The full compile (its errors were raised by the check: see [`LazyRegex::get`]).
+/// The full compile.
 ///
 /// The one-pass DFA is off: building it was a third of compile time, and the only anchored
 /// searches capstan runs (capture groups over a match already found) are a few dozen bytes,
@@ -310,21 +332,22 @@ fn nfa_states(h: &regex_syntax::hir::Hir) -> u64 {
 /// The lazy DFA may grow to 16 MiB per regex and thread (the default 2 MiB made gitleaks'
 /// generic rule clear and rebuild its states over and over: 40% less CPU on a vendored-crates
 /// tree with the bigger cap, for about 12 MB more peak RSS per thread).
-fn build(res: &[&str], unicode: bool, limit: Option<usize>) -> Option<meta::Regex> {
+fn build(res: &[&str], unicode: bool) -> Result<meta::Regex, Box<meta::BuildError>> {
     let config = meta::Config::new()
-        .nfa_size_limit(limit)
+        .nfa_size_limit(Some(NFA_LIMIT))
         .onepass(false)
         .hybrid_cache_capacity(16 << 20);
     meta::Builder::new()
         .configure(config)
         .syntax(syntax_config(unicode))
         .build_many(res)
-        .ok()
+        .map_err(Box::new)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use regex_automata::nfa::thompson;
 
     #[test]
     fn quote_spans_become_literals() {
@@ -376,6 +399,9 @@ mod tests {
         assert!(built.is_match(b"ghp_0123456789abcdefghijklmnopqrstuvwxyz"));
         assert!(re.regex.get().is_some());
         assert_eq!(LazyRegex::new(r"(a)(?:b)(c)").map(|r| r.groups()), Ok(2));
+        // A pattern too big for the bound to vouch for is built, under the limit, at once.
+        let big = LazyRegex::new("(?:abc){30000}").expect("fits the limit");
+        assert!(big.regex.get().is_some(), "built when it loads");
         // Every error a full build can raise is raised by the check.
         let e = LazyRegex::new("x{1000}{1000}{100}").expect_err("too big");
         assert!(e.contains("64 MiB automaton limit"), "{e}");
@@ -384,41 +410,54 @@ mod tests {
     }
 
     #[test]
-    fn the_nfa_bound_holds_for_every_built_in_pattern_and_hard_ones() {
-        let set = crate::scan::RuleSet::builtin_all().expect("packs");
-        let mut patterns: Vec<String> = set.rules.iter().filter_map(|r| r.regex.clone()).collect();
-        patterns.extend(
-            [
-                r"(?i)\p{L}{3,40}ß",
-                r"[\p{Greek}\p{Cyrillic}]+[^\x00-\x7f]{2}",
-                r"((a|bc){2,5}x?){3}",
-                r"(?i)(?:password|secret)\s*[:=]\s*[^\s]{8,200}",
-                r"\b\w{10,}\b",
-            ]
-            .map(String::from),
-        );
+    fn the_nfa_bound_holds_for_every_built_in_and_gitleaks_pattern_and_hard_ones() {
+        let mut patterns: Vec<String> = Vec::new();
+        let gitleaks = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/peers/gitleaks/gitleaks.toml");
+        for set in [
+            crate::scan::RuleSet::builtin_all().expect("packs"),
+            crate::scan::RuleSet::load(&gitleaks).expect("gitleaks' default config"),
+        ] {
+            patterns.extend(set.rules.iter().filter_map(|r| r.regex.clone()));
+        }
+        // A hundred nested stars around an optional piece (the compiler adds states per level
+        // that the pattern's text does not show), repeated.
+        let nested = format!("{}a?{}", "(?:".repeat(100), ")*".repeat(100));
+        patterns.extend([
+            format!("(?:{nested}){{40}}"),
+            format!("(?:{nested}b|c{nested}){{2,9}}"),
+            r"(?i)\p{L}{3,40}ß".into(),
+            r"[\p{Greek}\p{Cyrillic}]+[^\x00-\x7f]{2}".into(),
+            r"[^a]{1,20}\W+".into(),
+            r"((a|bc){2,5}x?){3}".into(),
+            r"(?i)(?:password|secret)\s*[:=]\s*[^\s]{8,200}".into(),
+            r"\b\w{10,}\b(?m:^$)".into(),
+        ]);
+        // Both automata a full build makes, as it configures them, must fit in the bound.
+        let forward = thompson::Config::new().shrink(false);
+        let reverse = forward
+            .clone()
+            .which_captures(thompson::WhichCaptures::None)
+            .reverse(true);
         for re in &patterns {
-            for unicode in [false, true] {
-                let Ok(hir) = syntax::parse_with(re, &syntax_config(unicode)) else {
-                    continue;
-                };
-                let nfa = thompson::Compiler::new()
-                    .build_from_hir(&hir)
-                    .expect("builds");
-                let transitions: usize = nfa
-                    .states()
-                    .iter()
-                    .map(|s| match s {
-                        thompson::State::Sparse(t) => t.transitions.len(),
-                        thompson::State::Dense(_) => 256,
-                        _ => 1,
-                    })
-                    .sum();
-                let bound = nfa_bound(&hir);
-                assert!(
-                    transitions as u64 <= bound,
-                    "{re} (unicode {unicode}): {transitions} > {bound}"
-                );
+            // As the check chooses: Unicode only for patterns that need it.
+            let parsed = [false, true].into_iter().find_map(|unicode| {
+                syntax::parse_with(re, &syntax_config(unicode))
+                    .ok()
+                    .map(|hir| (unicode, hir))
+            });
+            if let Some((unicode, hir)) = parsed {
+                let bytes = nfa_bound(&hir) * UNIT_BYTES;
+                for config in [&forward, &reverse] {
+                    let built = thompson::Compiler::new()
+                        .configure(config.clone().nfa_size_limit(Some(bytes as usize)))
+                        .build_from_hir(&hir);
+                    assert!(
+                        built.is_ok(),
+                        "{re} (unicode {unicode}, reverse {:?}): over {bytes} bytes: {built:?}",
+                        config.get_reverse()
+                    );
+                }
             }
         }
     }
