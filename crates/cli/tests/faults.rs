@@ -2,6 +2,7 @@
 //! scan. Each ends in the documented exit status with a message, never in a report that looks
 //! complete but is not.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -78,9 +79,15 @@ fn wait(mut child: Child, limit: Duration) -> Output {
     }
 }
 
-/// Sends SIGINT to `child` once it has read 4 MiB — once it is reading files (loading rules
-/// reads next to nothing), however slow the machine is.
-fn interrupt_once_reading(child: &mut Child) {
+/// Starts capstan with `args` and sends it SIGINT once it has read 4 MiB — once it is reading
+/// files (loading rules reads next to nothing), however slow the machine is.
+fn interrupted_once_reading<'a>(args: impl IntoIterator<Item = &'a OsStr>) -> Child {
+    let mut child = capstan()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
     let started = Instant::now();
     while bytes_read(child.id()) < 4 << 20 {
         assert!(
@@ -98,6 +105,7 @@ fn interrupt_once_reading(child: &mut Child) {
         .status()
         .expect("kill");
     assert!(sent.success());
+    child
 }
 
 #[test]
@@ -163,15 +171,12 @@ fn ctrl_c_stops_the_walk_and_reports_what_was_found_marked_interrupted() {
     // ~7 s of scanning for a debug build on one thread: long enough to be stopped midway.
     let root = s.tree(40_000);
     let report = s.0.join("report.json");
-    let mut child = capstan()
-        .args(["scan", "--no-cache", "--threads", "1", "-f", "json", "-o"])
-        .arg(&report)
-        .arg(&root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run");
-    interrupt_once_reading(&mut child);
+    let scan = ["scan", "--no-cache", "--threads", "1", "-f", "json", "-o"];
+    let child = interrupted_once_reading(
+        scan.iter()
+            .map(OsStr::new)
+            .chain([report.as_os_str(), root.as_os_str()]),
+    );
     let start = Instant::now();
     let out = wait(child, Duration::from_secs(60));
     assert!(
@@ -234,15 +239,13 @@ fn ctrl_c_while_writing_a_context_file_leaves_no_half_file() {
     let root = s.tree(40_000);
     std::fs::write(root.join("Dockerfile"), "FROM scratch\n").expect("Dockerfile");
     let out = s.0.join("context.tar");
-    let mut child = capstan()
-        .args(["context", "--scan", "-o"])
-        .arg(&out)
-        .arg(&root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run");
-    interrupt_once_reading(&mut child);
+    let context = ["context", "--scan", "-o"];
+    let child = interrupted_once_reading(
+        context
+            .iter()
+            .map(OsStr::new)
+            .chain([out.as_os_str(), root.as_os_str()]),
+    );
     let done = wait(child, Duration::from_secs(60));
     // Ended by the SIGINT, as without a handler (so a shell loop stops too).
     assert_eq!(
