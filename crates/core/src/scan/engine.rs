@@ -359,11 +359,7 @@ mod tests {
         rules
             .rules
             .iter()
-            .filter(|r| {
-                r.regex
-                    .as_ref()
-                    .is_some_and(|re| format!("{re:?}").contains("compiled: true"))
-            })
+            .filter(|r| r.regex.as_ref().is_some_and(LazyRegex::is_built))
             .map(|r| r.id.as_str())
             .collect()
     }

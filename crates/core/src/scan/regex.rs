@@ -263,6 +263,12 @@ impl LazyRegex {
         })
     }
 
+    /// Whether the searcher has been built (tests: what laziness saves).
+    #[cfg(test)]
+    pub(crate) fn is_built(&self) -> bool {
+        self.regex.get().is_some()
+    }
+
     /// Explicit capture groups in the first pattern (group 0 not counted).
     pub(crate) fn groups(&self) -> usize {
         self.groups
@@ -401,7 +407,7 @@ mod tests {
         assert_eq!(LazyRegex::new(r"(a)(?:b)(c)").map(|r| r.groups()), Ok(2));
         // A pattern too big for the bound to vouch for is built, under the limit, at once.
         let big = LazyRegex::new("(?:abc){30000}").expect("fits the limit");
-        assert!(big.regex.get().is_some(), "built when it loads");
+        assert!(big.is_built(), "built when it loads");
         // Every error a full build can raise is raised by the check.
         let e = LazyRegex::new("x{1000}{1000}{100}").expect_err("too big");
         assert!(e.contains("64 MiB automaton limit"), "{e}");
