@@ -20,7 +20,7 @@ static TEMP_FILES: [AtomicPtr<libc::c_char>; 8] =
     [const { AtomicPtr::new(std::ptr::null_mut()) }; 8];
 
 extern "C" fn on_sigint(_: libc::c_int) {
-    // Only atomics and async-signal-safe calls (unlink, sigaction, sigprocmask, raise, _exit).
+    // Only atomics and async-signal-safe calls (unlink, sigaction, pthread_sigmask, raise, _exit).
     if SIGNALLED.swap(true, Ordering::SeqCst) || !GRACEFUL.load(Ordering::SeqCst) {
         for slot in &TEMP_FILES {
             let path = slot.load(Ordering::SeqCst);
