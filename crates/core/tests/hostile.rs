@@ -334,17 +334,11 @@ fn gnu_sparse_files_with_extension_blocks_are_extracted_and_counted_right() {
     }
     f.set_len(9 << 20).expect("len");
     std::fs::write(src.join("after.txt"), TOKEN).expect("write");
-    let out = std::process::Command::new("tar")
-        .args(["--format=gnu", "-S", "-cf", "-", "holes.bin", "after.txt"])
-        .current_dir(&src)
-        .output()
-        .expect("GNU tar");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let tar = common::stdout_of(
+        std::process::Command::new("tar")
+            .args(["--format=gnu", "-S", "-cf", "-", "holes.bin", "after.txt"])
+            .current_dir(&src),
     );
-    let tar = out.stdout;
 
     let dest = d.0.join("out");
     std::fs::create_dir_all(&dest).expect("dir");

@@ -25,6 +25,18 @@ impl Scratch {
     }
 }
 
+/// Runs `cmd` (GNU tar, in these tests) and returns its standard output; fails the test with
+/// the command's standard error unless it succeeds.
+pub fn stdout_of(cmd: &mut std::process::Command) -> Vec<u8> {
+    let out = cmd.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
