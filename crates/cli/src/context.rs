@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use capstan::scan::{Rules, scan_in_background};
+use capstan::scan::scan_in_background;
 use capstan::tar::{
     ByteObserver, Context, ContextError, ContextOptions, NoObserver, TarLimits, extract_limited,
 };
@@ -86,11 +86,11 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
     let mut out = Output::open(path)?;
     let scanning = args.scan || args.fail_on_findings;
     let rules = if scanning {
-        Some(Rules::compile(&crate::load(&args.source)?)?)
+        Some(args.source.sources().compile()?)
     } else {
         None
     };
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let threads = capstan::exec::default_threads();
     let mut write = |observer: &mut dyn ByteObserver| {
         if args.gzip {
             let mut gz = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());

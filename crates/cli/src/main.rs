@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use capstan::scan::{PACKS, RuleSet, Rules};
+use capstan::scan::{PACKS, RuleSources, Rules};
 use clap::{Parser, Subcommand};
 
 mod auth;
@@ -97,8 +97,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            // Messages quote names from archives and trees: no control character gets through.
-            eprintln!("capstan: {}", output::printable(&message(&e)));
+            eprintln!("capstan: {}", readable(&message(&e)));
             ExitCode::from(2)
         }
     }
@@ -118,6 +117,18 @@ fn message(e: &anyhow::Error) -> String {
     msg
 }
 
+/// A message as lines for stderr: multi-line causes (a TOML parser's caret diagram) keep their
+/// lines, each after the first indented so that nothing quoted can pass for a line of capstan's
+/// own; messages quote names from archives and trees, so every other control character is
+/// escaped.
+fn readable(message: &str) -> String {
+    message
+        .lines()
+        .map(output::printable)
+        .collect::<Vec<_>>()
+        .join("\n  ")
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()
@@ -135,22 +146,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-pub(crate) fn load(source: &RuleSource) -> anyhow::Result<RuleSet> {
-    let mut set = match &source.config {
-        Some(path) => RuleSet::load(path)?,
-        None => RuleSet::default(),
-    };
-    let packs: Vec<&str> = if source.rules.is_empty() && source.config.is_none() {
-        PACKS.to_vec()
-    } else {
-        source.rules.iter().map(String::as_str).collect()
-    };
-    set.append(RuleSet::builtin(&packs)?);
-    Ok(set)
+impl RuleSource {
+    pub(crate) fn sources(&self) -> RuleSources {
+        RuleSources {
+            config: self.config.clone(),
+            packs: self.rules.clone(),
+        }
+    }
 }
 
 fn rules(args: &RulesArgs) -> anyhow::Result<ExitCode> {
-    let set = load(&args.source)?;
+    let set = args.source.sources().load()?;
     Rules::compile(&set)?;
     let mut out = io::stdout().lock();
     for r in &set.rules {
@@ -170,6 +176,14 @@ fn rules(args: &RulesArgs) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::Cli;
     use clap::CommandFactory;
+
+    #[test]
+    fn multi_line_errors_print_as_indented_lines_with_controls_escaped() {
+        assert_eq!(
+            super::readable("x.toml: invalid TOML: at line 1\n  |\n1 | a =\n\x1b[31m"),
+            "x.toml: invalid TOML: at line 1\n    |\n  1 | a =\n  \\x1b[31m"
+        );
+    }
 
     #[test]
     fn the_command_line_definition_is_consistent() {

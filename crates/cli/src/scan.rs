@@ -1,7 +1,7 @@
 //! `capstan scan`: options, output formats, progress.
 
 use std::io::{self, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -9,14 +9,14 @@ use std::time::Duration;
 use anyhow::Context;
 use capstan::scan::report::{ReportMeta, write_cbom, write_sarif};
 use capstan::scan::{
-    Category, Finding, Rules, ScanCache, ScanOutcome, Severity, Suppressions, TreeScanner,
+    CachePolicy, FileSink, Finding, Hooks, IgnoreFiles, Progress, Request, ScanOutcome, Severity,
     WalkOptions,
 };
 use clap::ValueEnum;
 use parking_lot::Mutex;
 
-use crate::output::{AtomicFile, Output, Style};
-use crate::{RuleSource, load};
+use crate::RuleSource;
+use crate::output::{AtomicFile, Output, Style, printable};
 
 #[derive(Debug, clap::Args)]
 #[allow(clippy::struct_excessive_bools)]
@@ -40,7 +40,7 @@ pub struct ScanArgs {
     #[arg(long)]
     binary: bool,
 
-    /// Worker threads [default: one per core].
+    /// Worker threads: 0 or unset means one per core; at most 1024.
     #[arg(long, short = 'j', value_name = "N", help_heading = "Walking")]
     threads: Option<usize>,
     /// Don't honour .gitignore, .ignore and .git/info/exclude.
@@ -60,8 +60,8 @@ pub struct ScanArgs {
     /// repeatable.
     #[arg(long, short = 'x', value_name = "GLOB", help_heading = "Walking")]
     exclude: Vec<String>,
-    /// Skip files larger than this (suffixes K, M, G); archives named on the command line are
-    /// exempt.
+    /// Skip files larger than this (`512K`, `10M`, `10MB`, `1.5G`: powers of 1024); archives
+    /// named on the command line are exempt. 0 is refused: it would skip every file.
     #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size, help_heading = "Walking")]
     max_file_size: u64,
     /// Treat tar and tar.gz files as plain (binary) files instead of scanning their members.
@@ -131,44 +131,95 @@ enum ColorChoice {
     Never,
 }
 
-pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (digits, mult) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => return Err(format!("unknown size suffix {c:?} (use K, M or G)")),
-            };
-            (&s[..i], m)
-        }
-        _ => (s, 1),
+/// A size as people write it: `512`, `512B`, `64k`, `10M`, `10MB`, `10MiB`, `1.5G`, `2T`
+/// (K, M, G and T are powers of 1024, either case, with or without `B`/`iB`).
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("not a size: {text:?} (e.g. 512K, 10M, 10MB, 1.5G)");
+    let s = text.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let unit = unit.trim_start().to_ascii_uppercase();
+    let unit = unit
+        .strip_suffix("IB")
+        .or_else(|| unit.strip_suffix('B'))
+        .unwrap_or(&unit);
+    let shift = match unit {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("{}: unknown unit (use K, M, G or T)", bad())),
     };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("not a size: {s:?} (e.g. 512K, 10M)"))
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return Err(bad());
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let mut bytes = whole
+        .checked_shl(shift)
+        .filter(|b| b >> shift == whole)
+        .ok_or_else(bad)?;
+    if !fraction.is_empty() {
+        // Decimal fraction of the unit, exactly: `1.5G` is 1.5 × 2^30 bytes (rounded down).
+        let digits: u32 = fraction.len().try_into().map_err(|_| bad())?;
+        let scale = 10u128.checked_pow(digits).ok_or_else(bad)?;
+        let f: u128 = fraction.parse().map_err(|_| bad())?;
+        let extra = u64::try_from((f << shift) / scale).map_err(|_| bad())?;
+        bytes = bytes.checked_add(extra).ok_or_else(bad)?;
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_the_way_people_write_them() {
+        for (text, want) in [
+            ("0", 0),
+            ("512", 512),
+            ("512B", 512),
+            ("512k", 512 << 10),
+            ("64K", 64 << 10),
+            ("10M", 10 << 20),
+            ("10MB", 10 << 20),
+            ("10 MiB", 10 << 20),
+            ("10mb", 10 << 20),
+            ("1.5G", 3 << 29),
+            ("1.5GB", 3 << 29),
+            ("0.5k", 512),
+            (".5k", 512),
+            ("2T", 2 << 40),
+        ] {
+            assert_eq!(parse_size(text), Ok(want), "{text}");
+        }
+        for bad in [
+            "",
+            "M",
+            "1.2.3M",
+            "10X",
+            "10 MBs",
+            "-1",
+            "99999999999T",
+            "1e3",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
 }
 
 pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     // First of all, so that a Ctrl-C during rule compilation already ends in a report.
     let stop = crate::signal::stop_on_sigint();
-    let set = load(&args.source)?;
-    let rules = Rules::compile(&set)?;
-    let suppress = suppressions(args)?;
-    let opts = WalkOptions {
-        threads: args.threads.unwrap_or(0),
-        respect_ignore: !args.no_ignore,
-        hidden: !args.no_hidden,
-        follow_links: args.follow,
-        excludes: args.exclude.clone(),
-        max_file_size: args.max_file_size,
-        binary: args.binary,
-        redact: !args.no_redact,
-        archives: !args.no_archives,
-    };
+    let scan = request(args).prepare()?;
     let mut out = Output::open(args.output.as_deref())?;
     let streamed = Mutex::new((&mut out, None::<io::Error>));
     // SIGINT stops the walk (what was found is still reported, marked interrupted); so does a
@@ -179,7 +230,7 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         if err.is_some() {
             return;
         }
-        for f in found.iter().filter(|f| !suppress.suppresses(f)) {
+        for f in found {
             let line = serde_json::to_writer(&mut **w, f)
                 .map_err(io::Error::from)
                 .and_then(|()| w.write_all(b"\n"));
@@ -190,57 +241,33 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    let mut scanner = TreeScanner::new(&rules, opts).cancel_on(stop);
-    let cache = if args.no_cache || args.no_redact {
-        None
-    } else {
-        open_cache(args, &scanner)
+    let hooks = Hooks {
+        cancel: Some(stop),
+        on_file: (args.format == Format::Jsonl).then_some(&sink as FileSink<'_>),
     };
-    if let Some(c) = &cache {
-        scanner = scanner.cache(c);
-    }
-    if args.format == Format::Jsonl {
-        scanner = scanner.on_file(&sink);
-    }
+    let progress = scan.progress();
     let done = AtomicBool::new(false);
     let mut outcome = std::thread::scope(|s| {
         if !args.no_progress && io::stderr().is_terminal() {
-            s.spawn(|| progress(&scanner, &done));
+            s.spawn(|| draw_progress(&progress, &done));
         }
         // Set on the way out, even by a panic: the progress thread must not outlive the scan.
         let _done = Done(&done);
-        scanner.scan(&args.paths)
+        scan.run_with(hooks)
     });
-    if let Some(c) = cache
-        && let Err(e) = c.close()
-    {
-        eprintln!("capstan: warning: {e}");
-    }
     let (_, stream_err) = streamed.into_inner();
     if let Some(e) = stream_err {
         return Err(e.into());
     }
-    let total = outcome.findings.len();
-    outcome.findings.retain(|f| !suppress.suppresses(f));
-    let suppressed = total - outcome.findings.len();
-    if suppressed > 0 {
-        let count =
-            |c: Category| outcome.findings.iter().filter(|f| f.category == c).count() as u64;
-        outcome.stats.findings = outcome.findings.len() as u64;
-        outcome.stats.secrets = count(Category::Secret);
-        outcome.stats.crypto = count(Category::Crypto);
-        outcome.stats.threats = count(Category::Threat);
+    for w in &outcome.warnings {
+        eprintln!("capstan: warning: {}", printable(w));
     }
     write_report(args, &mut outcome, &mut out)?;
     out.finish()?;
     for e in &outcome.errors {
-        eprintln!(
-            "capstan: {}: {}",
-            crate::output::printable(&e.path),
-            crate::output::printable(&e.reason)
-        );
+        eprintln!("capstan: {}: {}", printable(&e.path), printable(&e.reason));
     }
-    summary(args, &outcome, suppressed);
+    summary(args, &outcome);
     if let Some(p) = &args.metrics_file {
         let registry = capstan::metrics::Registry::new();
         outcome.stats.record(&registry)?;
@@ -251,6 +278,36 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(exit_status(args, &outcome))
+}
+
+/// The scan these arguments describe.
+fn request(args: &ScanArgs) -> Request {
+    let options = WalkOptions {
+        threads: args.threads.unwrap_or(0),
+        respect_ignore: !args.no_ignore,
+        hidden: !args.no_hidden,
+        follow_links: args.follow,
+        excludes: args.exclude.clone(),
+        max_file_size: args.max_file_size,
+        binary: args.binary,
+        redact: !args.no_redact,
+        archives: !args.no_archives,
+    };
+    let mut request = Request::new(&args.paths)
+        .rule_sources(args.source.sources())
+        .options(options)
+        .cache(match (&args.cache_dir, args.no_cache) {
+            (_, true) => CachePolicy::Off,
+            (Some(dir), false) => CachePolicy::Dir(dir.clone()),
+            (None, false) => CachePolicy::UserDefault,
+        });
+    if let Some(b) = &args.baseline {
+        request = request.baseline(b);
+    }
+    if !args.ignore_file.is_empty() {
+        request = request.ignore_files(IgnoreFiles::Only(args.ignore_file.clone()));
+    }
+    request
 }
 
 /// 130 interrupted by Ctrl-C (a signal after the walk finished changes nothing), 2 a file could
@@ -267,53 +324,6 @@ fn exit_status(args: &ScanArgs, outcome: &ScanOutcome) -> ExitCode {
     }
 }
 
-fn suppressions(args: &ScanArgs) -> anyhow::Result<Suppressions> {
-    let mut s = Suppressions::default();
-    if let Some(b) = &args.baseline {
-        s.add_baseline(b)?;
-    }
-    if args.ignore_file.is_empty() {
-        let mut seen = Vec::new();
-        let dirs = std::iter::once(PathBuf::from("."))
-            .chain(args.paths.iter().filter(|p| p.is_dir()).cloned());
-        for dir in dirs {
-            let f = dir.join(".capstanignore");
-            let canon = std::fs::canonicalize(&f).ok();
-            if f.is_file() && !seen.contains(&canon) {
-                s.add_ignore_file(&f)?;
-                seen.push(canon);
-            }
-        }
-    } else {
-        for f in &args.ignore_file {
-            s.add_ignore_file(f)?;
-        }
-    }
-    Ok(s)
-}
-
-fn open_cache(args: &ScanArgs, scanner: &TreeScanner<'_>) -> Option<ScanCache> {
-    let path = match &args.cache_dir {
-        Some(d) => d.join("scan.redb"),
-        None => ScanCache::default_path()?,
-    };
-    match ScanCache::open(&path, &scanner.settings_digest()) {
-        Ok(c) => {
-            if c.rebuilt() {
-                eprintln!(
-                    "capstan: warning: {} was damaged and has been rebuilt",
-                    path.display()
-                );
-            }
-            Some(c)
-        }
-        Err(e) => {
-            eprintln!("capstan: warning: {e}; scanning without it");
-            None
-        }
-    }
-}
-
 /// Sets its flag when dropped.
 struct Done<'a>(&'a AtomicBool);
 
@@ -325,7 +335,7 @@ impl Drop for Done<'_> {
 
 /// One status line on stderr, redrawn ten times a second once the scan has run for half a
 /// second; erased at the end.
-fn progress(scanner: &TreeScanner<'_>, done: &AtomicBool) {
+fn draw_progress(p: &Progress, done: &AtomicBool) {
     let start = std::time::Instant::now();
     let mut drawn = false;
     while !done.load(Ordering::Relaxed) {
@@ -333,7 +343,6 @@ fn progress(scanner: &TreeScanner<'_>, done: &AtomicBool) {
         if start.elapsed() < Duration::from_millis(500) {
             continue;
         }
-        let p = scanner.progress();
         let secs = start.elapsed().as_secs_f64();
         eprint!(
             "\r\x1b[K{} files · {:.1} MB · {} findings · {:.0} MB/s",
@@ -361,8 +370,10 @@ fn write_report(
             writeln!(out)?;
         }
         Format::Sarif | Format::Cbom => {
-            relativize(&mut outcome.findings);
-            let meta = ReportMeta::default();
+            let meta = ReportMeta {
+                base_dir: std::env::current_dir().ok(),
+                ..ReportMeta::default()
+            };
             if args.format == Format::Sarif {
                 write_sarif(&mut *out, &outcome.findings, &meta)?;
             } else {
@@ -384,19 +395,6 @@ fn write_report(
         }
     }
     Ok(())
-}
-
-/// SARIF and CBOM want paths relative to the repository: absolute paths under the current
-/// directory are made relative to it.
-fn relativize(findings: &mut [Finding]) {
-    let Ok(cwd) = std::env::current_dir() else {
-        return;
-    };
-    for f in findings {
-        if let Ok(rel) = Path::new(&f.path).strip_prefix(&cwd) {
-            f.path = rel.to_string_lossy().into_owned();
-        }
-    }
 }
 
 fn text(out: &mut dyn Write, findings: &[Finding], style: Style, heading: bool) -> io::Result<()> {
@@ -446,7 +444,7 @@ fn text(out: &mut dyn Write, findings: &[Finding], style: Style, heading: bool) 
     Ok(())
 }
 
-fn summary(args: &ScanArgs, outcome: &ScanOutcome, suppressed: usize) {
+fn summary(args: &ScanArgs, outcome: &ScanOutcome) {
     use std::fmt::Write as _;
     let s = &outcome.stats;
     let mut line = format!(
@@ -455,8 +453,8 @@ fn summary(args: &ScanArgs, outcome: &ScanOutcome, suppressed: usize) {
         s.files,
         s.bytes as f64 / 1e6
     );
-    if suppressed > 0 {
-        let _ = write!(line, ", {suppressed} suppressed");
+    if s.suppressed > 0 {
+        let _ = write!(line, ", {} suppressed", s.suppressed);
     }
     if !outcome.skipped.is_empty() {
         let _ = write!(

@@ -10,7 +10,7 @@ where
     R: Send,
     F: Fn(&T) -> R + Sync,
 {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let threads = super::default_threads();
     if threads < 2 || items.len() < min_items.max(2) {
         return items.iter().map(f).collect();
     }

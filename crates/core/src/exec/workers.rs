@@ -69,7 +69,7 @@ impl WorkerPoolBuilder {
     /// Starts the threads.
     pub fn build(self) -> Result<WorkerPool, ExecError> {
         let threads = if self.threads == 0 {
-            std::thread::available_parallelism().map_or(1, usize::from)
+            super::default_threads()
         } else {
             self.threads
         };

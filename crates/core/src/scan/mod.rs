@@ -24,6 +24,7 @@ mod observe;
 mod packs;
 mod regex;
 pub mod report;
+mod request;
 mod rule;
 mod scanner;
 mod suppress;
@@ -35,6 +36,10 @@ pub use engine::Rules;
 pub use finding::{Finding, redact, shannon_entropy};
 pub use observe::{ContextScan, scan_in_background};
 pub use packs::PACKS;
+pub use request::{
+    CachePolicy, Hooks, IGNORE_FILE_NAME, IgnoreFiles, Request, RequestError, RequestErrorKind,
+    RuleSources, Scan,
+};
 pub use rule::{Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity};
 pub use scanner::{BINARY_PROBE, MAX_LINE, MULTILINE_WINDOW, OVERLAP, Scanner};
 pub use suppress::{SuppressError, Suppressions};

@@ -11,6 +11,8 @@ use memchr::{memchr, memrchr};
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input};
 
+use std::sync::Arc;
+
 use super::engine::{CRule, Candidate, Rules};
 use super::finding::{Finding, fingerprint, redact, shannon_entropy};
 use super::regex::LazyRegex;
@@ -58,9 +60,11 @@ struct Pending {
 /// assert_eq!((findings[0].line, findings[0].column), (2, 7));
 /// # Ok::<(), capstan::scan::ConfigError>(())
 /// ```
+/// A C or Go host keeps a scanner across calls: [`Scanner::shared`] owns an `Arc` of its
+/// rules, so the scanner lives as long as it needs to without a borrow.
 #[derive(Debug)]
 pub struct Scanner<'r> {
-    rules: &'r Rules,
+    rules: RulesRef<'r>,
     path: String,
     redact: bool,
     binary: bool,
@@ -93,10 +97,50 @@ pub struct Scanner<'r> {
     hits: Vec<(usize, u32)>,
 }
 
+/// The rules a [`Scanner`] reads: borrowed (the tree walker, one per file, no reference count
+/// touched) or shared (a scanner kept by a C or Go host).
+#[derive(Debug, Clone)]
+enum RulesRef<'r> {
+    Borrowed(&'r Rules),
+    Shared(Arc<Rules>),
+}
+
+impl RulesRef<'_> {
+    fn get(&self) -> &Rules {
+        match self {
+            RulesRef::Borrowed(r) => r,
+            RulesRef::Shared(r) => r,
+        }
+    }
+}
+
+impl Scanner<'static> {
+    /// A scanner that keeps its rules alive itself, for a host that holds it across calls.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use capstan::scan::{RuleSet, Rules, Scanner};
+    ///
+    /// let rules = Arc::new(Rules::compile(&RuleSet::builtin(&["secrets"])?)?);
+    /// let mut scanner = Scanner::shared(Arc::clone(&rules)).path(".env");
+    /// drop(rules); // the scanner holds its own reference
+    /// scanner.feed(b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n");
+    /// assert_eq!(scanner.finish().len(), 1);
+    /// # Ok::<(), capstan::scan::ConfigError>(())
+    /// ```
+    pub fn shared(rules: Arc<Rules>) -> Self {
+        Self::with(RulesRef::Shared(rules))
+    }
+}
+
 impl<'r> Scanner<'r> {
     /// A scanner for one input, reported under the path `-` until [`path`](Self::path) says
     /// otherwise.
     pub fn new(rules: &'r Rules) -> Self {
+        Self::with(RulesRef::Borrowed(rules))
+    }
+
+    fn with(rules: RulesRef<'r>) -> Self {
         Scanner {
             rules,
             path: "-".to_owned(),
@@ -163,7 +207,8 @@ impl<'r> Scanner<'r> {
         self.prepared = true;
         let path = self.path.as_str();
         // Most rules and allowlists have no path pattern: fill, then visit only those that do.
-        let rules = self.rules;
+        let held = self.rules.clone();
+        let rules = held.get();
         // `allow_paths` stays empty when no allowlist has a path (see `allow_path`).
         self.allow_paths.clear();
         if !rules.path_allows.is_empty() {
@@ -181,8 +226,7 @@ impl<'r> Scanner<'r> {
                 .as_ref()
                 .is_none_or(|p| p.get().is_some_and(|p| p.is_match(path.as_bytes())));
         }
-        if self
-            .rules
+        if rules
             .file_skips
             .iter()
             .any(|&i| self.allow_path(i) == Some(true))
@@ -242,8 +286,10 @@ impl<'r> Scanner<'r> {
     }
 
     fn path_only_findings(&mut self) {
-        for &ri in &self.rules.path_only {
-            let rule = &self.rules.rules[ri as usize];
+        let held = self.rules.clone();
+        let rules = held.get();
+        for &ri in &rules.path_only {
+            let rule = &rules.rules[ri as usize];
             if self.active[ri as usize] && !rule.skip_report {
                 let allowed = rule
                     .allows
@@ -335,7 +381,8 @@ impl<'r> Scanner<'r> {
     /// Scans `buf[start..end]`, a block of whole lines or one piece of a long line; only hits
     /// starting before `core_end` count (the rest belong to the next piece).
     fn scan_block(&mut self, start: usize, end: usize, core_end: usize) {
-        let rules = self.rules;
+        let held = self.rules.clone();
+        let rules = held.get();
         let mut lines = LineCursor {
             idx: start,
             line_no: self.line_no,
@@ -428,13 +475,13 @@ impl<'r> Scanner<'r> {
         let key = self.base + line.start as u64 + 1;
         if self.last_window.is_empty() {
             // Sized at the first keyword hit: clean inputs never pay for it.
-            self.last_window.resize(self.rules.rules.len(), 0);
+            self.last_window.resize(self.rules.get().rules.len(), 0);
         }
         if self.last_window[i] == key {
             return;
         }
         self.last_window[i] = key;
-        if self.rules.rules[i].multiline {
+        if self.rules.get().rules[i].multiline {
             self.pending.push(Pending {
                 rule: ri,
                 start: self.base + line.start as u64,
@@ -463,7 +510,8 @@ impl<'r> Scanner<'r> {
         line_no: u64,
         line_start: u64,
     ) {
-        let rules = self.rules;
+        let held = self.rules.clone();
+        let rules = held.get();
         let Some(re) = rules.rules[ri as usize]
             .regex
             .as_ref()
@@ -515,7 +563,8 @@ impl<'r> Scanner<'r> {
         line_no: u64,
         line_start: u64,
     ) {
-        let rules = self.rules;
+        let held = self.rules.clone();
+        let rules = held.get();
         let rule = &rules.rules[ri as usize];
         let Some(re) = rule.regex.as_ref().and_then(LazyRegex::get) else {
             return;

@@ -50,6 +50,15 @@ pub struct Suppressions {
     locations: HashSet<(String, String, u64)>,
 }
 
+impl SuppressError {
+    /// The baseline or ignore file at fault.
+    pub fn path(&self) -> &Path {
+        match self {
+            SuppressError::Io { path, .. } | SuppressError::Baseline { path, .. } => path,
+        }
+    }
+}
+
 impl Suppressions {
     /// Whether nothing is suppressed.
     pub fn is_empty(&self) -> bool {

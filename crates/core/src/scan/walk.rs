@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -42,6 +43,14 @@ pub struct WalkOptions {
     pub archives: bool,
 }
 
+impl WalkOptions {
+    /// Whether results of a scan with these options may be cached: only redacted ones (a cache
+    /// never holds a secret in full).
+    pub fn cacheable(&self) -> bool {
+        self.redact
+    }
+}
+
 impl Default for WalkOptions {
     fn default() -> Self {
         WalkOptions {
@@ -78,8 +87,10 @@ pub struct ScanStats {
     pub skipped: u64,
     /// Files that could not be read.
     pub errors: u64,
-    /// Findings after every filter.
+    /// Findings after every filter, suppression included.
     pub findings: u64,
+    /// Findings left out by a baseline or an ignore file (not in `findings`).
+    pub suppressed: u64,
     /// Findings per category.
     pub secrets: u64,
     /// Crypto findings.
@@ -95,6 +106,15 @@ pub struct ScanStats {
 }
 
 impl ScanStats {
+    /// Sets `findings` and the per-category counts from `findings`.
+    pub(crate) fn count(&mut self, findings: &[Finding]) {
+        let count = |c: Category| findings.iter().filter(|f| f.category == c).count() as u64;
+        self.findings = findings.len() as u64;
+        self.secrets = count(Category::Secret);
+        self.crypto = count(Category::Crypto);
+        self.threats = count(Category::Threat);
+    }
+
     /// Scan throughput in MB/s (10^6 bytes).
     pub fn mb_per_second(&self) -> f64 {
         if self.seconds > 0.0 {
@@ -109,7 +129,7 @@ impl ScanStats {
         &self,
         registry: &crate::metrics::Registry,
     ) -> Result<(), crate::metrics::MetricsError> {
-        let counters: [(&str, &str, u64); 6] = [
+        let counters: [(&str, &str, u64); 7] = [
             (
                 "capstan_scan_files_total",
                 "Files and archive members scanned.",
@@ -129,6 +149,11 @@ impl ScanStats {
                 "capstan_scan_errors_total",
                 "Files that could not be read.",
                 self.errors,
+            ),
+            (
+                "capstan_scan_suppressed_total",
+                "Findings left out by a baseline or an ignore file.",
+                self.suppressed,
             ),
             (
                 "capstan_scan_cache_hits_total",
@@ -173,6 +198,10 @@ pub struct ScanOutcome {
     pub stats: ScanStats,
     /// The scan was cancelled before it covered every input.
     pub interrupted: bool,
+    /// What did not go as it should but changed no result (a damaged cache rebuilt, a cache
+    /// that could not be opened).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Live counters, readable from another thread while a scan runs (for a progress line).
@@ -192,7 +221,7 @@ impl Progress {
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
-    /// Findings so far (before baseline filtering by the caller).
+    /// Findings so far (before baselines and ignore files are applied).
     pub fn findings(&self) -> u64 {
         self.findings.load(Ordering::Relaxed)
     }
@@ -232,7 +261,7 @@ pub struct TreeScanner<'a> {
     cache: Option<&'a ScanCache>,
     sink: Option<FileSink<'a>>,
     cancel: Option<&'a AtomicBool>,
-    progress: Progress,
+    progress: Arc<Progress>,
 }
 
 impl std::fmt::Debug for TreeScanner<'_> {
@@ -273,7 +302,7 @@ impl<'a> TreeScanner<'a> {
             cache: None,
             sink: None,
             cancel: None,
-            progress: Progress::default(),
+            progress: Arc::default(),
         }
     }
 
@@ -281,7 +310,7 @@ impl<'a> TreeScanner<'a> {
     /// [`settings_digest`](Self::settings_digest). Secrets are only cached redacted: with
     /// `redact: false` the cache is not used.
     pub fn cache(mut self, cache: &'a ScanCache) -> Self {
-        if self.opts.redact {
+        if self.opts.cacheable() {
             self.cache = Some(cache);
         }
         self
@@ -303,6 +332,13 @@ impl<'a> TreeScanner<'a> {
     /// Live counters of the running scan.
     pub fn progress(&self) -> &Progress {
         &self.progress
+    }
+
+    /// Counts into `progress` instead of counters of its own (a [`Scan`](super::Scan) hands out
+    /// its counters before the walk starts).
+    pub(crate) fn report_to(mut self, progress: Arc<Progress>) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// What cached results depend on: the rule set, the capstan version, and the options that
@@ -372,26 +408,24 @@ impl<'a> TreeScanner<'a> {
         });
         all.errors.sort_by(|a, b| a.path.cmp(&b.path));
         all.skipped.sort_by(|a, b| a.path.cmp(&b.path));
-        let count = |c: Category| all.findings.iter().filter(|f| f.category == c).count() as u64;
-        let stats = ScanStats {
+        let mut stats = ScanStats {
             files: self.progress.files(),
             bytes: self.progress.bytes(),
             skipped: all.skipped.len() as u64 + all.skipped_quietly,
             errors: all.errors.len() as u64,
-            findings: all.findings.len() as u64,
-            secrets: count(Category::Secret),
-            crypto: count(Category::Crypto),
-            threats: count(Category::Threat),
             cache_hits: self.cache.map_or(0, ScanCache::hits),
             cache_misses: self.cache.map_or(0, ScanCache::misses),
             seconds: start.elapsed().as_secs_f64(),
+            ..ScanStats::default()
         };
+        stats.count(&all.findings);
         ScanOutcome {
             findings: all.findings,
             errors: all.errors,
             skipped: all.skipped,
             stats,
             interrupted: self.cancelled(),
+            warnings: Vec::new(),
         }
     }
 
@@ -405,11 +439,7 @@ impl<'a> TreeScanner<'a> {
             .git_global(false)
             .parents(o.respect_ignore)
             .follow_links(o.follow_links)
-            .threads(if o.threads == 0 {
-                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-            } else {
-                o.threads
-            })
+            .threads(crate::exec::threads(o.threads).unwrap_or(crate::exec::MAX_THREADS))
             .filter_entry(|e| e.file_name() != ".git");
         if !o.excludes.is_empty() {
             let mut ob = ignore::overrides::OverrideBuilder::new(root);

@@ -69,7 +69,7 @@ pub fn write_cbom<W: io::Write>(
     let mut refs = BTreeSet::new();
     let components: Vec<Value> = groups
         .iter()
-        .map(|((alg, prim), group)| component(alg, prim, group, &mut refs))
+        .map(|((alg, prim), group)| component(alg, prim, group, &mut refs, meta))
         .collect();
 
     let mut metadata = json!({ "tools": { "components": [{
@@ -93,7 +93,13 @@ pub fn write_cbom<W: io::Write>(
     out.write_all(b"\n")
 }
 
-fn component(alg: &str, prim: &str, group: &Group<'_>, refs: &mut BTreeSet<String>) -> Value {
+fn component(
+    alg: &str,
+    prim: &str,
+    group: &Group<'_>,
+    refs: &mut BTreeSet<String>,
+    meta: &ReportMeta,
+) -> Value {
     let weak = group
         .iter()
         .any(|(_, c)| matches!(c.quantum_class.as_str(), "vulnerable" | "weak"));
@@ -149,7 +155,7 @@ fn component(alg: &str, prim: &str, group: &Group<'_>, refs: &mut BTreeSet<Strin
         .iter()
         .map(|(f, _)| {
             json!({
-                "location": relative_path(&f.path),
+                "location": relative_path(meta.shown(&f.path)),
                 "line": f.line,
                 "offset": f.column.saturating_sub(1),
                 "additionalContext": f.rule_id,

@@ -21,9 +21,23 @@ pub struct ReportMeta {
     /// An RFC 3339 UTC timestamp for the report, e.g. `2026-11-23T12:00:00Z`; `None` leaves it
     /// out so the output is reproducible.
     pub timestamp: Option<String>,
+    /// Absolute paths under this directory are written relative to it, as dashboards expect
+    /// paths relative to the repository (`capstan scan` passes the current directory);
+    /// `None` writes them as they are.
+    pub base_dir: Option<std::path::PathBuf>,
 }
 
 impl ReportMeta {
+    /// `path` as the report shows it: relative to [`base_dir`](Self::base_dir) when under it.
+    pub(crate) fn shown<'p>(&self, path: &'p str) -> &'p str {
+        self.base_dir
+            .as_deref()
+            .and_then(|base| std::path::Path::new(path).strip_prefix(base).ok())
+            .and_then(std::path::Path::to_str)
+            .filter(|rel| !rel.is_empty())
+            .unwrap_or(path)
+    }
+
     pub(crate) fn version(&self) -> &str {
         if self.tool_version.is_empty() {
             crate::VERSION

@@ -33,7 +33,7 @@ pub fn write_sarif<W: io::Write>(
                 rules.push(rule(f));
                 rules.len() - 1
             });
-            result(f, rule_index)
+            result(f, rule_index, meta)
         })
         .collect();
     let invocation = match &meta.timestamp {
@@ -96,7 +96,7 @@ fn rule(f: &Finding) -> Value {
     })
 }
 
-fn result(f: &Finding, rule_index: usize) -> Value {
+fn result(f: &Finding, rule_index: usize, meta: &ReportMeta) -> Value {
     let text = if f.secret.is_empty() {
         description(f).to_owned()
     } else {
@@ -115,7 +115,7 @@ fn result(f: &Finding, rule_index: usize) -> Value {
         "level": level(f.severity),
         "message": { "text": text },
         "locations": [{ "physicalLocation": {
-            "artifactLocation": { "uri": uri_reference(&f.path) },
+            "artifactLocation": { "uri": uri_reference(meta.shown(&f.path)) },
             "region": {
                 "startLine": start_line,
                 "startColumn": start_column,

@@ -1,0 +1,555 @@
+//! The one door to a scan: a [`Request`] says what to scan and how; [`Request::prepare`] turns
+//! it into a ready [`Scan`] (rules compiled, baselines and ignore files read, the cache
+//! opened); [`Scan::run`] walks the inputs and gives the [`ScanOutcome`], with suppressed
+//! findings already left out and counted.
+//!
+//! The CLI, the C ABI and the Go package all build a request from their arguments and read an
+//! outcome: how a config combines with the packs, where `.capstanignore` files are found, what
+//! `0` threads means, when the cache may be used — each is decided here, once.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use super::walk::{FileSink, Progress, ScanOutcome, TreeScanner, WalkOptions};
+use super::{ConfigError, Finding, PACKS, RuleSet, Rules, ScanCache, SuppressError, Suppressions};
+
+/// The name of the ignore file a scan looks for when none is named.
+pub const IGNORE_FILE_NAME: &str = ".capstanignore";
+
+/// Where a scan's rules come from: a config file and built-in packs.
+///
+/// With neither, every built-in pack is used; with a config alone, only the config's rules
+/// (a gitleaks config with `[extend] useDefault` brings its own defaults); with both, the
+/// config's rules then the named packs.
+///
+/// ```
+/// use capstan::scan::RuleSources;
+///
+/// let all = RuleSources::default().load()?;
+/// let secrets = RuleSources { packs: vec!["secrets".into()], ..RuleSources::default() }.load()?;
+/// assert!(secrets.rules.len() < all.rules.len());
+/// # Ok::<(), capstan::scan::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleSources {
+    /// A rule config: capstan's format or a gitleaks config, unchanged.
+    pub config: Option<PathBuf>,
+    /// Built-in packs by name (see [`PACKS`]).
+    pub packs: Vec<String>,
+}
+
+impl RuleSources {
+    /// The merged rule set.
+    pub fn load(&self) -> Result<RuleSet, ConfigError> {
+        let mut set = match &self.config {
+            Some(path) => RuleSet::load(path)?,
+            None => RuleSet::default(),
+        };
+        let packs: Vec<&str> = if self.packs.is_empty() && self.config.is_none() {
+            PACKS.to_vec()
+        } else {
+            self.packs.iter().map(String::as_str).collect()
+        };
+        set.append(RuleSet::builtin(&packs)?);
+        Ok(set)
+    }
+
+    /// The merged rule set, compiled.
+    pub fn compile(&self) -> Result<Rules, ConfigError> {
+        Rules::compile(&self.load()?)
+    }
+}
+
+/// Which ignore files suppress findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IgnoreFiles {
+    /// [`IGNORE_FILE_NAME`] in the current directory and in each directory scanned, where
+    /// present (the default).
+    Discover,
+    /// Exactly these files (none: no ignore file).
+    Only(Vec<PathBuf>),
+}
+
+/// Whether and where results are kept between runs (keyed by content and rule set, so an
+/// unchanged file is not scanned again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// Scan everything, keep nothing (the default for embedders).
+    Off,
+    /// `$XDG_CACHE_HOME/capstan` or `~/.cache/capstan` (what `capstan scan` uses).
+    UserDefault,
+    /// The store in this directory.
+    Dir(PathBuf),
+}
+
+/// What to scan and how: the one description of a scan every front end builds.
+///
+/// ```
+/// use capstan::scan::Request;
+///
+/// let dir = std::env::temp_dir().join(format!("capstan-doc-request-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// std::fs::write(dir.join(".env"), "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n")?;
+/// let outcome = Request::new([&dir]).packs(["secrets"]).prepare()?.run();
+/// assert_eq!(outcome.findings.len(), 1);
+///
+/// // The same token, now listed in an ignore file: suppressed, and counted as such.
+/// std::fs::write(dir.join(".capstanignore"), format!("{}\n", outcome.findings[0].fingerprint))?;
+/// let again = Request::new([&dir]).packs(["secrets"]).prepare()?.run();
+/// assert!(again.findings.is_empty());
+/// assert_eq!(again.stats.suppressed, 1);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Request {
+    inputs: Vec<PathBuf>,
+    rules: RuleChoice,
+    options: WalkOptions,
+    baselines: Vec<PathBuf>,
+    ignore_files: IgnoreFiles,
+    cache: CachePolicy,
+}
+
+#[derive(Debug, Clone)]
+enum RuleChoice {
+    Sources(RuleSources),
+    Compiled(Arc<Rules>),
+}
+
+impl Request {
+    /// A scan of `inputs` (files, directories, tar / tar.gz archives; `-` is standard input)
+    /// with every built-in pack, the default [`WalkOptions`], ignore files discovered, no
+    /// baseline and no cache.
+    pub fn new<P: Into<PathBuf>>(inputs: impl IntoIterator<Item = P>) -> Self {
+        Request {
+            inputs: inputs.into_iter().map(Into::into).collect(),
+            rules: RuleChoice::Sources(RuleSources::default()),
+            options: WalkOptions::default(),
+            baselines: Vec::new(),
+            ignore_files: IgnoreFiles::Discover,
+            cache: CachePolicy::Off,
+        }
+    }
+
+    /// Where the rules come from (replaces earlier rule choices).
+    pub fn rule_sources(mut self, sources: RuleSources) -> Self {
+        self.rules = RuleChoice::Sources(sources);
+        self
+    }
+
+    /// Only these built-in packs (and the config, if one was given).
+    pub fn packs<S: Into<String>>(mut self, packs: impl IntoIterator<Item = S>) -> Self {
+        let packs = packs.into_iter().map(Into::into).collect();
+        match &mut self.rules {
+            RuleChoice::Sources(s) => s.packs = packs,
+            RuleChoice::Compiled(_) => {
+                self.rules = RuleChoice::Sources(RuleSources {
+                    config: None,
+                    packs,
+                });
+            }
+        }
+        self
+    }
+
+    /// Rules compiled already (shared, not copied).
+    pub fn rules(mut self, rules: Arc<Rules>) -> Self {
+        self.rules = RuleChoice::Compiled(rules);
+        self
+    }
+
+    /// How to walk and read the inputs.
+    pub fn options(mut self, options: WalkOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Worker threads: 0 means one per core; more than [`MAX_THREADS`] is refused by
+    /// [`prepare`](Self::prepare).
+    ///
+    /// [`MAX_THREADS`]: crate::exec::MAX_THREADS
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.options.threads = threads;
+        self
+    }
+
+    /// Whether secrets are redacted in findings (default on). An unredacted scan never reads
+    /// or writes the cache.
+    pub fn redact(mut self, on: bool) -> Self {
+        self.options.redact = on;
+        self
+    }
+
+    /// Suppresses every finding of a previous JSON report (repeatable).
+    pub fn baseline(mut self, path: impl Into<PathBuf>) -> Self {
+        self.baselines.push(path.into());
+        self
+    }
+
+    /// Adds an ignore file; naming one turns discovery off.
+    pub fn ignore_file(mut self, path: impl Into<PathBuf>) -> Self {
+        match &mut self.ignore_files {
+            IgnoreFiles::Only(files) => files.push(path.into()),
+            IgnoreFiles::Discover => self.ignore_files = IgnoreFiles::Only(vec![path.into()]),
+        }
+        self
+    }
+
+    /// Which ignore files apply.
+    pub fn ignore_files(mut self, files: IgnoreFiles) -> Self {
+        self.ignore_files = files;
+        self
+    }
+
+    /// Whether and where results are cached between runs.
+    pub fn cache(mut self, policy: CachePolicy) -> Self {
+        self.cache = policy;
+        self
+    }
+
+    /// The inputs.
+    pub fn inputs(&self) -> &[PathBuf] {
+        &self.inputs
+    }
+
+    /// Checks the request, compiles its rules, reads its baselines and ignore files and opens
+    /// its cache (a cache that cannot be opened is a warning, never an error).
+    pub fn prepare(&self) -> Result<Scan, RequestError> {
+        if self.inputs.is_empty() {
+            return Err(RequestError::invalid("nothing to scan: no input was given"));
+        }
+        let mut options = self.options.clone();
+        options.threads = crate::exec::threads(options.threads)
+            .map_err(|e| RequestError::invalid(e.to_string()))?;
+        if options.max_file_size == 0 {
+            return Err(RequestError::invalid(
+                "a maximum file size of 0 skips every file: nothing would be scanned",
+            ));
+        }
+        let rules = match &self.rules {
+            RuleChoice::Sources(s) => Arc::new(s.compile().map_err(RequestError::config)?),
+            RuleChoice::Compiled(r) => Arc::clone(r),
+        };
+        let suppress = self.suppressions().map_err(RequestError::suppress)?;
+        let mut warnings = Vec::new();
+        let cache = self.open_cache(&rules, &options, &mut warnings);
+        Ok(Scan {
+            inputs: self.inputs.clone(),
+            rules,
+            options,
+            suppress,
+            cache,
+            warnings,
+            progress: Arc::default(),
+        })
+    }
+
+    fn suppressions(&self) -> Result<Suppressions, SuppressError> {
+        let mut s = Suppressions::default();
+        for b in &self.baselines {
+            s.add_baseline(b)?;
+        }
+        match &self.ignore_files {
+            IgnoreFiles::Only(files) => {
+                for f in files {
+                    s.add_ignore_file(f)?;
+                }
+            }
+            IgnoreFiles::Discover => {
+                let mut seen = Vec::new();
+                let dirs = std::iter::once(Path::new(".")).chain(
+                    self.inputs
+                        .iter()
+                        .map(PathBuf::as_path)
+                        .filter(|p| p.is_dir()),
+                );
+                for dir in dirs {
+                    let f = dir.join(IGNORE_FILE_NAME);
+                    if !f.is_file() {
+                        continue;
+                    }
+                    let canon = std::fs::canonicalize(&f).ok();
+                    if !seen.contains(&canon) {
+                        s.add_ignore_file(&f)?;
+                        seen.push(canon);
+                    }
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    fn open_cache(
+        &self,
+        rules: &Rules,
+        options: &WalkOptions,
+        warnings: &mut Vec<String>,
+    ) -> Option<ScanCache> {
+        if !options.cacheable() {
+            return None;
+        }
+        let path = match &self.cache {
+            CachePolicy::Off => return None,
+            CachePolicy::UserDefault => ScanCache::default_path()?,
+            CachePolicy::Dir(d) => d.join("scan.redb"),
+        };
+        let settings = TreeScanner::new(rules, options.clone()).settings_digest();
+        match ScanCache::open(&path, &settings) {
+            Ok(c) => {
+                if c.rebuilt() {
+                    warnings.push(format!(
+                        "{} was damaged and has been rebuilt",
+                        path.display()
+                    ));
+                }
+                Some(c)
+            }
+            Err(e) => {
+                warnings.push(format!("{e}; scanning without it"));
+                None
+            }
+        }
+    }
+}
+
+/// A prepared scan: rules compiled, suppressions read, cache open. [`run`](Self::run) it once.
+#[derive(Debug)]
+pub struct Scan {
+    inputs: Vec<PathBuf>,
+    rules: Arc<Rules>,
+    options: WalkOptions,
+    suppress: Suppressions,
+    cache: Option<ScanCache>,
+    warnings: Vec<String>,
+    progress: Arc<Progress>,
+}
+
+/// What a running scan tells its caller along the way.
+#[derive(Clone, Copy, Default)]
+pub struct Hooks<'a> {
+    /// The walk stops soon after this becomes true; the outcome is marked `interrupted`.
+    pub cancel: Option<&'a AtomicBool>,
+    /// Called with each file's findings (suppressed ones left out) as soon as the file is
+    /// done, from the worker threads (for streamed output).
+    pub on_file: Option<FileSink<'a>>,
+}
+
+impl fmt::Debug for Hooks<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hooks")
+            .field("cancel", &self.cancel)
+            .field("on_file", &self.on_file.is_some())
+            .finish()
+    }
+}
+
+impl Scan {
+    /// The compiled rules.
+    pub fn rules(&self) -> &Arc<Rules> {
+        &self.rules
+    }
+
+    /// The options the walk will use, thread count resolved.
+    pub fn options(&self) -> &WalkOptions {
+        &self.options
+    }
+
+    /// Live counters, readable from another thread while [`run`](Self::run) works.
+    pub fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.progress)
+    }
+
+    /// Scans every input.
+    pub fn run(self) -> ScanOutcome {
+        self.run_with(Hooks::default())
+    }
+
+    /// Scans every input, calling `hooks` along the way.
+    pub fn run_with(self, hooks: Hooks<'_>) -> ScanOutcome {
+        let suppress = &self.suppress;
+        let filtered = |found: &[Finding]| {
+            if let Some(sink) = hooks.on_file {
+                let kept: Vec<Finding> = found
+                    .iter()
+                    .filter(|f| !suppress.suppresses(f))
+                    .cloned()
+                    .collect();
+                if !kept.is_empty() {
+                    sink(&kept);
+                }
+            }
+        };
+        let mut walker = TreeScanner::new(&self.rules, self.options.clone())
+            .report_to(Arc::clone(&self.progress));
+        if let Some(c) = &self.cache {
+            walker = walker.cache(c);
+        }
+        if let Some(flag) = hooks.cancel {
+            walker = walker.cancel_on(flag);
+        }
+        if hooks.on_file.is_some() {
+            walker = walker.on_file(&filtered);
+        }
+        let mut outcome = walker.scan(&self.inputs);
+        drop(walker);
+        let total = outcome.findings.len();
+        outcome.findings.retain(|f| !suppress.suppresses(f));
+        outcome.stats.suppressed = (total - outcome.findings.len()) as u64;
+        outcome.stats.count(&outcome.findings);
+        outcome.warnings = self.warnings;
+        if let Some(c) = self.cache
+            && let Err(e) = c.close()
+        {
+            outcome.warnings.push(e.to_string());
+        }
+        outcome
+    }
+}
+
+/// Why a [`Request`] could not be prepared: which file (config, baseline, ignore file) or
+/// which setting, and why.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct RequestError(Repr);
+
+#[derive(Debug, thiserror::Error)]
+enum Repr {
+    #[error(transparent)]
+    Config(ConfigError),
+    #[error(transparent)]
+    Suppress(SuppressError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What kind of thing went wrong in a [`RequestError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestErrorKind {
+    /// The rules: a config that cannot be read or is invalid, an unknown pack.
+    Config,
+    /// A baseline or ignore file that cannot be read or parsed.
+    Suppression,
+    /// A setting out of range (threads, sizes) or no input.
+    Invalid,
+}
+
+impl RequestError {
+    fn invalid(message: impl Into<String>) -> Self {
+        RequestError(Repr::Invalid(message.into()))
+    }
+    fn config(e: ConfigError) -> Self {
+        RequestError(Repr::Config(e))
+    }
+    fn suppress(e: SuppressError) -> Self {
+        RequestError(Repr::Suppress(e))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> RequestErrorKind {
+        match self.0 {
+            Repr::Config(_) => RequestErrorKind::Config,
+            Repr::Suppress(_) => RequestErrorKind::Suppression,
+            Repr::Invalid(_) => RequestErrorKind::Invalid,
+        }
+    }
+
+    /// The file at fault, when one is.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.0 {
+            Repr::Config(e) => e.path(),
+            Repr::Suppress(e) => Some(e.path()),
+            Repr::Invalid(_) => None,
+        }
+    }
+
+    /// The rule config error, when the rules were at fault.
+    pub fn as_config(&self) -> Option<&ConfigError> {
+        match &self.0 {
+            Repr::Config(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether the cause was an I/O error (a file that could not be read).
+    pub fn is_io(&self) -> bool {
+        match &self.0 {
+            Repr::Config(e) => matches!(e.kind(), super::ConfigErrorKind::Io(_)),
+            Repr::Suppress(e) => matches!(e, SuppressError::Io { .. }),
+            Repr::Invalid(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_refused_before_anything_is_read() {
+        let e = Request::new(["."])
+            .threads(crate::exec::MAX_THREADS + 1)
+            .prepare()
+            .err();
+        let e = e.map(|e| (e.kind(), e.to_string()));
+        assert!(
+            matches!(&e, Some((RequestErrorKind::Invalid, m)) if m.contains("maximum of 1024")),
+            "{e:?}"
+        );
+        let zero = WalkOptions {
+            max_file_size: 0,
+            ..WalkOptions::default()
+        };
+        let e = Request::new(["."]).options(zero).prepare().err();
+        assert!(
+            e.is_some_and(|e| e.to_string().contains("skips every file")),
+            "a size limit of 0 is an error"
+        );
+        let none: [&str; 0] = [];
+        assert!(Request::new(none).prepare().is_err());
+    }
+
+    #[test]
+    fn zero_threads_is_one_per_core() {
+        let scan = Request::new(["."]).packs(["secrets"]).prepare();
+        assert_eq!(
+            scan.map(|s| s.options().threads).ok(),
+            Some(crate::exec::default_threads())
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_at_fault() {
+        let e = Request::new(["."])
+            .baseline("/nonexistent/baseline.json")
+            .prepare()
+            .err();
+        assert!(
+            e.as_ref()
+                .is_some_and(|e| e.kind() == RequestErrorKind::Suppression && e.is_io()),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.as_ref().and_then(RequestError::path),
+            Some(Path::new("/nonexistent/baseline.json"))
+        );
+        let e = Request::new(["."])
+            .rule_sources(RuleSources {
+                config: Some("/nonexistent/rules.toml".into()),
+                packs: Vec::new(),
+            })
+            .prepare()
+            .err();
+        assert_eq!(
+            e.as_ref().map(RequestError::kind),
+            Some(RequestErrorKind::Config)
+        );
+        assert_eq!(
+            e.as_ref().and_then(RequestError::path),
+            Some(Path::new("/nonexistent/rules.toml"))
+        );
+    }
+}
