@@ -104,7 +104,7 @@ enum Msg {
     End,
 }
 
-/// The single-pass scan on `threads` background threads (files go to the workers in turn, a
+/// The single-pass scan on `threads` background threads (on one, in line: a [`ContextScan`]) (files go to the workers in turn, a
 /// file's chunks in order to one of them), so that scanning overlaps the tar writing. `run`
 /// gets the observer to pass to [`Context::write_observed`]; with `fail_on_findings`, a
 /// finding is reported from [`ByteObserver::finish`], before the tar's end-of-archive blocks,
@@ -121,7 +121,15 @@ pub fn scan_in_background<T>(
     fail_on_findings: bool,
     run: impl FnOnce(&mut dyn ByteObserver) -> T,
 ) -> (T, Vec<Finding>) {
-    let threads = threads.max(1);
+    if threads <= 1 {
+        // One core: a background thread would only take turns with the writer. Scan in line,
+        // which also stops right after the first file with a finding.
+        let mut scan = ContextScan::new(rules)
+            .redact(redact)
+            .fail_on_findings(fail_on_findings);
+        let out = run(&mut scan);
+        return (out, scan.into_findings());
+    }
     let results = parking_lot::Mutex::new(Vec::<(usize, Vec<Finding>)>::new());
     let out = std::thread::scope(|s| {
         let mut senders = Vec::with_capacity(threads);
