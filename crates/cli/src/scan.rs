@@ -269,8 +269,7 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     }
     summary(args, &outcome);
     if let Some(p) = &args.metrics_file {
-        let registry = capstan::metrics::Registry::new();
-        outcome.stats.record(&registry)?;
+        let registry = outcome.metrics()?;
         // World-readable: node_exporter's textfile collector usually runs as another user.
         let mut f = AtomicFile::create_with_mode(p, 0o644)?;
         f.write_all(registry.snapshot().to_prometheus().as_bytes())?;

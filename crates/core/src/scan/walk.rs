@@ -204,6 +204,19 @@ pub struct ScanOutcome {
     pub warnings: Vec<String>,
 }
 
+impl ScanOutcome {
+    /// The scan's counters (`capstan_scan_*`) and the shared buffer pool's
+    /// (`capstan_bufpool_*`: hits, misses, returns and idle buffers per size class), ready for
+    /// [`Snapshot::to_prometheus`](crate::metrics::Snapshot::to_prometheus) — what
+    /// `capstan scan --metrics-file` writes.
+    pub fn metrics(&self) -> Result<crate::metrics::Registry, crate::metrics::MetricsError> {
+        let registry = crate::metrics::Registry::new();
+        self.stats.record(&registry)?;
+        registry.register(BufPool::global().metrics("capstan_bufpool")?);
+        Ok(registry)
+    }
+}
+
 /// Live counters, readable from another thread while a scan runs (for a progress line).
 #[derive(Debug, Default)]
 pub struct Progress {
