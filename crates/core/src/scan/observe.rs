@@ -2,7 +2,7 @@
 //! context writer, so every file is read once for both.
 
 use super::{Finding, Rules, Scanner};
-use crate::tar::ByteObserver;
+use crate::tar::{ByteObserver, Stop};
 
 /// Scans each file of a build context as [`Context::write_observed`] streams it.
 ///
@@ -81,7 +81,7 @@ impl ByteObserver for ContextScan<'_> {
         }
     }
 
-    fn end(&mut self) -> Result<(), String> {
+    fn end(&mut self) -> Result<(), Stop> {
         let Some(s) = self.current.take() else {
             return Ok(());
         };
@@ -91,7 +91,7 @@ impl ByteObserver for ContextScan<'_> {
             .map(|f| format!("{} at line {}", f.rule_id, f.line));
         self.findings.extend(found);
         match first {
-            Some(what) if self.fail => Err(format!("found {what}")),
+            Some(what) if self.fail => Err(Stop::new(format!("found {what}"))),
             _ => Ok(()),
         }
     }
@@ -216,21 +216,21 @@ impl ByteObserver for Background<'_> {
         self.send(Msg::Bytes(buf));
     }
 
-    fn end(&mut self) -> Result<(), String> {
+    fn end(&mut self) -> Result<(), Stop> {
         self.send(Msg::End);
         // Stop early when a worker has already reported something.
         if self.fail && !self.results.lock().is_empty() {
-            return Err("found a secret, crypto or threat finding".to_owned());
+            return Err(Stop::new("found a secret, crypto or threat finding"));
         }
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<(), String> {
+    fn finish(&mut self) -> Result<(), Stop> {
         // Close the queues and wait until every worker has scanned what it was sent.
         self.senders.clear();
         while self.done.recv().is_ok() {}
         if self.fail && !self.results.lock().is_empty() {
-            return Err("found a secret, crypto or threat finding".to_owned());
+            return Err(Stop::new("found a secret, crypto or threat finding"));
         }
         Ok(())
     }

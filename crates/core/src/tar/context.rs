@@ -59,8 +59,29 @@ pub enum ContextError {
         /// The member after which the observer stopped.
         name: String,
         /// The observer's reason.
-        reason: String,
+        reason: Stop,
     },
+}
+
+/// Why a [`ByteObserver`] stopped the context (e.g. "found github-classic-pat at line 3").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Stop {
+    reason: String,
+}
+
+impl Stop {
+    /// A stop for `reason`.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Stop {
+            reason: reason.into(),
+        }
+    }
+
+    /// The observer's reason.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
 }
 
 /// Sees every regular file's bytes as they stream into the tar (the single-pass scan plugs in
@@ -72,11 +93,11 @@ pub trait ByteObserver {
     fn bytes(&mut self, chunk: &[u8]);
     /// The current file is complete. An `Err` stops the context before anything more is
     /// written.
-    fn end(&mut self) -> Result<(), String>;
+    fn end(&mut self) -> Result<(), Stop>;
     /// Every file has been written; the tar's end-of-archive blocks come next. An `Err`
     /// leaves them out, so the tar stays unfinished (for observers that work in the
     /// background and only know at the end).
-    fn finish(&mut self) -> Result<(), String> {
+    fn finish(&mut self) -> Result<(), Stop> {
         Ok(())
     }
 }
@@ -88,7 +109,7 @@ pub struct NoObserver;
 impl ByteObserver for NoObserver {
     fn start(&mut self, _: &str) {}
     fn bytes(&mut self, _: &[u8]) {}
-    fn end(&mut self) -> Result<(), String> {
+    fn end(&mut self) -> Result<(), Stop> {
         Ok(())
     }
 }

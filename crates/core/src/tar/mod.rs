@@ -7,7 +7,7 @@ mod extract;
 mod guard;
 
 pub use context::{
-    ByteObserver, Context, ContextError, ContextOptions, ContextReader, NoObserver, Skipped,
+    ByteObserver, Context, ContextError, ContextOptions, ContextReader, NoObserver, Skipped, Stop,
 };
 pub use dockerignore::{DockerIgnore, DockerIgnoreError};
 pub use extract::{ExtractError, Extracted, extract, extract_limited};
