@@ -1,12 +1,20 @@
 //! SIGINT. For `capstan scan` the first one stops the walk (the report of what was found so far
 //! is still written, marked interrupted, exit 130) and a second one ends the process at once;
 //! every other command ends at the first. Ending at once removes the temporary files of
-//! reports and archives being written (see [`remove_on_exit`]), so no half file is left, then
+//! reports and archives being written (see [`create_temp`]), so no half file is left, then
 //! dies of the SIGINT as it would have without a handler.
+//!
+//! The signal is handled in ordinary Rust code: signal-hook's handler only wakes a thread of
+//! ours ([`Signals`]), which sets the flags, removes the files and ends the process.
 
-use std::ffi::CString;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+use signal_hook::consts::SIGINT;
+use signal_hook::iterator::Signals;
 
 /// Set by the first SIGINT (and by anything else that wants the walk to stop).
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -14,64 +22,69 @@ static SIGNALLED: AtomicBool = AtomicBool::new(false);
 /// Whether the first SIGINT only stops the work (`capstan scan`) rather than ending it.
 static GRACEFUL: AtomicBool = AtomicBool::new(false);
 
-/// Temporary files to remove if the process ends at a SIGINT: NUL-terminated paths, leaked so
-/// that the handler can never see one freed (a process writes one or two outputs).
-static TEMP_FILES: [AtomicPtr<libc::c_char>; 8] =
-    [const { AtomicPtr::new(std::ptr::null_mut()) }; 8];
+/// Temporary files to remove if the process ends at a SIGINT. Held locked by the thread that
+/// ends the process from the removal on, so no file is made (or renamed away) behind it.
+static TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-extern "C" fn on_sigint(_: libc::c_int) {
-    // Only atomics and async-signal-safe calls (unlink, sigaction, pthread_sigmask, raise, _exit).
+/// Installs the handler (once): from now on a SIGINT removes the registered temporary files and
+/// ends the process as a SIGINT does (unless [`stop_on_sigint`] asked for a graceful first one).
+/// A SIGINT the process was started ignoring (a background job of a script) stays ignored.
+pub fn install() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        if started_ignoring_sigint() {
+            return;
+        }
+        // The thread registers the handler itself and says so before `install` returns: a
+        // thread that could not be started leaves SIGINT as it was (ending the process), where
+        // a handler without its thread would swallow every SIGINT.
+        let (registered, wait) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("sigint".into())
+            .spawn(move || {
+                let signals = Signals::new([SIGINT]);
+                let _ = registered.send(());
+                if let Ok(mut signals) = signals {
+                    for _ in signals.forever() {
+                        on_sigint();
+                    }
+                }
+            });
+        if spawned.is_ok() {
+            let _ = wait.recv();
+        }
+    });
+}
+
+/// Whether SIGINT is ignored now, as the process was started (nothing else here ignores it).
+fn started_ignoring_sigint() -> bool {
+    let mut current = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action makes sigaction only read the current one into `current`, a
+    // valid place for it; nothing is changed.
+    let read = unsafe { libc::sigaction(libc::SIGINT, std::ptr::null(), current.as_mut_ptr()) };
+    // SAFETY: zeroed is a valid sigaction (plain integers and a sigset), filled in on success.
+    let current = unsafe { current.assume_init() };
+    read == 0 && current.sa_sigaction == libc::SIG_IGN
+}
+
+fn on_sigint() {
     if SIGNALLED.swap(true, Ordering::SeqCst) || !GRACEFUL.load(Ordering::SeqCst) {
-        for slot in &TEMP_FILES {
-            let path = slot.load(Ordering::SeqCst);
-            if !path.is_null() {
-                // SAFETY: a non-null slot holds a leaked, never freed, NUL-terminated path.
-                unsafe { libc::unlink(path) };
-            }
-        }
-        // End as a SIGINT would have without the handler, so the shell sees it (a `for` loop
-        // stops): the default action back, the signal unblocked and raised again.
-        // SAFETY: zeroed sigaction/sigset values are valid to fill in; every call here is
-        // async-signal-safe, and _exit ends the process without running Rust code should the
-        // raised signal not end it.
-        unsafe {
-            let mut default: libc::sigaction = std::mem::zeroed();
-            default.sa_sigaction = libc::SIG_DFL;
-            libc::sigemptyset(&raw mut default.sa_mask);
-            libc::sigaction(libc::SIGINT, &raw const default, std::ptr::null_mut());
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&raw mut set);
-            libc::sigaddset(&raw mut set, libc::SIGINT);
-            libc::pthread_sigmask(libc::SIG_UNBLOCK, &raw const set, std::ptr::null_mut());
-            libc::raise(libc::SIGINT);
-            libc::_exit(130);
-        }
+        die();
     }
     STOP.store(true, Ordering::SeqCst);
 }
 
-/// Installs the handler: from now on a SIGINT removes the registered temporary files and ends
-/// the process as a SIGINT does (unless [`stop_on_sigint`] asked for a graceful first one).
-/// A SIGINT the process was started ignoring (a background job of a script) stays ignored.
-pub fn install() {
-    // SAFETY: zeroed sigaction values are valid "no flags, empty mask" values to fill in;
-    // reading the current action has no effect.
-    let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
-    // SAFETY: `current` is a valid place for the old action.
-    unsafe { libc::sigaction(libc::SIGINT, std::ptr::null(), &raw mut current) };
-    if current.sa_sigaction == libc::SIG_IGN {
-        return;
+/// Removes the registered temporary files and ends the process as a SIGINT does without a
+/// handler, so the shell sees it (a `for` loop stops).
+fn die() -> ! {
+    // Kept locked to the end: no temporary file is made or given up from here on.
+    let files = TEMP_FILES.lock();
+    for path in files.iter() {
+        let _ = std::fs::remove_file(path);
     }
-    // SAFETY: as above.
-    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-    action.sa_sigaction = on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    action.sa_flags = libc::SA_RESTART;
-    // SAFETY: `action` is initialised, its mask is emptied in place, and the handler only
-    // makes async-signal-safe calls; the old action is not needed.
-    unsafe {
-        libc::sigemptyset(&raw mut action.sa_mask);
-        libc::sigaction(libc::SIGINT, &raw const action, std::ptr::null_mut());
-    }
+    // The default action back, the signal unblocked and raised; aborts should that not end it.
+    let _ = signal_hook::low_level::emulate_default_handler(SIGINT);
+    std::process::exit(130)
 }
 
 /// Makes the first SIGINT stop the work instead of ending the process, and returns the flag it
@@ -89,41 +102,28 @@ pub fn interrupted() -> bool {
 
 /// A temporary file that a SIGINT ending the process removes; dropping the guard (the file was
 /// renamed into place or removed) takes it off the list.
-pub struct TempGuard(Option<usize>);
+pub struct TempGuard(PathBuf);
 
-/// Registers `path` to be removed if a SIGINT ends the process (installing the handler, so
-/// any command writing a file gets it). Without a free slot (or for a
-/// path with a NUL byte) nothing is registered: the file is then left as before.
-pub fn remove_on_exit(path: &Path) -> TempGuard {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
-        return TempGuard(None);
-    };
+/// Makes a temporary file with `create` and registers it to be removed if a SIGINT ends the
+/// process (installing the handler, so any command writing a file gets it). The list stays
+/// locked while the file is made: a SIGINT cannot end the process between the file appearing
+/// and its registration.
+pub fn create_temp<T: AsRef<Path>>(
+    create: impl FnOnce() -> io::Result<T>,
+) -> io::Result<(T, TempGuard)> {
     install();
-    let raw = c.into_raw();
-    for (i, slot) in TEMP_FILES.iter().enumerate() {
-        if slot
-            .compare_exchange(
-                std::ptr::null_mut(),
-                raw,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            )
-            .is_ok()
-        {
-            return TempGuard(Some(i));
-        }
-    }
-    // SAFETY: `raw` came from `CString::into_raw` above and was never shared.
-    drop(unsafe { CString::from_raw(raw) });
-    TempGuard(None)
+    let mut files = TEMP_FILES.lock();
+    let made = create()?;
+    let path = made.as_ref().to_owned();
+    files.push(path.clone());
+    Ok((made, TempGuard(path)))
 }
 
 impl Drop for TempGuard {
     fn drop(&mut self) {
-        if let Some(i) = self.0 {
-            // The path stays allocated (leaked): the handler may be reading it right now.
-            TEMP_FILES[i].store(std::ptr::null_mut(), Ordering::SeqCst);
+        let mut files = TEMP_FILES.lock();
+        if let Some(i) = files.iter().position(|p| *p == self.0) {
+            files.swap_remove(i);
         }
     }
 }
