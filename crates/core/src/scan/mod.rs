@@ -21,6 +21,7 @@ mod config;
 mod engine;
 mod finding;
 mod observe;
+mod outcome;
 mod packs;
 mod regex;
 pub mod report;
@@ -35,6 +36,7 @@ pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
 pub use finding::{Finding, redact, shannon_entropy};
 pub use observe::{ContextScan, scan_in_background};
+pub use outcome::{Issue, Progress, ScanOutcome, ScanStats};
 pub use packs::PACKS;
 pub use request::{
     CachePolicy, Hooks, IGNORE_FILE_NAME, IgnoreFiles, Request, RequestError, RequestErrorKind,
@@ -43,4 +45,4 @@ pub use request::{
 pub use rule::{Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity};
 pub use scanner::{BINARY_PROBE, MAX_LINE, MULTILINE_WINDOW, OVERLAP, Scanner};
 pub use suppress::{SuppressError, Suppressions};
-pub use walk::{FileSink, Issue, Progress, ScanOutcome, ScanStats, TreeScanner, WalkOptions};
+pub use walk::{FileSink, TreeScanner, WalkOptions};

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use super::walk::{FileSink, Progress, ScanOutcome, TreeScanner, WalkOptions};
+use super::outcome::{Progress, ScanOutcome};
+use super::walk::{FileSink, TreeScanner, WalkOptions};
 use super::{ConfigError, Finding, PACKS, RuleSet, Rules, ScanCache, SuppressError, Suppressions};
 
 /// The name of the ignore file a scan looks for when none is named.

@@ -1,0 +1,182 @@
+//! What a scan gives back: findings, the files it could not read or skipped, its counters
+//! ([`ScanStats`]), and the live counters a progress line reads ([`Progress`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Category, Finding};
+use crate::pool::BufPool;
+
+/// A file that was not scanned, or not completely, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    /// The file (`archive.tar!member` inside archives).
+    pub path: String,
+    /// What happened.
+    pub reason: String,
+}
+
+/// Counters of one scan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ScanStats {
+    /// Files (and archive members) scanned or answered from the cache.
+    pub files: u64,
+    /// Bytes of input read: files (archives counted once, as stored) and standard input.
+    pub bytes: u64,
+    /// Files passed over: binary, too large, not regular files, excluded by a path allowlist.
+    pub skipped: u64,
+    /// Files that could not be read.
+    pub errors: u64,
+    /// Findings after every filter, suppression included.
+    pub findings: u64,
+    /// Findings left out by a baseline or an ignore file (not in `findings`).
+    pub suppressed: u64,
+    /// Findings per category.
+    pub secrets: u64,
+    /// Crypto findings.
+    pub crypto: u64,
+    /// Threat findings.
+    pub threats: u64,
+    /// Files answered from the incremental cache.
+    pub cache_hits: u64,
+    /// Files looked up in the cache and scanned.
+    pub cache_misses: u64,
+    /// Wall time of the scan, in seconds.
+    pub seconds: f64,
+}
+
+impl ScanStats {
+    /// Sets `findings` and the per-category counts from `findings`.
+    pub(crate) fn count(&mut self, findings: &[Finding]) {
+        let count = |c: Category| findings.iter().filter(|f| f.category == c).count() as u64;
+        self.findings = findings.len() as u64;
+        self.secrets = count(Category::Secret);
+        self.crypto = count(Category::Crypto);
+        self.threats = count(Category::Threat);
+    }
+
+    /// Scan throughput in MB/s (10^6 bytes).
+    pub fn mb_per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.bytes as f64 / 1e6 / self.seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// Adds these counters to `registry` as `capstan_scan_*` metrics.
+    pub fn record(
+        &self,
+        registry: &crate::metrics::Registry,
+    ) -> Result<(), crate::metrics::MetricsError> {
+        let counters: [(&str, &str, u64); 7] = [
+            (
+                "capstan_scan_files_total",
+                "Files and archive members scanned.",
+                self.files,
+            ),
+            (
+                "capstan_scan_bytes_total",
+                "Bytes read by scans.",
+                self.bytes,
+            ),
+            (
+                "capstan_scan_skipped_total",
+                "Files passed over (binary, too large, special).",
+                self.skipped,
+            ),
+            (
+                "capstan_scan_errors_total",
+                "Files that could not be read.",
+                self.errors,
+            ),
+            (
+                "capstan_scan_suppressed_total",
+                "Findings left out by a baseline or an ignore file.",
+                self.suppressed,
+            ),
+            (
+                "capstan_scan_cache_hits_total",
+                "Files answered from the scan cache.",
+                self.cache_hits,
+            ),
+            (
+                "capstan_scan_cache_misses_total",
+                "Files looked up in the scan cache and scanned.",
+                self.cache_misses,
+            ),
+        ];
+        for (name, help, v) in counters {
+            registry.counter(name, help)?.add(v);
+        }
+        let by = registry.counter_vec(
+            "capstan_scan_findings_total",
+            "Findings by category.",
+            &["category"],
+        )?;
+        for (cat, v) in [
+            ("secret", self.secrets),
+            ("crypto", self.crypto),
+            ("threat", self.threats),
+        ] {
+            by.with(&[cat])?.add(v);
+        }
+        Ok(())
+    }
+}
+
+/// What a scan found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScanOutcome {
+    /// Sorted by path, line, column, rule.
+    pub findings: Vec<Finding>,
+    /// Files that could not be read (or not completely), sorted by path.
+    pub errors: Vec<Issue>,
+    /// Files skipped for size or type, sorted by path (binary files are only counted).
+    pub skipped: Vec<Issue>,
+    /// Counters.
+    pub stats: ScanStats,
+    /// The scan was cancelled before it covered every input.
+    pub interrupted: bool,
+    /// What did not go as it should but changed no result (a damaged cache rebuilt, a cache
+    /// that could not be opened).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl ScanOutcome {
+    /// The scan's counters (`capstan_scan_*`) and the shared buffer pool's
+    /// (`capstan_bufpool_*`: hits, misses, returns and idle buffers per size class), ready for
+    /// [`Snapshot::to_prometheus`](crate::metrics::Snapshot::to_prometheus) — what
+    /// `capstan scan --metrics-file` writes.
+    pub fn metrics(&self) -> Result<crate::metrics::Registry, crate::metrics::MetricsError> {
+        let registry = crate::metrics::Registry::new();
+        self.stats.record(&registry)?;
+        registry.register(BufPool::global().metrics("capstan_bufpool")?);
+        Ok(registry)
+    }
+}
+
+/// Live counters, readable from another thread while a scan runs (for a progress line).
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub(super) files: AtomicU64,
+    pub(super) bytes: AtomicU64,
+    pub(super) findings: AtomicU64,
+}
+
+impl Progress {
+    /// Files done so far.
+    pub fn files(&self) -> u64 {
+        self.files.load(Ordering::Relaxed)
+    }
+    /// Bytes read so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+    /// Findings so far (before baselines and ignore files are applied).
+    pub fn findings(&self) -> u64 {
+        self.findings.load(Ordering::Relaxed)
+    }
+}
