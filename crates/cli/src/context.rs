@@ -166,20 +166,14 @@ pub fn extract(args: &ExtractArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| args.archive.display().to_string())?,
         )
     };
-    let mut input = io::BufReader::new(input);
-    let gzip = io::BufRead::fill_buf(&mut input)?.starts_with(&[0x1f, 0x8b]);
     std::fs::create_dir_all(&args.dir).with_context(|| args.dir.display().to_string())?;
     let limits = TarLimits {
         max_entries: args.max_entries,
         max_bytes: args.max_bytes,
         ..TarLimits::default()
     };
-    let done = if gzip {
-        extract_limited(flate2::read::MultiGzDecoder::new(input), &args.dir, limits)
-    } else {
-        extract_limited(input, &args.dir, limits)
-    }
-    .with_context(|| args.archive.display().to_string())?;
+    let done = extract_limited(input, &args.dir, limits)
+        .with_context(|| args.archive.display().to_string())?;
     eprintln!(
         "capstan: {} file(s), {} dir(s), {} link(s), {} bytes",
         done.files, done.dirs, done.links, done.bytes

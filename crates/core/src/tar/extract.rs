@@ -82,7 +82,8 @@ pub fn extract<R: Read>(archive: R, dest: &Path) -> Result<Extracted, ExtractErr
     extract_limited(archive, dest, TarLimits::default())
 }
 
-/// [`extract`] within `limits`: an archive with more members or member bytes than they allow,
+/// [`extract`] within `limits`. A gzip-compressed archive (`.tar.gz`, `.tgz`) is recognised
+/// by its first bytes and decompressed as it streams. An archive with more members or member bytes than they allow,
 /// or a PAX / GNU long-name extension larger than they allow, stops with
 /// [`ExtractError::Archive`] naming the limit (what was extracted before it stays, inside
 /// `dest`).
@@ -105,6 +106,26 @@ pub fn extract<R: Read>(archive: R, dest: &Path) -> Result<Extracted, ExtractErr
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn extract_limited<R: Read>(
+    archive: R,
+    dest: &Path,
+    limits: TarLimits,
+) -> Result<Extracted, ExtractError> {
+    let mut archive = io::BufReader::new(archive);
+    let head = io::BufRead::fill_buf(&mut archive).map_err(|source| ExtractError::Archive {
+        member: None,
+        source,
+    })?;
+    if head.starts_with(&GZIP_MAGIC) {
+        extract_tar(flate2::read::MultiGzDecoder::new(archive), dest, limits)
+    } else {
+        extract_tar(archive, dest, limits)
+    }
+}
+
+/// The first bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+fn extract_tar<R: Read>(
     archive: R,
     dest: &Path,
     limits: TarLimits,
