@@ -177,45 +177,6 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes_parse_the_way_people_write_them() {
-        for (text, want) in [
-            ("0", 0),
-            ("512", 512),
-            ("512B", 512),
-            ("512k", 512 << 10),
-            ("64K", 64 << 10),
-            ("10M", 10 << 20),
-            ("10MB", 10 << 20),
-            ("10 MiB", 10 << 20),
-            ("10mb", 10 << 20),
-            ("1.5G", 3 << 29),
-            ("1.5GB", 3 << 29),
-            ("0.5k", 512),
-            (".5k", 512),
-            ("2T", 2 << 40),
-        ] {
-            assert_eq!(parse_size(text), Ok(want), "{text}");
-        }
-        for bad in [
-            "",
-            "M",
-            "1.2.3M",
-            "10X",
-            "10 MBs",
-            "-1",
-            "99999999999T",
-            "1e3",
-        ] {
-            assert!(parse_size(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-}
-
 pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     // First of all, so that a Ctrl-C during rule compilation already ends in a report.
     let stop = crate::signal::stop_on_sigint();
@@ -485,5 +446,44 @@ skipped {}; errors {}; cache {} hit(s), {} miss(es)",
             s.cache_hits,
             s.cache_misses
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_the_way_people_write_them() {
+        for (text, want) in [
+            ("0", 0),
+            ("512", 512),
+            ("512B", 512),
+            ("512k", 512 << 10),
+            ("64K", 64 << 10),
+            ("10M", 10 << 20),
+            ("10MB", 10 << 20),
+            ("10 MiB", 10 << 20),
+            ("10mb", 10 << 20),
+            ("1.5G", 3 << 29),
+            ("1.5GB", 3 << 29),
+            ("0.5k", 512),
+            (".5k", 512),
+            ("2T", 2 << 40),
+        ] {
+            assert_eq!(parse_size(text), Ok(want), "{text}");
+        }
+        for bad in [
+            "",
+            "M",
+            "1.2.3M",
+            "10X",
+            "10 MBs",
+            "-1",
+            "99999999999T",
+            "1e3",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 }
