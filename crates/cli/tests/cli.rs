@@ -160,7 +160,7 @@ fn scan_json_has_the_finding_fields() {
     );
     assert_eq!(f["category"], "secret");
     assert_eq!(f["secret"], "ghp_…");
-    assert_eq!(f["fingerprint"].as_str().map(str::len), Some(16));
+    assert_eq!(f["fingerprint"].as_str().map(str::len), Some(32));
     assert!(f["entropy"].as_f64().is_some_and(|e| e > 3.0));
 }
 

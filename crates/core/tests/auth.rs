@@ -165,13 +165,52 @@ fn helper_failures_are_errors_never_anonymous() {
         started.elapsed() < Duration::from_secs(3),
         "killed, not waited for"
     );
+    assert!(
+        err.to_string().contains("docker-credential-slow") && err.to_string().contains("500ms"),
+        "names the helper and the limit: {err}"
+    );
     let err = r.resolve(&image("c.io/x")).expect_err("missing");
     assert!(
         matches!(err, AuthError::HelperMissing(ref h) if h == "missing"),
         "{err}"
     );
+    assert!(
+        err.to_string().contains("docker-credential-missing"),
+        "{err}"
+    );
     let err = r.resolve(&image("d.io/x")).expect_err("garbage");
     assert!(err.to_string().contains("not credentials JSON"), "{err}");
+}
+
+#[test]
+fn helpers_writing_a_lot_do_not_block() {
+    let e = Env::new("helper-loud");
+    // 4 MiB on stderr before the answer: both pipes are drained while the helper runs.
+    e.helper(
+        "chatty",
+        r#"read server; head -c 4194304 /dev/zero >&2; printf '{"Username":"u","Secret":"s"}'"#,
+    );
+    // 4 MiB of junk on stdout: more than is kept, read and dropped, and judged as not JSON.
+    e.helper(
+        "flood",
+        "read server; head -c 4194304 /dev/zero | tr '\\0' x",
+    );
+    let cfg = e.file(
+        "config.json",
+        r#"{"credHelpers": {"a.io": "chatty", "b.io": "flood"}}"#,
+    );
+    let mut r = e.resolver(&[&cfg]);
+    r.helper_timeout = Duration::from_secs(20);
+    let started = std::time::Instant::now();
+    let got = r.resolve(&image("a.io/x")).expect("resolves");
+    assert_eq!(got.credentials, basic("u", "s"));
+    let err = r.resolve(&image("b.io/x")).expect_err("junk");
+    assert!(err.to_string().contains("not credentials JSON"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "no stall on a full pipe: {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -247,6 +286,16 @@ fn headers_are_byte_exact_and_secrets_never_print() {
     );
     let shown = format!("{c:?} {}", Secret::new("p?>>"));
     assert!(!shown.contains("p?>>"), "{shown}");
+    // The header value is zeroed on drop and redacted by Debug, yet still reads and prints as
+    // the value (as the CLI and the C API use it).
+    let header = c.registry_auth_header("r.io:5000");
+    let shown = format!("{header:?} {:?}", c.basic_authorization());
+    assert!(
+        !shown.contains("eyJ") && !shown.contains("Basic "),
+        "{shown}"
+    );
+    assert_eq!(str::len(&header), header.as_str().len());
+    assert_eq!(format!("{header}"), header.as_str());
 }
 
 #[test]
@@ -328,4 +377,110 @@ fn a_changed_config_file_invalidates_and_scoped_keys_get_their_own_entries() {
         basic("bob", "hunter2"),
         "the edit is seen"
     );
+}
+
+/// Runs the test `name` of this binary in a process of its own (for what changes process-wide
+/// signal state), with `CAPSTAN_AUTH_CHILD` set; fails unless it passes.
+fn in_own_process(name: &str) {
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("CAPSTAN_AUTH_CHILD", "1")
+        .output()
+        .expect("runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "{name}: {:?}\n{text}",
+        out.status
+    );
+}
+
+fn in_child() -> bool {
+    std::env::var_os("CAPSTAN_AUTH_CHILD").is_some()
+}
+
+/// SIGCHLD's action now.
+fn sigchld_action() -> libc::sigaction {
+    // SAFETY: an all-zero sigaction is a valid value to be filled in; a null new action only
+    // reads the current one.
+    unsafe {
+        let mut a: libc::sigaction = std::mem::zeroed();
+        assert_eq!(
+            libc::sigaction(libc::SIGCHLD, std::ptr::null(), &raw mut a),
+            0
+        );
+        a
+    }
+}
+
+#[test]
+fn waiting_for_a_helper_leaves_a_sigchld_handler_safe_for_go_hosts() {
+    in_own_process("child_helper_wait_adds_sa_onstack");
+}
+
+#[test]
+fn a_host_ignoring_sigchld_gets_an_error_not_a_crash() {
+    in_own_process("child_helper_wait_with_sigchld_ignored");
+}
+
+#[test]
+fn child_helper_wait_adds_sa_onstack() {
+    if !in_child() {
+        return;
+    }
+    let e = Env::new("sigchld-onstack");
+    e.helper(
+        "ok",
+        r#"read server; printf '{"Username":"u","Secret":"s"}'"#,
+    );
+    let cfg = e.file("config.json", r#"{"credHelpers": {"a.io": "ok"}}"#);
+    let got = e
+        .resolver(&[&cfg])
+        .resolve(&image("a.io/x"))
+        .expect("resolves");
+    assert_eq!(got.credentials, basic("u", "s"));
+    // wait-timeout's handler is in place, with SA_ONSTACK (a Go runtime demands it).
+    let a = sigchld_action();
+    assert_ne!(a.sa_sigaction, libc::SIG_DFL);
+    assert_ne!(a.sa_flags & libc::SA_ONSTACK, 0, "flags {:#x}", a.sa_flags);
+    // Other children of the process still come and go, and a second helper run works.
+    for _ in 0..20 {
+        assert!(
+            std::process::Command::new("true")
+                .status()
+                .expect("true")
+                .success()
+        );
+    }
+    let got = e
+        .resolver(&[&cfg])
+        .resolve(&image("a.io/y"))
+        .expect("resolves");
+    assert_eq!(got.credentials, basic("u", "s"));
+}
+
+#[test]
+fn child_helper_wait_with_sigchld_ignored() {
+    if !in_child() {
+        return;
+    }
+    // SAFETY: setting a signal's disposition to SIG_IGN; this process runs only this test.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let e = Env::new("sigchld-ignored");
+    e.helper(
+        "ok",
+        r#"read server; printf '{"Username":"u","Secret":"s"}'"#,
+    );
+    let cfg = e.file("config.json", r#"{"credHelpers": {"a.io": "ok"}}"#);
+    let err = e
+        .resolver(&[&cfg])
+        .resolve(&image("a.io/x"))
+        .expect_err("no exit status can be read");
+    assert!(err.to_string().contains("SIG_IGN"), "{err}");
+    // The host's choice is left as it was.
+    assert_eq!(sigchld_action().sa_sigaction, libc::SIG_IGN);
 }

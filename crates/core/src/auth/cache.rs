@@ -150,14 +150,21 @@ fn stamp(files: &[PathBuf]) -> Stamp {
 }
 
 /// `auths` keys with a path (`quay.io/org/repo`), longest first. Unreadable files contribute
-/// nothing here; resolving reports them.
+/// nothing here; resolving reports them. Only the keys are kept: the entries (secrets) are
+/// skipped by the parser, and the file's bytes are zeroed.
+#[allow(clippy::zero_sized_map_values)] // a map's keys, its values skipped unread: no set parses so
 fn scoped_keys(files: &[PathBuf]) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Keys {
+        #[serde(default)]
+        auths: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
+    }
     let mut keys: Vec<String> = files
         .iter()
-        .filter_map(|f| std::fs::read(f).ok())
-        .filter_map(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
-        .filter_map(|v| v.get("auths").and_then(|a| a.as_object()).cloned())
-        .flat_map(|a| a.keys().cloned().collect::<Vec<_>>())
+        .filter_map(|f| std::fs::read(f).ok().map(zeroize::Zeroizing::new))
+        .filter_map(|t| serde_json::from_slice::<Keys>(&t).ok())
+        .filter_map(|k| k.auths)
+        .flat_map(std::collections::BTreeMap::into_keys)
         .filter(|k| !k.contains("://") && k.trim_end_matches('/').contains('/'))
         .map(|k| k.trim_end_matches('/').to_owned())
         .collect();

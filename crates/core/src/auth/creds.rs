@@ -4,16 +4,19 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde::Deserialize;
+#[cfg(not(unix))]
+use wait_timeout::ChildExt as _;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::ImageRef;
 
 /// A secret (password or identity token): `Debug` and `Display` show `<redacted>`, and the
-/// bytes are zeroed when it is dropped.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// bytes are zeroed when it is dropped (its clones too: each is a `Secret`).
+#[derive(Clone, Default, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct Secret(String);
 
 impl Secret {
@@ -45,20 +48,89 @@ impl std::fmt::Display for Secret {
     }
 }
 
-impl Drop for Secret {
-    #[allow(unsafe_code)] // volatile writes: the one way to zero memory the optimiser can't drop
-    fn drop(&mut self) {
-        let mut bytes = std::mem::take(&mut self.0).into_bytes();
-        for b in &mut bytes {
-            // SAFETY: `b` is a valid, aligned, exclusive reference into `bytes`; a volatile
-            // write keeps the compiler from eliding the zeroing of memory about to be freed.
-            unsafe { std::ptr::write_volatile(b, 0) };
+/// An authentication header value (`X-Registry-Auth`, or `Authorization: Basic …`): it
+/// carries a secret, so it is zeroed when dropped and `Debug` shows `<redacted>`. It reads as
+/// the `str` it holds (`Deref`, `AsRef<str>`), and `Display` writes that value: it exists to
+/// be sent or printed on request.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct AuthHeader(String);
+
+impl AuthHeader {
+    /// The value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for AuthHeader {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for AuthHeader {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AuthHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthHeader(<redacted>)")
+    }
+}
+
+impl std::fmt::Display for AuthHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for AuthHeader {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for AuthHeader {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for AuthHeader {
+    fn eq(&self, other: &String) -> bool {
+        self.0 == *other
+    }
+}
+
+/// base64 (`engine`) of `bytes` as an [`AuthHeader`] with `prefix` before it, built in one
+/// allocation of the exact size, so no copy is left behind by growing it.
+/// (`encode_slice` writes straight into it; `encode_string` would pass the text through a
+/// buffer on the stack that nobody zeroes.)
+fn encode_header(prefix: &str, engine: &impl base64::Engine, bytes: &[u8]) -> AuthHeader {
+    let len = base64::encoded_len(bytes.len(), true).unwrap_or(0);
+    let mut out = Zeroizing::new(Vec::with_capacity(prefix.len() + len));
+    out.extend_from_slice(prefix.as_bytes());
+    out.resize(prefix.len() + len, 0);
+    let written = engine
+        .encode_slice(bytes, &mut out[prefix.len()..])
+        .unwrap_or(0);
+    out.truncate(prefix.len() + written);
+    // base64 is ASCII, so this moves the bytes into the `String` without copying them.
+    match String::from_utf8(std::mem::take(&mut *out)) {
+        Ok(text) => AuthHeader(text),
+        Err(e) => {
+            e.into_bytes().zeroize();
+            AuthHeader(String::new())
         }
     }
 }
 
-/// What credentials a registry gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What credentials a registry gets. Every secret in it is zeroed when it is dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub enum Credentials {
     /// None: pull anonymously.
     Anonymous,
@@ -101,17 +173,18 @@ impl Credentials {
     }
 
     /// The docker daemon's `X-Registry-Auth` header value: URL-safe base64, **with**
-    /// padding, of `{"username","password","serveraddress"}` or `{"identitytoken"}`.
+    /// padding, of `{"username","password","serveraddress"}` or `{"identitytoken"}`. The
+    /// JSON it is made from is zeroed before this returns, and the value when it is dropped.
     ///
     /// ```
     /// use capstan::auth::{Credentials, Secret};
     /// let c = Credentials::Basic { username: "u".into(), password: Secret::new("p") };
     /// assert_eq!(
-    ///     c.registry_auth_header("r.io"),
+    ///     c.registry_auth_header("r.io").as_str(),
     ///     "eyJ1c2VybmFtZSI6InUiLCJwYXNzd29yZCI6InAiLCJzZXJ2ZXJhZGRyZXNzIjoici5pbyJ9"
     /// );
     /// ```
-    pub fn registry_auth_header(&self, server: &str) -> String {
+    pub fn registry_auth_header(&self, server: &str) -> AuthHeader {
         // Field order as docker's Go struct marshals it (serde_json's maps would sort keys).
         #[derive(serde::Serialize)]
         struct Header<'a> {
@@ -144,18 +217,33 @@ impl Credentials {
                 identitytoken: None,
             },
         };
-        let json = serde_json::to_string(&h).unwrap_or_default();
-        base64::engine::general_purpose::URL_SAFE.encode(json)
+        // Room for the worst case (every byte escaped as `\u00XX`) and the keys, so the
+        // buffer never grows: growing would leave an unzeroed copy of the JSON behind.
+        let fields = [h.username, h.password, h.serveraddress, h.identitytoken];
+        let cap = 64 + 6 * fields.iter().flatten().map(|f| f.len()).sum::<usize>();
+        let mut json = Zeroizing::new(Vec::with_capacity(cap));
+        if serde_json::to_writer(&mut *json, &h).is_err() {
+            json.clear();
+        }
+        encode_header("", &base64::engine::general_purpose::URL_SAFE, &json)
     }
 
     /// A `Basic` `Authorization` header value, for user and password credentials.
-    pub fn basic_authorization(&self) -> Option<String> {
+    pub fn basic_authorization(&self) -> Option<AuthHeader> {
         match self {
-            Credentials::Basic { username, password } => Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD
-                    .encode(format!("{username}:{}", password.expose()))
-            )),
+            Credentials::Basic { username, password } => {
+                let secret = password.expose();
+                let mut pair =
+                    Zeroizing::new(String::with_capacity(username.len() + 1 + secret.len()));
+                pair.push_str(username);
+                pair.push(':');
+                pair.push_str(secret);
+                Some(encode_header(
+                    "Basic ",
+                    &base64::engine::general_purpose::STANDARD,
+                    pair.as_bytes(),
+                ))
+            }
             _ => None,
         }
     }
@@ -244,7 +332,8 @@ pub(crate) struct ConfigFile {
     creds_store: Option<String>,
 }
 
-#[derive(Default, Deserialize)]
+/// One `auths` entry: every field may hold a secret, so all are zeroed when it is dropped.
+#[derive(Default, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct AuthEntry {
     #[serde(default)]
     auth: Option<String>,
@@ -315,8 +404,9 @@ impl Resolver {
     /// Resolves the credentials for `image`'s registry.
     pub fn resolve(&self, image: &ImageRef) -> Result<Resolved, AuthError> {
         for path in &self.files {
+            // The file holds the `auths` secrets: its bytes are zeroed once parsed.
             let text = match std::fs::read(path) {
-                Ok(t) => t,
+                Ok(t) => Zeroizing::new(t),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(source) => {
                     return Err(AuthError::Read {
@@ -445,9 +535,11 @@ fn entry_fields(e: &AuthEntry) -> Result<Credentials, &'static str> {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(a.trim())
             .map_err(|_| "`auth` is not base64")?;
-        let text = String::from_utf8(raw).map_err(|_| "`auth` is not UTF-8")?;
-        let secret = Secret::new(text);
-        let (user, pass) = secret
+        let text = Secret::new(String::from_utf8(raw).map_err(|e| {
+            e.into_bytes().zeroize();
+            "`auth` is not UTF-8"
+        })?);
+        let (user, pass) = text
             .expose()
             .split_once(':')
             .ok_or("`auth` is not base64 of user:password")?;
@@ -465,7 +557,8 @@ fn entry_fields(e: &AuthEntry) -> Result<Credentials, &'static str> {
     }
 }
 
-#[derive(Deserialize)]
+/// A helper's answer: zeroed when dropped.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
 struct HelperAnswer {
     #[serde(rename = "Username", default)]
     username: String,
@@ -473,7 +566,12 @@ struct HelperAnswer {
     secret: String,
 }
 
-/// Runs `docker-credential-NAME get` with `server` on stdin, within `timeout`.
+/// At most this much of a helper's stdout (and stderr) is kept; the rest is read and dropped,
+/// so a helper that writes more is not blocked on a full pipe.
+const HELPER_OUTPUT_LIMIT: usize = 1 << 20;
+
+/// Runs `docker-credential-NAME get` with `server` on stdin, within `timeout`: a helper still
+/// running then is killed ([`AuthError::Timeout`]).
 pub(crate) fn run_helper(
     name: &str,
     server: &str,
@@ -499,20 +597,18 @@ pub(crate) fn run_helper(
             std::io::ErrorKind::NotFound => AuthError::HelperMissing(name.to_owned()),
             _ => fail(e.to_string()),
         })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A helper that exits without reading is judged by its exit status below.
-        let _ = stdin.write_all(server.as_bytes());
-    }
-    // Each pipe on its own thread: a helper that fills one while we wait on the other must
-    // not stall until the timeout. Neither thread is joined after a kill (a grandchild may
-    // hold a pipe open), so neither can hang us.
+    // Each pipe is drained on its own thread from the start: a helper that fills one (or
+    // writes more than we keep) must not stall until the timeout. Neither thread is joined
+    // after a kill (a grandchild may hold a pipe open), so neither can hang us.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(p) = pipe {
-                let _ = p.take(1 << 20).read_to_end(&mut buf);
-            }
+            // A pipe that fails mid-way counts as empty: the exit status and the JSON
+            // check judge the answer.
+            let buf = pipe
+                .and_then(|p| read_zeroizing(p, HELPER_OUTPUT_LIMIT).ok())
+                .unwrap_or_default();
+            // When nobody waits any more, the buffer comes back in the error and is zeroed.
             let _ = tx.send(buf);
         });
         rx
@@ -529,11 +625,17 @@ pub(crate) fn run_helper(
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that exits without reading is judged by its exit status below. The name is
+        // far smaller than a pipe's buffer, so this cannot block on a helper that never reads.
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let status = match wait_for(&mut child, timeout) {
+        Ok(Some(status)) => status,
+        Ok(None) => match child.try_wait() {
+            // Exited after all, unseen by the wait (a host replaced the SIGCHLD handler).
+            Ok(Some(status)) => status,
+            _ => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(AuthError::Timeout {
@@ -541,14 +643,148 @@ pub(crate) fn run_helper(
                     timeout,
                 });
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(fail(e.to_string())),
+        },
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(fail(e.to_string()));
         }
     };
     let wait = Duration::from_secs(1);
     let out = out_rx.recv_timeout(wait).unwrap_or_default();
     let err = err_rx.recv_timeout(wait).unwrap_or_default();
     helper_answer(name, status, &out, &err)
+}
+
+/// `child`'s exit status if it exits within `timeout` (wait-timeout's `wait_timeout`), after
+/// making wait-timeout's SIGCHLD handler safe for the program capstan is loaded in (Unix).
+fn wait_for(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    #[cfg(unix)]
+    {
+        use wait_timeout::ChildExt as _;
+        if let Some(status) = sigchld::prepare(child)? {
+            return Ok(Some(status));
+        }
+        // wait-timeout unwraps inside (its lock, a sibling child's `try_wait`, `poll`): a
+        // panic there is this wait's error, not the caller's crash.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| child.wait_timeout(timeout)))
+            .unwrap_or_else(|_| Err(std::io::Error::other("wait-timeout panicked")))
+    }
+    #[cfg(not(unix))]
+    child.wait_timeout(timeout)
+}
+
+/// wait-timeout (0.2) waits on Unix through a process-wide SIGCHLD handler that its first call
+/// installs (chaining to the one before it). capstan is a library, loaded by the C and Go
+/// bindings into programs that are not ours, and as installed that handler can kill them:
+/// - a Go program (cgo) dies with "non-Go code set up signal handler without `SA_ONSTACK`
+///   flag" at the next SIGCHLD that lands on a Go thread, since the handler lacks
+///   `SA_ONSTACK`: the flag is added here right after the handler is installed.
+/// - when SIGCHLD was ignored (`SIG_IGN`, which is inherited across exec), the handler calls
+///   the previous "handler" at address 1 and the process dies of SIGSEGV (wait-timeout issue
+///   44). The kernel reaps the children of such a process, so no exit status can be had
+///   anyway: the wait is refused instead, and the handler not installed.
+#[cfg(unix)]
+mod sigchld {
+    #![allow(unsafe_code)]
+
+    use std::io;
+    use std::process::{Child, ExitStatus};
+    use std::time::Duration;
+
+    use parking_lot::Mutex;
+    use wait_timeout::ChildExt as _;
+
+    /// Whether wait-timeout's handler is installed (and fixed).
+    static INSTALLED: Mutex<bool> = Mutex::new(false);
+
+    /// Before the first wait: installs wait-timeout's handler without waiting (a wait of zero)
+    /// and adds `SA_ONSTACK` to it. `Some` if `child` had exited already.
+    pub(super) fn prepare(child: &mut Child) -> io::Result<Option<ExitStatus>> {
+        let mut installed = INSTALLED.lock();
+        if *installed {
+            return Ok(None);
+        }
+        if action()?.sa_sigaction == libc::SIG_IGN {
+            return Err(io::Error::other(
+                "SIGCHLD is ignored (SIG_IGN) in this process, so no exit status can be read",
+            ));
+        }
+        let exited = child.wait_timeout(Duration::ZERO)?;
+        let mut now = action()?;
+        if now.sa_sigaction != libc::SIG_DFL
+            && now.sa_sigaction != libc::SIG_IGN
+            && now.sa_flags & libc::SA_ONSTACK == 0
+        {
+            now.sa_flags |= libc::SA_ONSTACK;
+            // SAFETY: `now` is the action the kernel just reported for SIGCHLD (a valid
+            // handler, mask and flags); it is set again with one more flag.
+            if unsafe { libc::sigaction(libc::SIGCHLD, &raw const now, std::ptr::null_mut()) } != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        *installed = true;
+        Ok(exited)
+    }
+
+    /// SIGCHLD's current action.
+    pub(super) fn action() -> io::Result<libc::sigaction> {
+        // SAFETY: an all-zero `sigaction` is a valid value (no handler, empty mask, no flags)
+        // for the kernel to fill in.
+        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: with a null new action, `sigaction` only writes the current one to
+        // `current`, a valid exclusive pointer.
+        if unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), &raw mut current) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(current)
+    }
+}
+
+/// Reads `r` to its end, keeping the first `limit` bytes in a buffer that is zeroed when
+/// dropped and reading (and zeroing) the rest. The buffer grows by copying into a new
+/// zeroizing buffer, never by `Vec`'s own reallocation, which would free the old bytes as
+/// they are: no copy of a credential is left unzeroed in memory. On a read error what was read
+/// is zeroed and the error returned.
+pub(crate) fn read_zeroizing(
+    mut r: impl Read,
+    limit: usize,
+) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(4096.min(limit)));
+    loop {
+        if buf.len() == buf.capacity() && buf.len() < limit {
+            let mut bigger = Zeroizing::new(Vec::with_capacity((buf.len() * 2).min(limit)));
+            bigger.extend_from_slice(&buf);
+            buf = bigger;
+        }
+        let len = buf.len();
+        if len >= limit {
+            break;
+        }
+        let room = buf.capacity().min(limit);
+        buf.resize(room, 0);
+        let got = r.read(&mut buf[len..]);
+        buf.truncate(len + got.as_ref().map_or(0, |n| *n));
+        match got {
+            Ok(0) => return Ok(buf),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut rest = Zeroizing::new([0u8; 8192]);
+    loop {
+        match r.read(&mut rest[..]) {
+            Ok(0) => return Ok(buf),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// What a helper's exit status and output mean: credentials, "not found" (anonymous), or an
@@ -563,10 +799,11 @@ pub(crate) fn helper_answer(
         helper: name.to_owned(),
         message,
     };
-    let said = String::from_utf8_lossy(if out.is_empty() { err } else { out })
-        .trim()
-        .to_owned();
     if !status.success() {
+        // Only a failed helper's output is quoted (a successful one's is the credentials).
+        let said = String::from_utf8_lossy(if out.is_empty() { err } else { out })
+            .trim()
+            .to_owned();
         if said.contains("credentials not found") {
             return Ok(Credentials::Anonymous);
         }
@@ -576,16 +813,92 @@ pub(crate) fn helper_answer(
             said
         }));
     }
-    let answer: HelperAnswer = serde_json::from_slice(out)
+    let mut answer: HelperAnswer = serde_json::from_slice(out)
         .map_err(|_| fail("answered with something that is not credentials JSON".to_owned()))?;
+    // The strings are moved out (no copy); what stays in `answer` is zeroed with it.
+    let secret = Secret::new(std::mem::take(&mut answer.secret));
     Ok(if answer.username == "<token>" {
-        Credentials::IdentityToken(Secret::new(answer.secret))
-    } else if answer.username.is_empty() && answer.secret.is_empty() {
+        Credentials::IdentityToken(secret)
+    } else if answer.username.is_empty() && secret.is_empty() {
         Credentials::Anonymous
     } else {
         Credentials::Basic {
-            username: answer.username,
-            password: Secret::new(answer.secret),
+            username: std::mem::take(&mut answer.username),
+            password: secret,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compiles only if every type that holds a secret zeroes it when dropped.
+    #[test]
+    fn secret_holders_zeroize_on_drop() {
+        fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+        zeroized_on_drop::<Secret>();
+        zeroized_on_drop::<Credentials>();
+        zeroized_on_drop::<AuthHeader>();
+        zeroized_on_drop::<AuthEntry>();
+        zeroized_on_drop::<HelperAnswer>();
+        zeroized_on_drop::<Zeroizing<Vec<u8>>>();
+    }
+
+    #[test]
+    fn zeroize_empties_every_secret() {
+        let mut c = Credentials::Basic {
+            username: "u".to_owned(),
+            password: Secret::new("pw"),
+        };
+        c.zeroize();
+        assert_eq!(c.secret().map(Secret::expose), Some(""));
+        let mut h = Credentials::IdentityToken(Secret::new("t")).registry_auth_header("r");
+        h.zeroize();
+        assert_eq!(h.as_str(), "");
+    }
+
+    #[test]
+    fn reading_keeps_the_first_bytes_and_drains_the_rest() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        let read = |r: &[u8], limit| read_zeroizing(r, limit).expect("reads");
+        assert_eq!(&read(&data, 70_000)[..], &data[..70_000]);
+        assert_eq!(&read(&data, 1 << 20)[..], &data[..]);
+        assert_eq!(&read(&data, 4096)[..], &data[..4096]);
+        assert!(read(b"", 10).is_empty());
+        assert_eq!(&read(b"abc", 10)[..], b"abc");
+        assert_eq!(&read(b"abc", 0)[..], b"");
+    }
+
+    #[test]
+    fn headers_are_built_exactly() {
+        let c = Credentials::Basic {
+            username: "u\u{1}\"x".to_owned(),
+            password: Secret::new("p\u{0}\\"),
+        };
+        let h = c.registry_auth_header("r.io");
+        let json = base64::engine::general_purpose::URL_SAFE
+            .decode(h.as_bytes())
+            .expect("base64");
+        let v: serde_json::Value = serde_json::from_slice(&json).expect("JSON");
+        assert_eq!(v["username"], "u\u{1}\"x");
+        assert_eq!(v["password"], "p\u{0}\\");
+        assert_eq!(v["serveraddress"], "r.io");
+        assert_eq!(
+            Credentials::Anonymous.registry_auth_header("r.io").as_str(),
+            "e30="
+        );
+        assert_eq!(
+            c.basic_authorization().as_deref(),
+            Some(
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode("u\u{1}\"x:p\u{0}\\")
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(format!("{h:?}"), "AuthHeader(<redacted>)");
+        assert_eq!(h.to_string(), h.as_str());
+    }
 }

@@ -9,7 +9,7 @@ mod reference;
 mod registry;
 
 pub use cache::AuthCache;
-pub use creds::{AuthError, Credentials, Resolved, Resolver, Secret, Source};
+pub use creds::{AuthError, AuthHeader, Credentials, Resolved, Resolver, Secret, Source};
 pub use reference::{DOCKER_HUB, DOCKER_HUB_KEY, ImageRef, ReferenceError};
 #[cfg(feature = "registry")]
 pub use registry::{BearerChallenge, Check, CheckError, check};

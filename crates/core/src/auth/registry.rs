@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use super::{Credentials, ImageRef};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::{Credentials, ImageRef, Secret};
 
 /// What the registry said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +105,7 @@ pub fn check(
     let url = format!("{scheme}://{host}/v2/");
     let mut req = agent.get(&url);
     if let Some(basic) = credentials.basic_authorization() {
-        req = req.header("Authorization", &basic);
+        req = req.header("Authorization", basic.as_str());
     }
     let resp = req.call().map_err(|e| err(format!("GET {url}: {e}")))?;
     match resp.status().as_u16() {
@@ -131,9 +133,12 @@ pub fn check(
     let Some(token) = fetch_token(&agent, &challenge, credentials).map_err(err)? else {
         return Ok(Check::Denied);
     };
+    let mut bearer = Zeroizing::new(String::with_capacity(7 + token.expose().len()));
+    bearer.push_str("Bearer ");
+    bearer.push_str(token.expose());
     let resp = agent
         .get(&url)
-        .header("Authorization", &format!("Bearer {token}"))
+        .header("Authorization", bearer.as_str())
         .call()
         .map_err(|e| err(format!("GET {url}: {e}")))?;
     Ok(if resp.status().as_u16() == 200 {
@@ -143,8 +148,9 @@ pub fn check(
     })
 }
 
-/// Bearer tokens by (realm, service, scope, credentials' hash), kept until `expires_in`.
-static TOKENS: std::sync::LazyLock<crate::cache::TtlLru<String, String>> =
+/// Bearer tokens by (realm, service, scope, credentials' hash), kept until `expires_in`; each
+/// is zeroed when it leaves the cache.
+static TOKENS: std::sync::LazyLock<crate::cache::TtlLru<String, Secret>> =
     std::sync::LazyLock::new(|| {
         crate::cache::TtlLru::builder()
             .capacity(256)
@@ -157,15 +163,17 @@ fn fetch_token(
     agent: &ureq::Agent,
     c: &BearerChallenge,
     credentials: &Credentials,
-) -> Result<Option<String>, String> {
-    let who = blake3::hash(
-        format!(
-            "{}\0{}",
-            credentials.username().unwrap_or(""),
-            credentials.secret().map_or("", |s| s.expose())
-        )
-        .as_bytes(),
-    );
+) -> Result<Option<Secret>, String> {
+    // Hashed piecewise, each part length-prefixed: no string holding the secret is built.
+    let mut who = blake3::Hasher::new();
+    for part in [
+        credentials.username().unwrap_or(""),
+        credentials.secret().map_or("", |s| s.expose()),
+    ] {
+        who.update(&(part.len() as u64).to_le_bytes());
+        who.update(part.as_bytes());
+    }
+    let who = who.finalize();
     let key = format!(
         "{}\0{}\0{}\0{}",
         c.realm,
@@ -189,7 +197,7 @@ fn request_token(
     agent: &ureq::Agent,
     c: &BearerChallenge,
     credentials: &Credentials,
-) -> Result<Option<(String, Duration)>, String> {
+) -> Result<Option<(Secret, Duration)>, String> {
     let mut query: Vec<(&str, &str)> = Vec::new();
     if let Some(s) = &c.service {
         query.push(("service", s));
@@ -213,7 +221,7 @@ fn request_token(
                 req = req.query(*k, *v);
             }
             if let Some(basic) = credentials.basic_authorization() {
-                req = req.header("Authorization", &basic);
+                req = req.header("Authorization", basic.as_str());
             }
             req.call()
         }
@@ -224,21 +232,39 @@ fn request_token(
         401 | 403 => return Ok(None),
         other => return Err(format!("token server {}: status {other}", c.realm)),
     }
-    let body = resp
-        .body_mut()
-        .read_to_string()
+    // The body holds the token: read into a buffer zeroed when dropped (as much as ureq's
+    // `read_to_string` would take), and every string parsed out of it is zeroed or moved into
+    // a `Secret`.
+    let body = crate::auth::creds::read_zeroizing(resp.body_mut().as_reader(), 10 << 20)
         .map_err(|e| format!("token server {}: {e}", c.realm))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&body).map_err(|_| format!("token server {}: not JSON", c.realm))?;
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| format!("token server {}: not JSON", c.realm))?;
     let expires = v
         .get("expires_in")
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(60);
     let ttl = Duration::from_secs(expires.saturating_sub(expires / 10).max(1));
-    Ok(v.get("token")
-        .or_else(|| v.get("access_token"))
-        .and_then(serde_json::Value::as_str)
-        .map(|t| (t.to_owned(), ttl)))
+    let key = if v.get("token").is_some() {
+        "token"
+    } else {
+        "access_token"
+    };
+    let token = match v.get_mut(key) {
+        Some(serde_json::Value::String(t)) => Some((Secret::new(std::mem::take(t)), ttl)),
+        _ => None,
+    };
+    scrub(&mut v);
+    Ok(token)
+}
+
+/// Zeroes every string in `v` (Docker Hub's answer, for one, holds the token twice).
+fn scrub(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(scrub),
+        serde_json::Value::Object(o) => o.values_mut().for_each(scrub),
+        _ => {}
+    }
 }
 
 /// Whether credentials may go to the token server at `realm`: https, or plain HTTP on

@@ -33,7 +33,8 @@ pub struct Finding {
     pub secret: String,
     /// Shannon entropy of the secret, bits per byte.
     pub entropy: f64,
-    /// Stable across line moves: a hash of rule id, path and the secret.
+    /// Stable across line moves: a hash (BLAKE3, 32 lowercase hex digits) of rule id, path and
+    /// the secret as found, so it is the same whether the scan redacts or not.
     pub fingerprint: String,
     /// Tags of the rule.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -83,17 +84,29 @@ pub fn redact(secret: &str) -> String {
     out
 }
 
-/// FNV-1a over the parts, separated by a NUL, as 16 hex digits: stable across platforms and
-/// Rust versions, unlike `DefaultHasher`.
+/// The key-derivation context of fingerprints: fixed forever for this format (a new format
+/// gets a new context, so old and new fingerprints never coincide).
+const FINGERPRINT_CONTEXT: &str = "capstan 2025 finding fingerprint v2";
+
+/// Hex digits in a fingerprint: the first 128 bits of the BLAKE3 output.
+pub(crate) const FINGERPRINT_HEX_LEN: usize = 32;
+
+/// BLAKE3 in key-derivation mode (its own context, so no other BLAKE3 use in capstan can
+/// produce the same value) over the parts, each preceded by its length as a little-endian
+/// `u64` (so no two different (rule, path, secret) triples frame to the same input), shown as
+/// the first 32 hex digits (128 bits): stable across platforms and Rust versions, and
+/// collision-resistant, so a crafted finding cannot share a baselined finding's fingerprint.
+///
+/// `secret` is the raw matched bytes, never the redacted form: a fingerprint is the same
+/// whether or not the scan redacts.
 pub(crate) fn fingerprint(rule_id: &str, path: &str, secret: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = blake3::Hasher::new_derive_key(FINGERPRINT_CONTEXT);
     for part in [rule_id.as_bytes(), path.as_bytes(), secret] {
-        for &b in part.iter().chain(std::iter::once(&0u8)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part);
     }
-    format!("{h:016x}")
+    let hex = h.finalize().to_hex();
+    hex[..FINGERPRINT_HEX_LEN].to_owned()
 }
 
 #[cfg(test)]
@@ -107,8 +120,60 @@ mod tests {
         assert_ne!(a, fingerprint("r2", "p", b"s"));
         assert_ne!(a, fingerprint("r", "p2", b"s"));
         assert_ne!(a, fingerprint("r", "p", b"s2"));
+        assert_eq!(a.len(), FINGERPRINT_HEX_LEN);
+    }
+
+    #[test]
+    fn fingerprint_frames_each_field() {
+        // Moving bytes across a field boundary changes the fingerprint, whichever boundary.
         assert_ne!(fingerprint("ab", "c", b""), fingerprint("a", "bc", b""));
-        assert_eq!(a.len(), 16);
+        assert_ne!(fingerprint("a", "bc", b"d"), fingerprint("a", "b", b"cd"));
+        assert_ne!(fingerprint("a", "", b"b"), fingerprint("a", "b", b""));
+        // A separator byte inside a field cannot forge the framing either.
+        assert_ne!(fingerprint("a\0b", "c", b""), fingerprint("a", "b\0c", b""));
+        assert_ne!(fingerprint("", "", b""), fingerprint("", "", b"\0"));
+    }
+
+    #[test]
+    fn fingerprint_is_32_lowercase_hex_digits_and_pinned() {
+        let f = fingerprint("github-classic-pat", ".env", b"ghp_x");
+        assert_eq!(f.len(), 32);
+        assert!(
+            f.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+            "{f}"
+        );
+        // The format is part of every baseline and ignore file: it must never drift.
+        let mut h = blake3::Hasher::new_derive_key("capstan 2025 finding fingerprint v2");
+        for part in [&b"github-classic-pat"[..], b".env", b"ghp_x"] {
+            h.update(&(part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        assert_eq!(f, h.finalize().to_hex()[..32]);
+    }
+
+    #[test]
+    fn fingerprint_is_the_same_redacted_or_not() {
+        use crate::scan::{RuleSet, Rules, Scanner};
+        let rules = Rules::compile(&RuleSet::builtin(&["secrets"]).expect("pack")).expect("rules");
+        let input = b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
+        let run = |redact: bool| {
+            let mut s = Scanner::new(&rules).path(".env").redact(redact);
+            s.feed(input);
+            s.finish()
+        };
+        let (redacted, plain) = (run(true), run(false));
+        assert!(!redacted.is_empty());
+        assert_eq!(redacted.len(), plain.len());
+        for (r, p) in redacted.iter().zip(&plain) {
+            assert_ne!(r.secret, p.secret, "one run redacts, the other does not");
+            assert_eq!(r.fingerprint, p.fingerprint);
+            assert_eq!(r.fingerprint.len(), 32);
+            assert_eq!(
+                r.fingerprint,
+                fingerprint(&r.rule_id, ".env", p.secret.as_bytes()),
+                "taken over the raw secret"
+            );
+        }
     }
 
     #[test]
