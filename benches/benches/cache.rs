@@ -1,9 +1,8 @@
-//! Caches and the interner against the obvious alternatives, in the same run.
+//! Caches against the obvious alternatives, in the same run.
 //!
 //! - `TtlLru` get hit and insert (string keys, `Arc<str>` values, as the credential cache uses).
 //! - `LoadingCache` hit path (the cache in front of a `SingleFlight`), and a bare `SingleFlight`
 //!   call whose loader returns at once (the cost a miss adds over the loader itself).
-//! - `Interner` hit against a `HashMap<String, u32>` behind a `parking_lot::RwLock`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -12,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capstan::cache::{LoadingCache, SingleFlight, TtlLru};
-use capstan::intern::Interner;
 use criterion::{Criterion, criterion_group, criterion_main};
 use parking_lot::RwLock;
 
@@ -120,41 +118,6 @@ fn single_flight(c: &mut Criterion) {
     assert_eq!(bare.in_flight(), 0, "a flight was left behind");
 }
 
-fn interner(c: &mut Criterion) {
-    let keys = keys();
-    let interner = Interner::new();
-    let baseline: RwLock<HashMap<String, u32>> = RwLock::new(HashMap::new());
-    for (n, k) in keys.iter().enumerate() {
-        let sym = interner.intern(k);
-        assert_eq!(interner.resolve(sym), k);
-        baseline
-            .write()
-            .insert(k.clone(), u32::try_from(n).unwrap_or(u32::MAX));
-    }
-    let len = interner.len();
-
-    let mut g = c.benchmark_group("intern_hit");
-    let mut i = 0usize;
-    g.bench_function("capstan_interner", |b| {
-        b.iter(|| {
-            i = (i + 1) % KEYS;
-            black_box(interner.intern(black_box(keys[i].as_str())))
-        });
-    });
-    g.bench_function("rwlock_hashmap_string_u32", |b| {
-        b.iter(|| {
-            i = (i + 1) % KEYS;
-            black_box(baseline.read().get(black_box(keys[i].as_str())).copied())
-        });
-    });
-    let sym = interner.intern(&keys[3]);
-    g.bench_function("capstan_resolve", |b| {
-        b.iter(|| black_box(interner.resolve(black_box(sym))).len());
-    });
-    g.finish();
-    assert_eq!(interner.len(), len, "a hit interned a new string");
-}
-
 /// `AuthCache` hits: what every pull after the first costs (target ≤ 200 ns), beside
 /// re-reading and parsing the config file as tools without a cache do.
 fn auth_cache(c: &mut Criterion) {
@@ -237,5 +200,5 @@ fn auth_cache(c: &mut Criterion) {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-criterion_group!(benches, ttl_lru, single_flight, interner, auth_cache);
+criterion_group!(benches, ttl_lru, single_flight, auth_cache);
 criterion_main!(benches);

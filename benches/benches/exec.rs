@@ -1,9 +1,8 @@
-//! The batcher, worker pool and limiter against what a program would write without them.
+//! The batcher and limiter against what a program would write without them.
 //!
 //! - `Batcher` push throughput (one producer and two), against a `std::sync::mpsc`
 //!   `sync_channel` feeding a consumer thread that batches by hand — the same bounded queue
 //!   and background thread, minus capstan's flush-by-age, flush acknowledgement and counters.
-//! - `WorkerPool` submit + join of a trivial job, against `std::thread::spawn` + join.
 //! - `Limiter` acquire + release, against a `parking_lot` mutex/condvar semaphore.
 
 use std::hint::black_box;
@@ -11,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use capstan::exec::{Batcher, Limiter, WorkerPool};
+use capstan::exec::{Batcher, Limiter};
 use capstan_benches::contended;
 use criterion::{Criterion, criterion_group, criterion_main};
 use parking_lot::{Condvar, Mutex};
@@ -72,29 +71,6 @@ fn batcher(c: &mut Criterion) {
     drop(tx);
     consumer.join().expect("consumer thread");
     assert!(by_hand.load(Relaxed) > 0);
-}
-
-fn worker_pool(c: &mut Criterion) {
-    let pool = WorkerPool::new(2).expect("start the pool");
-    assert_eq!(
-        pool.submit(|| 41 + 1)
-            .and_then(capstan::exec::JobHandle::join)
-            .ok(),
-        Some(42)
-    );
-
-    let mut g = c.benchmark_group("submit_join");
-    g.bench_function("capstan_worker_pool", |b| {
-        b.iter(|| {
-            pool.submit(|| black_box(1u64) + 1)
-                .and_then(capstan::exec::JobHandle::join)
-        });
-    });
-    g.bench_function("std_thread_spawn", |b| {
-        b.iter(|| std::thread::spawn(|| black_box(1u64) + 1).join());
-    });
-    g.finish();
-    pool.shutdown();
 }
 
 /// The semaphore a program writes without a library: a counter under a mutex and a condvar.
@@ -158,5 +134,5 @@ fn limiter(c: &mut Criterion) {
     assert_eq!(limiter.available(), 4, "a permit leaked");
 }
 
-criterion_group!(benches, batcher, worker_pool, limiter);
+criterion_group!(benches, batcher, limiter);
 criterion_main!(benches);

@@ -6,8 +6,7 @@
 //!
 //! - [`pool`]: byte buffers in size classes, generic object pools, pooled string builders;
 //! - [`cache`]: a sharded TTL-LRU, single-flight loading, and both together;
-//! - [`exec`]: a bounded worker pool, a limiter, a batcher;
-//! - [`intern`]: a concurrent string interner;
+//! - [`exec`]: thread counts, a limiter, a batcher;
 //! - [`metrics`]: counters, gauges and the Prometheus text format;
 //! - [`scan`]: rules, rule packs and the streaming scanner for secrets, crypto and threats.
 //!
@@ -37,7 +36,6 @@ pub mod exec;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod intern;
 pub mod metrics;
 pub mod pool;
 pub mod scan;
@@ -63,14 +61,11 @@ mod send_sync {
         shared::<crate::cache::TtlLru<String, u64>>();
         shared::<crate::cache::SingleFlight<String, u64, String>>();
         shared::<crate::cache::LoadingCache<String, u64, String>>();
-        shared::<crate::exec::WorkerPool>();
         shared::<crate::exec::Limiter>();
         shared::<crate::exec::Batcher<String>>();
-        shared::<crate::intern::Interner>();
         shared::<crate::metrics::Registry>();
         shared::<crate::Error>();
         unwind::<crate::pool::BufPool>();
-        unwind::<crate::intern::Interner>();
         unwind::<crate::cache::TtlLru<String, u64>>();
     }
 }

@@ -1,7 +1,8 @@
-//! Bounded concurrency: a worker pool, a limiter, and a batcher.
+//! Bounded concurrency: thread counts, a limiter, and a batcher.
 //!
-//! - [`WorkerPool`]: a fixed set of threads fed by a bounded queue, with cancellable jobs, a
-//!   borrowing [`scope`](WorkerPool::scope), and panics reported as errors.
+//! capstan's parallel work runs on scoped threads ([`std::thread::scope`]) and the `ignore`
+//! crate's walker; this module resolves how many threads they get ([`threads`]) and holds:
+//!
 //! - [`Limiter`]: a counting semaphore with RAII permits ("at most three pulls at once").
 //! - [`Batcher`]: items pushed from many threads reach a sink in batches, by count or by age,
 //!   with backpressure and a final flush.
@@ -9,12 +10,10 @@
 mod batcher;
 mod limiter;
 mod par;
-mod workers;
 
 pub use batcher::{BatchStats, Batcher, BatcherBuilder};
 pub use limiter::{Limiter, Permit};
 pub(crate) use par::par_map;
-pub use workers::{JobHandle, Scope, WorkerPool, WorkerPoolBuilder};
 
 /// The most threads a caller may ask for. Each is an OS thread with its own stack; past a few
 /// per core they only add contention (`-j 100000` once started ~10k threads on a two-file
@@ -48,30 +47,16 @@ pub fn threads(requested: usize) -> Result<usize, ExecError> {
     }
 }
 
-/// Why a job, a scope or a push did not complete.
+/// Why a push, a flush or a thread request did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExecError {
-    /// The pool or batcher has been shut down.
-    #[error("the worker pool or batcher is shut down")]
+    /// The batcher has been shut down.
+    #[error("the batcher is shut down")]
     ShutDown,
-    /// `try_submit` / `try_push` found the queue full.
+    /// `try_push` found the queue full.
     #[error("the queue is full")]
     QueueFull,
-    /// The job panicked; the message is the panic's.
-    #[error("job panicked: {0}")]
-    Panicked(String),
-    /// Jobs spawned in a scope panicked.
-    #[error("{count} job(s) in the scope panicked; first: {first}")]
-    ScopePanicked {
-        /// How many panicked.
-        count: usize,
-        /// The first panic message.
-        first: String,
-    },
-    /// The job was cancelled before it started (or the pool was dropped with it queued).
-    #[error("job was cancelled before it started")]
-    Cancelled,
     /// More threads were asked for than [`MAX_THREADS`].
     #[error("{requested} threads is more than the maximum of {max} (0 means one per core)")]
     TooManyThreads {

@@ -1,5 +1,5 @@
 //! A parallel map over a slice on scoped threads, for one-off CPU-bound set-up work (compiling
-//! a rule set) where starting a [`WorkerPool`](super::WorkerPool) would cost more than it saves.
+//! a rule set).
 
 /// Maps `items` through `f` on up to one thread per core (at most 8), in contiguous chunks,
 /// keeping the order; on one core, or for fewer than `min_items`, on the calling thread, as
