@@ -125,7 +125,9 @@ fn answers(rules: &Rules, auth: &AuthCache, ctx: &Path, sample: &[u8]) -> Expect
         .map(|i| {
             let image: ImageRef = i.parse().expect("reference");
             let got = auth.get(&image).expect("resolves");
-            got.credentials.registry_auth_header(image.credential_key())
+            got.credentials
+                .registry_auth_header(image.credential_key())
+                .to_string()
         })
         .collect();
     Expected {

@@ -22,7 +22,8 @@ const FILES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("files");
 /// `"settings" → digest of the rule set and scan settings`.
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 /// Bumped when the value layout changes.
-const LAYOUT: &[u8] = b"capstan-scan-cache/2";
+// 3: fingerprints became BLAKE3 (32 hex digits); entries of /2 would carry the old ones.
+const LAYOUT: &[u8] = b"capstan-scan-cache/3";
 
 /// Why the cache could not be used (the scan goes on without it).
 #[derive(Debug, thiserror::Error)]

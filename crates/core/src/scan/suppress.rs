@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::Finding;
+use super::finding::FINGERPRINT_HEX_LEN;
 
 /// Why a baseline or ignore file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +31,7 @@ pub enum SuppressError {
 ///
 /// An ignore file (`.capstanignore`, or one named with `--ignore-file`) lists one entry per
 /// line, `#` starting a comment:
-/// - a capstan fingerprint (16 hex digits, as in the JSON and SARIF reports);
+/// - a capstan fingerprint (32 hex digits, as in the JSON and SARIF reports);
 /// - gitleaks' `.gitleaksignore` form `path:rule-id:line`, optionally prefixed by a commit
 ///   (`commit:path:rule-id:line`; the commit is ignored, capstan scans trees).
 ///
@@ -124,7 +125,7 @@ impl Suppressions {
             if line.is_empty() {
                 continue;
             }
-            if line.len() == 16 && line.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if line.len() == FINGERPRINT_HEX_LEN && line.bytes().all(|b| b.is_ascii_hexdigit()) {
                 self.fingerprints.insert(line.to_ascii_lowercase());
                 continue;
             }

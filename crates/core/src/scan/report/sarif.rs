@@ -123,7 +123,7 @@ fn result(f: &Finding, rule_index: usize, meta: &ReportMeta) -> Value {
                 "endColumn": end_column,
             },
         }}],
-        "partialFingerprints": { "capstan/v1": f.fingerprint },
+        "partialFingerprints": { "capstan/v2": f.fingerprint },
     })
 }
 
