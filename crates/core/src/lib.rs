@@ -31,7 +31,6 @@
 
 pub mod auth;
 pub mod cache;
-mod error;
 pub mod exec;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -40,8 +39,6 @@ pub mod metrics;
 pub mod pool;
 pub mod scan;
 pub mod tar;
-
-pub use error::{Error, Result};
 
 /// This build's version (`CARGO_PKG_VERSION`), the one every front end reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -64,7 +61,6 @@ mod send_sync {
         shared::<crate::exec::Limiter>();
         shared::<crate::exec::Batcher<String>>();
         shared::<crate::metrics::Registry>();
-        shared::<crate::Error>();
         unwind::<crate::pool::BufPool>();
         unwind::<crate::cache::TtlLru<String, u64>>();
     }
