@@ -1,11 +1,13 @@
 //! Where reports go: standard output or a file (replaced atomically, or written in place when it
 //! is a device, a FIFO or a socket); terminal colours.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use capstan::scan::Severity;
 use tempfile::NamedTempFile;
 
 /// Where a file output goes. A regular file (or none yet) is written under a temporary name
@@ -250,26 +252,36 @@ impl Style {
     pub fn new(on: bool) -> Self {
         Style { on }
     }
-    fn paint(self, code: &str, s: &str) -> String {
+
+    /// Writes `s` to `out`, in colour `code` when colours are on.
+    fn paint(self, out: &mut impl fmt::Write, code: &str, s: impl fmt::Display) -> fmt::Result {
         if self.on {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            write!(out, "\x1b[{code}m{s}\x1b[0m")
         } else {
-            s.to_owned()
+            write!(out, "{s}")
         }
     }
+
     /// A file name for a line of text output: control characters escaped (a name with a
     /// newline or an escape sequence must not forge lines or colours).
-    pub fn path(self, s: &str) -> String {
-        self.paint("1;35", &printable(s))
+    pub fn path(self, out: &mut impl fmt::Write, s: &str) -> fmt::Result {
+        self.paint(out, "1;35", printable(s))
     }
-    pub fn red(self, s: &str) -> String {
-        self.paint("1;31", s)
-    }
-    pub fn yellow(self, s: &str) -> String {
-        self.paint("33", s)
-    }
-    pub fn cyan(self, s: &str) -> String {
-        self.paint("36", s)
+
+    /// A severity in its colour (red for critical and high, yellow for medium, cyan below),
+    /// padded to `width`.
+    pub fn severity(
+        self,
+        out: &mut impl fmt::Write,
+        severity: Severity,
+        width: usize,
+    ) -> fmt::Result {
+        let code = match severity {
+            Severity::Critical | Severity::High => "1;31",
+            Severity::Medium => "33",
+            Severity::Low | Severity::Info => "36",
+        };
+        self.paint(out, code, format_args!("{:<width$}", severity.as_str()))
     }
 }
 

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use capstan::pool::StringPool;
 use capstan::scan::report::{ReportMeta, write_cbom, write_sarif};
 use capstan::scan::{
-    CachePolicy, FileSink, Finding, Hooks, IgnoreFiles, Progress, Request, ScanOutcome, Severity,
-    WalkOptions,
+    CachePolicy, FileSink, Finding, Hooks, IgnoreFiles, Progress, Request, ScanOutcome, WalkOptions,
 };
 use clap::ValueEnum;
 use parking_lot::Mutex;
@@ -358,49 +358,57 @@ fn write_report(
 }
 
 fn text(out: &mut dyn Write, findings: &[Finding], style: Style, heading: bool) -> io::Result<()> {
+    // Each line is built in one pooled string and written whole: no allocation per finding.
+    let mut line = StringPool::global().get();
     let mut current: Option<&str> = None;
     for f in findings {
-        if heading && current != Some(f.path.as_str()) {
-            if current.is_some() {
-                writeln!(out)?;
-            }
-            writeln!(out, "{}", style.path(&f.path))?;
-            current = Some(&f.path);
-        }
-        let name = if heading {
-            format!("{:<8}", f.severity.as_str())
-        } else {
-            f.severity.as_str().to_owned()
-        };
-        let name = name.as_str();
-        let sev = match f.severity {
-            Severity::Critical | Severity::High => style.red(name),
-            Severity::Medium => style.yellow(name),
-            Severity::Low | Severity::Info => style.cyan(name),
-        };
-        if heading {
-            let pos = format!("{}:{}", f.line, f.column);
-            write!(out, "  {pos:<9} {sev}")?;
-        } else {
-            write!(
-                out,
-                "{}:{}:{}: {sev}",
-                style.path(&f.path),
-                f.line,
-                f.column
-            )?;
-        }
-        write!(out, " {} [{}]", f.rule_id, f.category.as_str())?;
-        if !f.secret.is_empty() {
-            write!(out, " {}", f.secret)?;
-        }
-        if let Some(c) = &f.crypto
-            && !c.replacement.is_empty()
-        {
-            write!(out, " (use {})", c.replacement)?;
-        }
-        writeln!(out)?;
+        line.clear();
+        text_line(&mut line, f, style, heading, &mut current).map_err(io::Error::other)?;
+        out.write_all(line.as_bytes())?;
     }
+    Ok(())
+}
+
+/// One finding's line (after its file's heading when that changes).
+fn text_line<'f>(
+    line: &mut String,
+    f: &'f Finding,
+    style: Style,
+    heading: bool,
+    current: &mut Option<&'f str>,
+) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    if heading {
+        if *current != Some(f.path.as_str()) {
+            if current.is_some() {
+                line.push('\n');
+            }
+            style.path(line, &f.path)?;
+            line.push('\n');
+            *current = Some(&f.path);
+        }
+        // `line:column`, padded to 9 columns.
+        line.push_str("  ");
+        let start = line.len();
+        write!(line, "{}:{}", f.line, f.column)?;
+        let width = line.len() - start;
+        line.extend(std::iter::repeat_n(' ', 9usize.saturating_sub(width) + 1));
+        style.severity(line, f.severity, 8)?;
+    } else {
+        style.path(line, &f.path)?;
+        write!(line, ":{}:{}: ", f.line, f.column)?;
+        style.severity(line, f.severity, 0)?;
+    }
+    write!(line, " {} [{}]", f.rule_id, f.category.as_str())?;
+    if !f.secret.is_empty() {
+        write!(line, " {}", f.secret)?;
+    }
+    if let Some(c) = &f.crypto
+        && !c.replacement.is_empty()
+    {
+        write!(line, " (use {})", c.replacement)?;
+    }
+    line.push('\n');
     Ok(())
 }
 
