@@ -26,7 +26,7 @@ targets=("$@")
 if ((${#targets[@]} == 0)); then
     targets=(rules_toml dockerignore tar_extract scanner_stream image_ref auth_config helper_output)
 fi
-shared="../../shared/peers/gitleaks"
+gitleaks="../testdata/peers/gitleaks" # its config suites, copied into the repository
 
 fuzz build -O 2>&1 | tail -1
 scratch="$(mktemp -d)"
@@ -39,8 +39,7 @@ seed() { # seed TARGET DIR: the scratch corpus for TARGET, filled with its seeds
     case "$t" in
         rules_toml)
             # gitleaks' valid/invalid config suites (small files; the default config is big).
-            [[ -d "$shared/config" ]] && find "$shared/config" -name '*.toml' -size -8k \
-                -exec cp {} "$dir"/ \; || true
+            find "$gitleaks/config" -name '*.toml' -size -8k -exec cp {} "$dir"/ \;
             ;;
         tar_extract)
             # A few real archives: plain, with links, with a long name, gzip'd.

@@ -11,6 +11,7 @@ mb="${2:-1000}"
 limit_kb=$((64 * 1024))
 
 cargo build --release --locked -q -p capstan-cli
+capstan="$(.ci/target-dir)/release/capstan"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 python3 benches/peers/gen-tree.py --out "$tmp/tree" --files "$files" --mb "$mb" \
@@ -19,7 +20,7 @@ python3 benches/peers/gen-tree.py --out "$tmp/tree" --files "$files" --mb "$mb" 
 for threads in 1 2; do
     # Exit 1 means findings, as expected here; anything else is a failure.
     status=0
-    /usr/bin/time -f '%M %e' -o "$tmp/time-$threads" target/release/capstan scan --no-cache \
+    /usr/bin/time -f '%M %e' -o "$tmp/time-$threads" "$capstan" scan --no-cache \
         --threads "$threads" -f json "$tmp/tree" >"$tmp/out-$threads.json" 2>"$tmp/err-$threads" ||
         status=$?
     if [[ "$status" != 1 ]]; then

@@ -37,7 +37,7 @@ const PLANTED: [(&str, &str); 4] = [
 ];
 
 fn gitleaks_config() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/peers/gitleaks/gitleaks.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/peers/gitleaks/gitleaks.toml")
 }
 
 fn scan_all(rules: &Rules, files: &[(String, Vec<u8>)]) -> usize {

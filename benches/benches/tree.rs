@@ -19,7 +19,7 @@ use capstan_benches::{corpus_dir, measuring};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn gitleaks_config() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/peers/gitleaks/gitleaks.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/peers/gitleaks/gitleaks.toml")
 }
 
 fn opts() -> WalkOptions {

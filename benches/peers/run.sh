@@ -7,18 +7,19 @@ usage() {
   cat <<'EOF'
 usage: benches/peers/run.sh [TREE] [--threads N] [--timeout S] [--out FILE] [--no-build] [--keep]
 
-  TREE        directory to scan [default: target/bench-corpus, a `cargo vendor` of this
+  TREE        directory to scan [default: TARGET/bench-corpus, a `cargo vendor` of this
               workspace's dependencies, created if missing, as benches/src/lib.rs corpus() does]
   --threads N worker threads for every tool that has such an option [2]; tools without one
               (ripsecrets, gitleaks via GOMAXPROCS) are pinned to N cores with taskset when the
               machine has more than N
   --timeout S per-tool time limit in seconds; a tool over it is reported as "timeout" [600]
   --out FILE  where the Markdown table is written as well as stdout [benches/peers/last-run.md]
-  --no-build  use target/release/capstan as it is, even if older than the sources
+  --no-build  use TARGET/release/capstan as it is, even if older than the sources
   --keep      keep the temporary directory with every tool's output and stderr
 
+TARGET is cargo's target directory (CARGO_TARGET_DIR, else target/; .ci/target-dir).
 environment: CAPSTAN, KINGFISHER, GITLEAKS (binaries), GITLEAKS_TOML (gitleaks' default config,
-[default: ../shared/peers/gitleaks/gitleaks.toml beside the repository]).
+[default: testdata/peers/gitleaks/gitleaks.toml]).
 EOF
 }
 
@@ -28,6 +29,7 @@ die() {
 }
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
+TARGET=$("$ROOT/.ci/target-dir")
 TREE=""
 THREADS=2
 TIMEOUT=600
@@ -55,13 +57,13 @@ done
 command -v python3 >/dev/null || die "python3 is needed"
 
 # --- capstan, built from this checkout ----------------------------------------------------------
-CAPSTAN=${CAPSTAN:-$ROOT/target/release/capstan}
+CAPSTAN=${CAPSTAN:-$TARGET/release/capstan}
 stale() {
   [[ ! -x $CAPSTAN ]] && return 0
   [[ -n $(cd "$ROOT" && find crates Cargo.toml Cargo.lock -newer "$CAPSTAN" \
     \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -print -quit 2>/dev/null) ]]
 }
-if [[ $CAPSTAN == "$ROOT/target/release/capstan" ]] && stale; then
+if [[ $CAPSTAN == "$TARGET/release/capstan" ]] && stale; then
   if ((BUILD)); then
     echo "run.sh: building capstan (cargo build --release -p capstan-cli)" >&2
     (cd "$ROOT" && cargo build --release -p capstan-cli) >&2
@@ -75,7 +77,7 @@ fi
 
 # --- the tree -----------------------------------------------------------------------------------
 if [[ -z $TREE ]]; then
-  TREE=$ROOT/target/bench-corpus
+  TREE=$TARGET/bench-corpus
   if [[ ! -e $TREE/.complete ]]; then
     echo "run.sh: creating $TREE (cargo vendor --versioned-dirs)" >&2
     (cd "$ROOT" && cargo vendor --versioned-dirs --quiet "$TREE" >/dev/null)
@@ -85,10 +87,7 @@ fi
 [[ -d $TREE ]] || die "not a directory: $TREE"
 TREE=$(cd -- "$TREE" && pwd)
 
-if [[ -z ${GITLEAKS_TOML:-} ]]; then
-  GITLEAKS_TOML=$ROOT/../shared/peers/gitleaks/gitleaks.toml
-  [[ -f $GITLEAKS_TOML ]] || GITLEAKS_TOML=/work/shared/peers/gitleaks/gitleaks.toml
-fi
+GITLEAKS_TOML=${GITLEAKS_TOML:-$ROOT/testdata/peers/gitleaks/gitleaks.toml}
 [[ -f $GITLEAKS_TOML ]] || die "gitleaks default config not found: $GITLEAKS_TOML"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/capstan-peers.XXXXXX")
@@ -196,7 +195,7 @@ if REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); then
   [[ -z $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] || REV+="+dirty"
   CAPSTAN_V+=" ($REV)"
 fi
-if [[ $CAPSTAN == "$ROOT/target/release/capstan" ]] && stale; then
+if [[ $CAPSTAN == "$TARGET/release/capstan" ]] && stale; then
   CAPSTAN_V+=", binary older than sources"
 fi
 capstan_row() { # ID LABEL

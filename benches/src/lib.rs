@@ -32,7 +32,8 @@ where
 }
 
 /// The scan bench corpus: real third-party source, reproducible from `Cargo.lock` —
-/// `cargo vendor` of this workspace's dependency tree into `target/bench-corpus` — read into
+/// `cargo vendor` of this workspace's dependency tree into `bench-corpus` in cargo's target
+/// directory — read into
 /// memory as `(path, bytes)` files up to `limit` bytes (text files only, in path order), with
 /// `planted` extra files that each hold one known secret appended. Nothing is downloaded beyond
 /// what cargo already has in its registry cache.
@@ -70,14 +71,15 @@ pub fn corpus(limit: usize, planted: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> 
     files
 }
 
-/// The corpus directory (`target/bench-corpus`, a `cargo vendor` of this workspace's
-/// dependencies: ~9k files, ~200 MB), created on first use.
+/// The corpus directory (`bench-corpus` in cargo's target directory, `target/` or
+/// `$CARGO_TARGET_DIR`: a `cargo vendor` of this workspace's dependencies, ~9k files, ~200 MB),
+/// created on first use.
 ///
 /// # Panics
-/// If `cargo vendor` fails.
+/// If `cargo metadata` or `cargo vendor` fails.
 pub fn corpus_dir() -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = root.join("target/bench-corpus");
+    let dir = target_dir(&root).join("bench-corpus");
     if !dir.join(".complete").exists() {
         let status = std::process::Command::new(env!("CARGO"))
             .args(["vendor", "--versioned-dirs", "--quiet"])
@@ -90,6 +92,40 @@ pub fn corpus_dir() -> std::path::PathBuf {
         std::fs::write(dir.join(".complete"), b"").expect("mark the corpus complete");
     }
     dir
+}
+
+/// The workspace's target directory as cargo resolves it (`CARGO_TARGET_DIR`, `build.target-dir`,
+/// else `target/`): `target_directory` in `cargo metadata`'s JSON, read without a JSON crate.
+fn target_dir(root: &std::path::Path) -> std::path::PathBuf {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = String::from_utf8_lossy(&out.stdout);
+    let key = "\"target_directory\":\"";
+    let at = json
+        .find(key)
+        .expect("cargo metadata names the target directory")
+        + key.len();
+    let mut dir = String::new();
+    let mut chars = json[at..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return std::path::PathBuf::from(dir),
+            '\\' => match chars.next() {
+                Some(e @ ('"' | '\\' | '/')) => dir.push(e),
+                other => panic!("unexpected escape in target_directory: {other:?}"),
+            },
+            c => dir.push(c),
+        }
+    }
+    panic!("cargo metadata's target_directory is not terminated")
 }
 
 fn memchr_nul(bytes: &[u8]) -> bool {

@@ -25,11 +25,12 @@ prefix="$(mkdir -p "$prefix" && cd "$prefix" && pwd)"
 if ((build)); then
     cargo build --release --locked -p capstan-ffi
 fi
+lib="$(.ci/target-dir)/release" # honours CARGO_TARGET_DIR
 version="$(sed -n '/^version = /{s/^version = "\(.*\)"/\1/p;q}' Cargo.toml)"
 
 install -d "$prefix/lib/pkgconfig" "$prefix/include"
-install -m 0644 target/release/libcapstan.a "$prefix/lib/libcapstan.a"
-install -m 0755 target/release/libcapstan.so "$prefix/lib/libcapstan.so"
+install -m 0644 "$lib/libcapstan.a" "$prefix/lib/libcapstan.a"
+install -m 0755 "$lib/libcapstan.so" "$prefix/lib/libcapstan.so"
 install -m 0644 crates/ffi/include/capstan.h "$prefix/include/capstan.h"
 
 # Libs.private is what rustc reports for the static library (--print native-static-libs).

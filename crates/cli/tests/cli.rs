@@ -679,7 +679,10 @@ fn auth_shows_source_and_user_but_never_the_secret_unless_asked() {
     assert_shows(&out.stderr, "lowercase");
 }
 
-/// Debian's `docker-registry` on a free loopback port with htpasswd auth; stopped on drop.
+mod common;
+
+/// Debian's `docker-registry` on a free loopback port with htpasswd auth; stopped on drop. Both
+/// programs come from `common::tool`: a missing one fails naming the package to install.
 struct Registry {
     child: std::process::Child,
     port: u16,
@@ -689,11 +692,15 @@ struct Registry {
 impl Registry {
     fn start(user: &str, pass: &str) -> Registry {
         let dir = Scratch::new("auth_registry");
-        let htpasswd = Command::new("htpasswd")
+        let htpasswd = common::tool("htpasswd")
             .args(["-Bbn", user, pass])
             .output()
-            .expect("htpasswd (apache2-utils) is installed by .ci/run");
-        assert!(htpasswd.status.success());
+            .expect("htpasswd runs");
+        assert!(
+            htpasswd.status.success(),
+            "htpasswd: {}",
+            text(&htpasswd.stderr)
+        );
         std::fs::write(dir.0.join("htpasswd"), &htpasswd.stdout).expect("htpasswd file");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -704,13 +711,13 @@ impl Registry {
             root = dir.0.display()
         );
         std::fs::write(dir.0.join("config.yml"), config).expect("config");
-        let child = Command::new("docker-registry")
+        let child = common::tool("docker-registry")
             .arg("serve")
             .arg(dir.0.join("config.yml"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("docker-registry is installed by .ci/run");
+            .expect("docker-registry starts");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(

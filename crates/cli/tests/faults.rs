@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const TOKEN_LINE: &str = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
 
 struct Scratch(PathBuf);
@@ -100,10 +102,10 @@ fn interrupted_once_reading<'a>(args: impl IntoIterator<Item = &'a OsStr>) -> Ch
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let sent = Command::new("kill")
+    let sent = common::tool("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
-        .expect("kill");
+        .expect("kill runs");
     assert!(sent.success());
     child
 }

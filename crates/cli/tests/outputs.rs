@@ -10,6 +10,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 const TOKEN_LINE: &str = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
 
 /// A scratch directory with a tree to scan (`tree/.env` holds a secret, `tree/Dockerfile` makes
@@ -81,7 +83,7 @@ fn wait(mut child: Child, limit: Duration) -> Output {
 }
 
 fn shell(program: &str, args: &[&std::ffi::OsStr]) {
-    let out = Command::new(program).args(args).output().expect(program);
+    let out = common::tool(program).args(args).output().expect(program);
     assert!(
         out.status.success(),
         "{program}: {}",
@@ -356,7 +358,7 @@ fn a_directory_that_cannot_be_written_is_exit_2_naming_the_path_and_nothing_is_l
     // so the mode counts as for anyone else.
     let root = std::fs::metadata("/proc/self").expect("/proc/self").uid() == 0;
     let mut cmd = if root {
-        let mut c = Command::new("setpriv");
+        let mut c = common::tool("setpriv");
         c.args(["--bounding-set", "-dac_override,-dac_read_search", "--"])
             .arg(env!("CARGO_BIN_EXE_capstan"));
         c
@@ -430,10 +432,10 @@ fn blocked_opening_a_fifo(child: &mut Child) {
 }
 
 fn sigint(child: &Child) {
-    let sent = Command::new("kill")
+    let sent = common::tool("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
-        .expect("kill");
+        .expect("kill runs");
     assert!(sent.success());
 }
 
@@ -471,7 +473,7 @@ fn a_ctrl_c_ignored_from_the_start_stays_ignored() {
     let fifo = s.path("report.fifo");
     mkfifo(&fifo);
     // As a background job of a script: started with SIGINT ignored.
-    let mut child = Command::new("sh")
+    let mut child = common::tool("sh")
         .arg("-c")
         .arg("trap '' INT; exec \"$@\"")
         .arg("sh")

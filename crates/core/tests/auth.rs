@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use capstan::auth::{AuthError, Credentials, ImageRef, Resolver, Secret, Source};
 
+mod common;
+
 struct Env(PathBuf);
 
 impl Env {
@@ -449,12 +451,7 @@ fn child_helper_wait_adds_sa_onstack() {
     assert_ne!(a.sa_flags & libc::SA_ONSTACK, 0, "flags {:#x}", a.sa_flags);
     // Other children of the process still come and go, and a second helper run works.
     for _ in 0..20 {
-        assert!(
-            std::process::Command::new("true")
-                .status()
-                .expect("true")
-                .success()
-        );
+        assert!(common::tool("true").status().expect("true").success());
     }
     let got = e
         .resolver(&[&cfg])

@@ -1,7 +1,6 @@
 //! Build contexts: selection, determinism, and GNU tar reading exactly what was written.
 
 use std::path::Path;
-use std::process::Command;
 
 use capstan::tar::{Context, ContextOptions};
 
@@ -116,7 +115,7 @@ fn gnu_tar_lists_and_extracts_the_same_files_bytes_and_modes() {
     let tar = tar_of(&d.0, 1_700_000_000);
     let out = Dir::new("interop-out");
     let archive = out.write("ctx.tar", &tar);
-    let listing = common::stdout_of(Command::new("tar").arg("-tvf").arg(&archive));
+    let listing = common::stdout_of(common::tool("tar").arg("-tvf").arg(&archive));
     let listing = String::from_utf8_lossy(&listing).into_owned();
     assert!(
         listing.contains("root/root") || listing.contains("0/0"),
@@ -137,7 +136,7 @@ fn gnu_tar_lists_and_extracts_the_same_files_bytes_and_modes() {
     let x = out.0.join("x");
     std::fs::create_dir_all(&x).expect("dir");
     common::stdout_of(
-        Command::new("tar")
+        common::tool("tar")
             .arg("-xf")
             .arg(&archive)
             .arg("-C")

@@ -1,12 +1,13 @@
-//! gitleaks' own config suites, from `../shared/peers/gitleaks/`: its default config and every
-//! valid config must load and compile; every invalid one must be refused, naming the problem.
+//! gitleaks' own config suites, from `testdata/peers/gitleaks/` (MIT; see
+//! `testdata/peers/README.md`): its default config and every valid config must load and compile;
+//! every invalid one must be refused, naming the problem.
 
 use std::path::{Path, PathBuf};
 
 use capstan::scan::{RuleSet, Rules};
 
 fn peers() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peers/gitleaks")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/peers/gitleaks")
 }
 
 /// Files gitleaks only loads through another file's `[extend]` (see the suite's README).

@@ -335,7 +335,7 @@ fn gnu_sparse_files_with_extension_blocks_are_extracted_and_counted_right() {
     f.set_len(9 << 20).expect("len");
     std::fs::write(src.join("after.txt"), TOKEN).expect("write");
     let tar = common::stdout_of(
-        std::process::Command::new("tar")
+        common::tool("tar")
             .args(["--format=gnu", "-S", "-cf", "-", "holes.bin", "after.txt"])
             .current_dir(&src),
     );

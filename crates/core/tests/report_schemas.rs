@@ -1,5 +1,5 @@
-//! The SARIF and `CycloneDX` CBOM reports, checked against the official schemas (vendored under
-//! `shared/peers/`, validated offline with format checks on) and for what the schemas cannot
+//! The SARIF and `CycloneDX` CBOM reports, checked against the official schemas (copied into
+//! `testdata/peers/`, validated offline with format checks on) and for what the schemas cannot
 //! say: rule indexes, exclusive end columns, relative URIs, crypto-only components, determinism.
 //!
 //! The findings come from the real scanner and built-in packs, so a pack change that stops the
@@ -66,7 +66,7 @@ fn cbom(findings: &[Finding], meta: &ReportMeta) -> (Vec<u8>, Value) {
 }
 
 fn schema(rel: &str) -> Value {
-    let path = format!("{}/../../../shared/peers/{rel}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../testdata/peers/{rel}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).expect("schema is JSON")
 }

@@ -419,7 +419,7 @@ mod tests {
     fn the_nfa_bound_holds_for_every_built_in_and_gitleaks_pattern_and_hard_ones() {
         let mut patterns: Vec<String> = Vec::new();
         let gitleaks = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/peers/gitleaks/gitleaks.toml");
+            .join("../../testdata/peers/gitleaks/gitleaks.toml");
         for set in [
             crate::scan::RuleSet::builtin_all().expect("packs"),
             crate::scan::RuleSet::load(&gitleaks).expect("gitleaks' default config"),

@@ -3,6 +3,10 @@
 
 use std::path::PathBuf;
 
+mod tools;
+#[allow(unused_imports)] // each test binary uses its own subset
+pub use tools::{TOOLS, tool};
+
 /// A scratch directory under cargo's target tmp dir, named after the test binary and `name`,
 /// emptied when made and removed when dropped.
 pub struct Scratch(pub PathBuf);
@@ -25,8 +29,8 @@ impl Scratch {
     }
 }
 
-/// Runs `cmd` (GNU tar, in these tests) and returns its standard output; fails the test with
-/// the command's standard error unless it succeeds.
+/// Runs `cmd` (GNU tar from [`tool`], in these tests) and returns its standard output; fails the
+/// test with the command's standard error unless it succeeds.
 pub fn stdout_of(cmd: &mut std::process::Command) -> Vec<u8> {
     let out = cmd.output().expect("the command runs");
     assert!(
