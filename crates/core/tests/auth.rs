@@ -381,6 +381,99 @@ fn a_changed_config_file_invalidates_and_scoped_keys_get_their_own_entries() {
     );
 }
 
+#[test]
+fn one_helper_never_runs_twice_at_once() {
+    let e = Env::new("one-at-a-time");
+    // `mkdir` is atomic: a run that cannot make `inside` overlaps another run.
+    e.helper(
+        "desk",
+        &format!(
+            r#"read server
+cd '{}'
+mkdir inside 2>/dev/null || echo "$server" >> overlaps
+echo "$server" >> runs
+sleep 0.2
+rmdir inside 2>/dev/null
+printf '{{"Username":"u","Secret":"s"}}'"#,
+            e.0.display()
+        ),
+    );
+    // Two registries, one store: the per-registry single flight does not serialize them.
+    let cfg = e.file("config.json", r#"{"credsStore": "desk"}"#);
+    let mut r = e.resolver(&[&cfg]);
+    r.helper_timeout = Duration::from_secs(10);
+    std::thread::scope(|s| {
+        for host in ["a.io", "b.io", "c.io"] {
+            let r = &r;
+            s.spawn(move || {
+                for _ in 0..3 {
+                    let got = r.resolve(&image(&format!("{host}/x"))).expect("resolves");
+                    assert_eq!(got.credentials, basic("u", "s"));
+                }
+            });
+        }
+    });
+    let runs = std::fs::read_to_string(e.0.join("runs")).expect("the helper ran");
+    assert_eq!(runs.lines().count(), 9, "{runs}");
+    let overlaps = std::fs::read_to_string(e.0.join("overlaps")).unwrap_or_default();
+    assert!(
+        overlaps.is_empty(),
+        "docker-credential-desk ran twice at once for: {overlaps}"
+    );
+}
+
+#[test]
+fn different_helpers_still_run_side_by_side() {
+    let e = Env::new("side-by-side");
+    // Each waits (up to 5 s) for the other to have started: only together do both see it.
+    for (me, other) in [("left", "right"), ("right", "left")] {
+        e.helper(
+            me,
+            &format!(
+                r#"read server
+cd '{}'
+touch {me}
+i=0
+while [ ! -e {other} ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+[ -e {other} ] && echo met >> met
+printf '{{"Username":"u","Secret":"s"}}'"#,
+                e.0.display()
+            ),
+        );
+    }
+    let cfg = e.file(
+        "config.json",
+        r#"{"credHelpers": {"a.io": "left", "b.io": "right"}}"#,
+    );
+    let mut r = e.resolver(&[&cfg]);
+    r.helper_timeout = Duration::from_secs(10);
+    std::thread::scope(|s| {
+        for host in ["a.io", "b.io"] {
+            let r = &r;
+            s.spawn(move || r.resolve(&image(&format!("{host}/x"))).expect("resolves"));
+        }
+    });
+    let met = std::fs::read_to_string(e.0.join("met")).unwrap_or_default();
+    assert_eq!(met.lines().count(), 2, "each saw the other running: {met:?}");
+}
+
+#[test]
+fn a_stopped_helper_is_an_error_not_a_crash() {
+    let e = Env::new("stopped");
+    e.helper("frozen", "read server; kill -STOP $$; echo '{}'");
+    let cfg = e.file("config.json", r#"{"credHelpers": {"a.io": "frozen"}}"#);
+    let mut r = e.resolver(&[&cfg]);
+    r.helper_timeout = Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    let err = r.resolve(&image("a.io/x")).expect_err("stopped");
+    assert!(err.to_string().contains("docker-credential-frozen"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not left to the timeout: {:?}",
+        started.elapsed()
+    );
+}
+
 /// Runs the test `name` of this binary in a process of its own (for what changes process-wide
 /// signal state), with `CAPSTAN_AUTH_CHILD` set; fails unless it passes.
 fn in_own_process(name: &str) {
@@ -419,9 +512,18 @@ fn sigchld_action() -> libc::sigaction {
     }
 }
 
+/// Sets SIGCHLD's disposition (only in a process of its own: it is process-wide).
+fn set_sigchld(disposition: libc::sighandler_t) {
+    assert!(in_child());
+    // SAFETY: SIG_DFL and SIG_IGN are valid dispositions for SIGCHLD; this process runs only
+    // the one test that calls this.
+    let before = unsafe { libc::signal(libc::SIGCHLD, disposition) };
+    assert_ne!(before, libc::SIG_ERR);
+}
+
 #[test]
-fn waiting_for_a_helper_leaves_a_sigchld_handler_safe_for_go_hosts() {
-    in_own_process("child_helper_wait_adds_sa_onstack");
+fn running_helpers_installs_no_sigchld_handler() {
+    in_own_process("child_helpers_leave_sigchld_alone");
 }
 
 #[test]
@@ -430,34 +532,34 @@ fn a_host_ignoring_sigchld_gets_an_error_not_a_crash() {
 }
 
 #[test]
-fn child_helper_wait_adds_sa_onstack() {
+fn child_helpers_leave_sigchld_alone() {
     if !in_child() {
         return;
     }
-    let e = Env::new("sigchld-onstack");
+    set_sigchld(libc::SIG_DFL);
+    let e = Env::new("sigchld-default");
     e.helper(
         "ok",
         r#"read server; printf '{"Username":"u","Secret":"s"}'"#,
     );
-    let cfg = e.file("config.json", r#"{"credHelpers": {"a.io": "ok"}}"#);
-    let got = e
-        .resolver(&[&cfg])
-        .resolve(&image("a.io/x"))
-        .expect("resolves");
-    assert_eq!(got.credentials, basic("u", "s"));
-    // wait-timeout's handler is in place, with SA_ONSTACK (a Go runtime demands it).
-    let a = sigchld_action();
-    assert_ne!(a.sa_sigaction, libc::SIG_DFL);
-    assert_ne!(a.sa_flags & libc::SA_ONSTACK, 0, "flags {:#x}", a.sa_flags);
-    // Other children of the process still come and go, and a second helper run works.
-    for _ in 0..20 {
-        assert!(common::tool("true").status().expect("true").success());
+    e.helper("slow", "sleep 5; echo '{}'");
+    let cfg = e.file(
+        "config.json",
+        r#"{"credHelpers": {"a.io": "ok", "b.io": "slow", "c.io": "missing"}}"#,
+    );
+    let r = e.resolver(&[&cfg]);
+    for _ in 0..3 {
+        let got = r.resolve(&image("a.io/x")).expect("resolves");
+        assert_eq!(got.credentials, basic("u", "s"));
     }
-    let got = e
-        .resolver(&[&cfg])
-        .resolve(&image("a.io/y"))
-        .expect("resolves");
-    assert_eq!(got.credentials, basic("u", "s"));
+    let err = r.resolve(&image("b.io/x")).expect_err("times out");
+    assert!(matches!(err, AuthError::Timeout { .. }), "{err}");
+    let err = r.resolve(&image("c.io/x")).expect_err("missing");
+    assert!(matches!(err, AuthError::HelperMissing(_)), "{err}");
+    // No handler was installed (wait-timeout's would be here now, and a Go host that loads
+    // libcapstan dies of one without SA_ONSTACK): SIGCHLD is as the process had it.
+    let a = sigchld_action();
+    assert_eq!(a.sa_sigaction, libc::SIG_DFL, "flags {:#x}", a.sa_flags);
 }
 
 #[test]
@@ -465,8 +567,8 @@ fn child_helper_wait_with_sigchld_ignored() {
     if !in_child() {
         return;
     }
-    // SAFETY: setting a signal's disposition to SIG_IGN; this process runs only this test.
-    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    // With SIGCHLD ignored the kernel reaps the helper itself, so its exit status is lost.
+    set_sigchld(libc::SIG_IGN);
     let e = Env::new("sigchld-ignored");
     e.helper(
         "ok",
@@ -477,7 +579,12 @@ fn child_helper_wait_with_sigchld_ignored() {
         .resolver(&[&cfg])
         .resolve(&image("a.io/x"))
         .expect_err("no exit status can be read");
-    assert!(err.to_string().contains("SIG_IGN"), "{err}");
+    assert!(
+        matches!(err, AuthError::Helper { ref helper, .. } if helper == "ok"),
+        "{err}"
+    );
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    assert!(err.to_string().contains("SIGCHLD ignored"), "{err}");
     // The host's choice is left as it was.
     assert_eq!(sigchld_action().sa_sigaction, libc::SIG_IGN);
 }

@@ -4,15 +4,18 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use base64::Engine as _;
+use hashbrown::HashMap;
+use parking_lot::Mutex;
+use process_control::{ChildExt as _, Control as _};
 use serde::Deserialize;
-#[cfg(not(unix))]
-use wait_timeout::ChildExt as _;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::ImageRef;
+use crate::exec::Limiter;
 
 /// A secret (password or identity token): `Debug` and `Display` show `<redacted>`, and the
 /// bytes are zeroed when it is dropped (its clones too: each is a `Secret`).
@@ -570,8 +573,34 @@ struct HelperAnswer {
 /// so a helper that writes more is not blocked on a full pipe.
 const HELPER_OUTPUT_LIMIT: usize = 1 << 20;
 
+/// The turn of the helper `name`: one run of each helper at a time in this process, whichever
+/// registries ask (two registries behind one `credsStore` must not run it at once: the
+/// [`AuthCache`](super::AuthCache)'s single flight is per registry). The map holds one small
+/// entry per helper name ever run, and the names come from the config files: a handful.
+fn helper_turn(name: &str) -> Arc<Limiter> {
+    static TURNS: LazyLock<Mutex<HashMap<String, Arc<Limiter>>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let mut turns = TURNS.lock();
+    match turns.get(name) {
+        Some(turn) => Arc::clone(turn),
+        None => {
+            let turn = Arc::new(Limiter::new(1));
+            turns.insert(name.to_owned(), Arc::clone(&turn));
+            turn
+        }
+    }
+}
+
 /// Runs `docker-credential-NAME get` with `server` on stdin, within `timeout`: a helper still
-/// running then is killed ([`AuthError::Timeout`]).
+/// running then is killed ([`AuthError::Timeout`]). One run of a helper at a time
+/// ([`helper_turn`]); waiting for the turn is not part of the timeout (each run before it is
+/// bounded by its own).
+///
+/// The wait is `process_control`'s (`controlled().time_limit().terminate_for_timeout()`): on
+/// Unix a thread blocks in `waitid(P_PID, pid, WNOWAIT)` for this child alone, so no SIGCHLD
+/// handler is installed and the process capstan is loaded in (a Go or C host) keeps its signal
+/// dispositions as they were. (Only where `waitid` is missing — OpenBSD, Redox, tvOS and some
+/// embedded targets — does `process_control` fall back to a SIGCHLD handler, signal-hook's.)
 pub(crate) fn run_helper(
     name: &str,
     server: &str,
@@ -583,6 +612,8 @@ pub(crate) fn run_helper(
         helper: name.to_owned(),
         message,
     };
+    let turn = helper_turn(name);
+    let _turn = turn.acquire();
     let mut cmd = Command::new(&program);
     if let Some(p) = path {
         cmd.env("PATH", p);
@@ -597,9 +628,11 @@ pub(crate) fn run_helper(
             std::io::ErrorKind::NotFound => AuthError::HelperMissing(name.to_owned()),
             _ => fail(e.to_string()),
         })?;
-    // Each pipe is drained on its own thread from the start: a helper that fills one (or
-    // writes more than we keep) must not stall until the timeout. Neither thread is joined
-    // after a kill (a grandchild may hold a pipe open), so neither can hang us.
+    // Each pipe is drained on its own thread from the start, into a zeroizing buffer that
+    // keeps at most HELPER_OUTPUT_LIMIT bytes (process_control's `controlled_with_output`
+    // would keep all of it, in `Vec`s that grow by reallocating and are never zeroed): a helper
+    // that fills a pipe (or writes more than we keep) must not stall until the timeout. Neither
+    // thread is joined after a kill (a grandchild may hold a pipe open), so neither can hang us.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -628,121 +661,53 @@ pub(crate) fn run_helper(
     if let Some(mut stdin) = child.stdin.take() {
         // A helper that exits without reading is judged by its exit status below. The name is
         // far smaller than a pipe's buffer, so this cannot block on a helper that never reads.
+        // Dropping `stdin` closes it: the helper sees the end of its input.
         let _ = stdin.write_all(server.as_bytes());
     }
-    let status = match wait_for(&mut child, timeout) {
-        Ok(Some(status)) => status,
-        Ok(None) => match child.try_wait() {
-            // Exited after all, unseen by the wait (a host replaced the SIGCHLD handler).
-            Ok(Some(status)) => status,
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(AuthError::Timeout {
-                    helper: name.to_owned(),
-                    timeout,
-                });
-            }
-        },
-        Err(e) => {
+    // `terminate_for_timeout`: past the limit, or when the wait fails, the helper is killed
+    // and reaped before `wait` returns.
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        child
+            .controlled()
+            .time_limit(timeout)
+            .terminate_for_timeout()
+            .wait()
+    }));
+    let status = match waited {
+        Ok(Ok(Some(status))) => status.into_std_lossy(),
+        Ok(Ok(None)) => {
+            return Err(AuthError::Timeout {
+                helper: name.to_owned(),
+                timeout,
+            });
+        }
+        Ok(Err(e)) => {
+            // ECHILD: a host that ignores SIGCHLD has the kernel reap its children unasked.
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            let hint = if e.raw_os_error() == Some(libc::ECHILD) {
+                " (is SIGCHLD ignored in this process?)"
+            } else {
+                ""
+            };
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            let hint = "";
+            return Err(fail(format!("waiting for it failed: {e}{hint}")));
+        }
+        // process_control (5.2) also wakes for a *stopped* child (`WSTOPPED`), then finds no
+        // exit status and panics: a stopped helper (SIGSTOP, or a Ctrl-Z that stopped the
+        // whole job) is this run's error, not the caller's crash. It has not been killed.
+        Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(fail(e.to_string()));
+            return Err(fail(
+                "stopped by a signal while it was waited for; killed".to_owned(),
+            ));
         }
     };
     let wait = Duration::from_secs(1);
     let out = out_rx.recv_timeout(wait).unwrap_or_default();
     let err = err_rx.recv_timeout(wait).unwrap_or_default();
     helper_answer(name, status, &out, &err)
-}
-
-/// `child`'s exit status if it exits within `timeout` (wait-timeout's `wait_timeout`), after
-/// making wait-timeout's SIGCHLD handler safe for the program capstan is loaded in (Unix).
-fn wait_for(
-    child: &mut std::process::Child,
-    timeout: Duration,
-) -> std::io::Result<Option<std::process::ExitStatus>> {
-    #[cfg(unix)]
-    {
-        use wait_timeout::ChildExt as _;
-        if let Some(status) = sigchld::prepare(child)? {
-            return Ok(Some(status));
-        }
-        // wait-timeout unwraps inside (its lock, a sibling child's `try_wait`, `poll`): a
-        // panic there is this wait's error, not the caller's crash.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| child.wait_timeout(timeout)))
-            .unwrap_or_else(|_| Err(std::io::Error::other("wait-timeout panicked")))
-    }
-    #[cfg(not(unix))]
-    child.wait_timeout(timeout)
-}
-
-/// wait-timeout (0.2) waits on Unix through a process-wide SIGCHLD handler that its first call
-/// installs (chaining to the one before it). capstan is a library, loaded by the C and Go
-/// bindings into programs that are not ours, and as installed that handler can kill them:
-/// - a Go program (cgo) dies with "non-Go code set up signal handler without `SA_ONSTACK`
-///   flag" at the next SIGCHLD that lands on a Go thread, since the handler lacks
-///   `SA_ONSTACK`: the flag is added here right after the handler is installed.
-/// - when SIGCHLD was ignored (`SIG_IGN`, which is inherited across exec), the handler calls
-///   the previous "handler" at address 1 and the process dies of SIGSEGV (wait-timeout issue
-///   44). The kernel reaps the children of such a process, so no exit status can be had
-///   anyway: the wait is refused instead, and the handler not installed.
-#[cfg(unix)]
-mod sigchld {
-    #![allow(unsafe_code)]
-
-    use std::io;
-    use std::process::{Child, ExitStatus};
-    use std::time::Duration;
-
-    use parking_lot::Mutex;
-    use wait_timeout::ChildExt as _;
-
-    /// Whether wait-timeout's handler is installed (and fixed).
-    static INSTALLED: Mutex<bool> = Mutex::new(false);
-
-    /// Before the first wait: installs wait-timeout's handler without waiting (a wait of zero)
-    /// and adds `SA_ONSTACK` to it. `Some` if `child` had exited already.
-    pub(super) fn prepare(child: &mut Child) -> io::Result<Option<ExitStatus>> {
-        let mut installed = INSTALLED.lock();
-        if *installed {
-            return Ok(None);
-        }
-        if action()?.sa_sigaction == libc::SIG_IGN {
-            return Err(io::Error::other(
-                "SIGCHLD is ignored (SIG_IGN) in this process, so no exit status can be read",
-            ));
-        }
-        let exited = child.wait_timeout(Duration::ZERO)?;
-        let mut now = action()?;
-        if now.sa_sigaction != libc::SIG_DFL
-            && now.sa_sigaction != libc::SIG_IGN
-            && now.sa_flags & libc::SA_ONSTACK == 0
-        {
-            now.sa_flags |= libc::SA_ONSTACK;
-            // SAFETY: `now` is the action the kernel just reported for SIGCHLD (a valid
-            // handler, mask and flags); it is set again with one more flag.
-            if unsafe { libc::sigaction(libc::SIGCHLD, &raw const now, std::ptr::null_mut()) } != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        *installed = true;
-        Ok(exited)
-    }
-
-    /// SIGCHLD's current action.
-    pub(super) fn action() -> io::Result<libc::sigaction> {
-        // SAFETY: an all-zero `sigaction` is a valid value (no handler, empty mask, no flags)
-        // for the kernel to fill in.
-        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: with a null new action, `sigaction` only writes the current one to
-        // `current`, a valid exclusive pointer.
-        if unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), &raw mut current) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(current)
-    }
 }
 
 /// Reads `r` to its end, keeping the first `limit` bytes in a buffer that is zeroed when
