@@ -637,29 +637,29 @@ impl<'a> TreeScanner<'a> {
         local: &mut Local,
     ) -> io::Result<()> {
         // Members stream through the scanner, so only extensions (held in memory) are limited.
-        let guarded = crate::tar::Guard::new(reader, crate::tar::TarLimits::streaming());
-        let mut archive = ::tar::Archive::new(guarded);
-        for entry in archive.entries()? {
+        let mut archive =
+            crate::tar::ArchiveReader::new(reader, crate::tar::TarLimits::streaming());
+        for member in archive.members().map_err(io::Error::other)? {
             if self.cancelled() {
                 break;
             }
-            let mut entry = entry.map_err(|e| io::Error::other(format!("bad archive: {e}")))?;
-            let kind = entry.header().entry_type();
-            if !(kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse()) {
+            let mut member = member.map_err(io::Error::other)?;
+            if !member.is_file() {
                 continue;
             }
-            let member = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let member = member.strip_prefix("./").unwrap_or(&member);
-            let full = format!("{name}!{member}");
-            let size = entry.size();
+            let shown = member.name().into_owned();
+            let shown = shown.strip_prefix("./").unwrap_or(&shown);
+            let full = format!("{name}!{shown}");
             let limit = Some(Limit {
-                size,
+                size: member.size(),
                 explicit: false,
             });
             let mut found = Vec::new();
-            let read = self.scan_stream(&full, &mut entry, depth + 1, limit, &mut found, local);
+            let read = self.scan_stream(&full, &mut member, depth + 1, limit, &mut found, local);
             out.extend(found);
-            read.map_err(|e| io::Error::other(format!("{member}: {e}")))?;
+            // What went wrong inside the member (its data, or an archive nested in it) is
+            // prefixed with its name: nested members read `outer: inner: cause`.
+            read.map_err(|e| io::Error::other(format!("{shown}: {e}")))?;
         }
         Ok(())
     }

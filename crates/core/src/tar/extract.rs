@@ -4,15 +4,16 @@
 //! Refused (the extraction stops with an error naming the member): absolute names, names with
 //! a `..` component, symlinks whose target leaves the target directory, hardlinks to anything
 //! outside it or to a symlink, writing through a symlink (a member below a path that is a
-//! symlink on disk), device nodes and FIFOs. PAX sizes and long names are honoured (the `tar`
-//! crate reads them); directory modes are applied after their contents; set-id bits are
-//! dropped. A truncated or malformed archive is an error; what was extracted before it stays,
-//! inside the target.
+//! symlink on disk), device nodes and FIFOs. PAX sizes and long names are honoured (the
+//! archive reader, shared with the scanner, gives them); directory modes are applied after
+//! their contents; set-id bits are dropped. A truncated or malformed archive is an error; what
+//! was extracted before it stays, inside the target.
 
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
-use super::{Guard, TarLimits};
+use super::TarLimits;
+use super::archive::{ArchiveError, ArchiveReader, Member};
 
 /// Why an archive was not (completely) extracted.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,15 @@ pub enum ExtractError {
         /// The cause.
         source: io::Error,
     },
+}
+
+impl From<ArchiveError> for ExtractError {
+    fn from(e: ArchiveError) -> Self {
+        ExtractError::Archive {
+            member: e.member,
+            source: e.source,
+        }
+    }
 }
 
 /// What an extraction wrote.
@@ -132,19 +142,12 @@ fn extract_tar<R: Read>(
 ) -> Result<Extracted, ExtractError> {
     let mut done = Extracted::default();
     let mut dir_modes: Vec<(PathBuf, u32)> = Vec::new();
-    let mut ar = ::tar::Archive::new(Guard::new(archive, limits));
-    let entries = ar.entries().map_err(|source| ExtractError::Archive {
-        member: None,
-        source,
-    })?;
+    let mut tar = ArchiveReader::new(archive, limits);
+    let members = tar.members()?;
     let mut known = Verified::default();
     let result = (|| {
-        for entry in entries {
-            let mut entry = entry.map_err(|source| ExtractError::Archive {
-                member: None,
-                source,
-            })?;
-            unpack(&mut entry, dest, &mut done, &mut dir_modes, &mut known)?;
+        for member in members {
+            unpack(&mut member?, dest, &mut done, &mut dir_modes, &mut known)?;
         }
         Ok(())
     })();
@@ -158,19 +161,19 @@ fn extract_tar<R: Read>(
 
 /// Writes one member under `dest`, or refuses it.
 fn unpack<R: Read>(
-    entry: &mut ::tar::Entry<'_, R>,
+    member: &mut Member<'_, R>,
     dest: &Path,
     done: &mut Extracted,
     dir_modes: &mut Vec<(PathBuf, u32)>,
     known: &mut Verified,
 ) -> Result<(), ExtractError> {
-    let raw = entry.path_bytes().into_owned();
-    let member = String::from_utf8_lossy(&raw).into_owned();
+    let name = member.name().into_owned();
     let refuse = |reason| ExtractError::Refused {
-        member: member.clone(),
+        member: name.clone(),
         reason,
     };
-    let rel = safe_relative(&raw).ok_or_else(|| refuse("absolute name or `..` escape"))?;
+    let rel =
+        safe_relative(member.name_bytes()).ok_or_else(|| refuse("absolute name or `..` escape"))?;
     if rel.as_os_str().is_empty() {
         return Ok(());
     }
@@ -179,47 +182,35 @@ fn unpack<R: Read>(
         Some(reason) => refuse(reason),
         None => refuse("a parent is not a directory"),
     })?;
-    let header = entry.header();
-    let mode = header.mode().unwrap_or(0o644) & 0o777;
-    let kind = header.entry_type();
+    let mode = member.mode().unwrap_or(0o644) & 0o777;
     let write = |source| ExtractError::Write {
         path: target.clone(),
         source,
     };
-    match kind {
+    match member.kind() {
         ::tar::EntryType::Directory => {
             mkdirs(dest, &rel, known).map_err(write)?;
             dir_modes.push((target.clone(), mode));
             done.dirs += 1;
         }
-        ::tar::EntryType::Regular | ::tar::EntryType::Continuous | ::tar::EntryType::GNUSparse => {
+        _ if member.is_file() => {
             if let Some(parent) = rel.parent() {
                 mkdirs(dest, parent, known).map_err(write)?;
             }
             remove_existing(&target).map_err(write)?;
             let mut f = create_new(&target, mode).map_err(write)?;
-            let size = entry.size();
-            let n = io::copy(entry, &mut f).map_err(|source| ExtractError::Archive {
-                member: Some(member.clone()),
-                source,
-            })?;
-            if n < size {
+            let n = io::copy(member, &mut f).map_err(|source| member.error(source))?;
+            if let Err(e) = member.ensure_complete(n) {
                 // The archive ended inside this member: no half file is left behind.
                 drop(f);
                 let _ = std::fs::remove_file(&target);
-                return Err(ExtractError::Archive {
-                    member: Some(member.clone()),
-                    source: io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("truncated: {n} of {size} bytes"),
-                    ),
-                });
+                return Err(e.into());
             }
             done.files += 1;
             done.bytes += n;
         }
         ::tar::EntryType::Symlink => {
-            let link = entry
+            let link = member
                 .link_name_bytes()
                 .ok_or_else(|| refuse("a symlink without a target"))?
                 .into_owned();
@@ -234,7 +225,7 @@ fn unpack<R: Read>(
             done.links += 1;
         }
         ::tar::EntryType::Link => {
-            let link = entry
+            let link = member
                 .link_name_bytes()
                 .ok_or_else(|| refuse("a hardlink without a target"))?
                 .into_owned();
