@@ -413,6 +413,11 @@ fn metrics_file_and_exit_code_options() {
     assert_eq!(out.status.code(), Some(3));
     let prom = std::fs::read_to_string(dir.0.join("scan.prom")).expect("metrics written");
     assert!(prom.contains("capstan_scan_files_total 1"), "{prom}");
+    // The pool the scan read through reports too.
+    assert!(
+        prom.contains("capstan_bufpool_hits_total{class=\"65536\"}"),
+        "{prom}"
+    );
     assert!(
         prom.contains("capstan_scan_findings_total{category=\"secret\"} 1"),
         "{prom}"
@@ -428,7 +433,30 @@ fn bad_options_and_unwritable_outputs_are_errors_that_say_why() {
     let dir = Scratch::new("scan_bad_options");
     let out = capstan_in(&dir.0, &["scan", "--max-file-size", "10Q", "."], None);
     assert_eq!(out.status.code(), Some(2));
-    assert_shows(&out.stderr, "unknown size suffix");
+    assert_shows(&out.stderr, "unknown unit");
+    // Sizes as people write them are taken; a limit that excludes everything is refused rather
+    // than reported clean.
+    for size in ["10MB", "1.5G", "512k"] {
+        let out = capstan_in(&dir.0, &["scan", "--max-file-size", size, "."], None);
+        assert_eq!(out.status.code(), Some(0), "{size}: {}", text(&out.stderr));
+    }
+    let out = capstan_in(&dir.0, &["scan", "--max-file-size", "0", "."], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_shows(&out.stderr, "skips every file");
+    // A thread count past the maximum is an error at once, not 100,000 threads.
+    let out = capstan_in(&dir.0, &["scan", "-j", "100000", "."], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_shows(&out.stderr, "maximum of 1024");
+    // A parser's multi-line message prints as lines, not as `\n` escapes.
+    dir.write("bad.toml", "[[rules]]\nid = \"x\"\nregex = \n");
+    let out = capstan_in(&dir.0, &["scan", "--config", "bad.toml", "."], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("bad.toml") && stderr.lines().count() > 1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("\\n"), "{stderr}");
     let out = capstan_in(
         &dir.0,
         &["scan", "-o", "no/such/dir/report.json", "."],
@@ -443,7 +471,7 @@ fn bad_options_and_unwritable_outputs_are_errors_that_say_why() {
 fn a_pipe_named_on_the_command_line_is_read_but_one_found_in_a_tree_is_skipped() {
     let dir = Scratch::new("scan_fifo");
     let fifo = dir.0.join("pipe");
-    let made = Command::new("mkfifo")
+    let made = common::tool("mkfifo")
         .arg(&fifo)
         .status()
         .expect("mkfifo runs");
@@ -576,7 +604,7 @@ fn context_scans_on_the_way_out_and_can_refuse_to_finish() {
     );
     let dir_tar = dir.0.with_file_name("context_scan-stopped.tar");
     std::fs::write(&dir_tar, &out.stdout).expect("write");
-    let listed = Command::new("tar")
+    let listed = common::tool("tar")
         .arg("-tf")
         .arg(&dir_tar)
         .output()

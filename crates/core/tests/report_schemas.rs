@@ -48,6 +48,7 @@ fn meta(timestamp: Option<&str>) -> ReportMeta {
     ReportMeta {
         tool_version: "9.9.9-test".into(),
         timestamp: timestamp.map(str::to_owned),
+        base_dir: None,
     }
 }
 
@@ -249,7 +250,7 @@ fn sarif_regions_are_exclusive_and_fingerprinted() {
         );
         assert!(region["endColumn"].as_u64() > region["startColumn"].as_u64());
         assert_eq!(
-            r["partialFingerprints"]["capstan/v1"],
+            r["partialFingerprints"]["capstan/v2"],
             f.fingerprint.as_str()
         );
     }
