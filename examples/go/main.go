@@ -1,49 +1,64 @@
-// Command scan scans the files and directories named on the command line with capstan's
-// built-in rules and prints one line per finding (secrets redacted), like examples/c/scan.c.
+// Command scan scans the files and directories named on the command line as `capstan scan`
+// does — every built-in rule, .capstanignore files honoured, an optional baseline and ignore
+// files — and prints one line per finding (secrets redacted; crypto findings with their algorithm
+// and quantum class), like examples/c/scan.c.
 //
-//	cargo build --release -p capstan-ffi && cd examples/go && go run . ../../src
+//	cargo build --release -p capstan-ffi && cd examples/go && go run . [-baseline FILE] [-ignore-file FILE]... ../../src
 //
 // Exit status: 0 clean, 1 findings, 2 an error.
 package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 
 	"example.invalid/capstan"
 )
 
+type list []string
+
+func (l *list) String() string     { return fmt.Sprint(*l) }
+func (l *list) Set(v string) error { *l = append(*l, v); return nil }
+
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintf(os.Stderr, "usage: %s PATH...\n", os.Args[0])
+	var req capstan.ScanRequest
+	flag.Var((*list)(&req.Baselines), "baseline", "a previous JSON report whose findings are left out (repeatable)")
+	flag.Var((*list)(&req.IgnoreFiles), "ignore-file", "an ignore file (repeatable)")
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: %s [-baseline FILE] [-ignore-file FILE]... PATH...\n", os.Args[0])
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() == 0 {
+		flag.Usage()
 		os.Exit(2)
 	}
-	rules, err := capstan.BuiltinRules()
-	if err != nil {
+	req.Inputs = flag.Args()
+	res, err := req.Run()
+	var unreadable capstan.PathErrors
+	if err != nil && !errors.As(err, &unreadable) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	defer rules.Close()
-	status := 0
-	for _, path := range os.Args[1:] {
-		findings, err := rules.ScanPath(path, 0)
-		for _, f := range findings {
-			fmt.Printf("%s:%d:%d: %s %s [%s] %s\n", f.Path, f.Line, f.Column, f.Severity, f.RuleID, f.Category, f.Secret)
+	for _, f := range res.Findings {
+		fmt.Printf("%s:%d:%d: %s %s [%s] %s", f.Path, f.Line, f.Column, f.Severity, f.RuleID, f.Category, f.Secret)
+		if f.Algorithm != "" {
+			fmt.Printf(" (%s, %s)", f.Algorithm, f.QuantumClass)
 		}
-		var unreadable capstan.PathErrors
-		switch {
-		case errors.As(err, &unreadable):
-			for _, e := range unreadable {
-				fmt.Fprintln(os.Stderr, "scan:", e)
-			}
-			status = 2
-		case err != nil:
-			fmt.Fprintln(os.Stderr, err)
-			status = 2
-		case len(findings) > 0 && status == 0:
-			status = 1
-		}
+		fmt.Println()
 	}
-	os.Exit(status)
+	for _, e := range unreadable {
+		fmt.Fprintln(os.Stderr, "scan:", e)
+	}
+	if res.Suppressed > 0 {
+		fmt.Fprintf(os.Stderr, "scan: %d finding(s) suppressed\n", res.Suppressed)
+	}
+	switch {
+	case len(unreadable) > 0:
+		os.Exit(2)
+	case len(res.Findings) > 0:
+		os.Exit(1)
+	}
 }

@@ -2,6 +2,10 @@
 // threat scanning of buffers, streams and trees; deterministic Docker build contexts, optionally
 // scanned on their way out; and registry credentials resolved as the docker CLI does.
 //
+// A scan of files and trees is a ScanRequest: the same request `capstan scan` builds from its
+// flags (rules, baselines, ignore files, redaction, threads, size limit, cache). Rules.ScanPath
+// is its short form.
+//
 // Handles (Rules, Scanner) hold C memory: Close them when done. A finalizer frees a forgotten
 // one, but only as a safety net. Rules are safe for concurrent use; a Scanner is not.
 //
@@ -21,13 +25,14 @@ package capstan
 // read: C leaves the order of argument evaluation unspecified.)
 typedef struct {
 	capstan_status status;
-	void *ptr;   // the handle, findings or string made
-	size_t len;  // findings: how many
-	char *err;   // the message, malloc'd, when status is not CAPSTAN_OK
+	void *ptr;            // the handle, findings or string made
+	size_t len;           // findings: how many
+	char *err;            // the message, malloc'd, when status is not CAPSTAN_OK
+	uint64_t suppressed;  // findings: how many a baseline or an ignore file left out
 } go_result;
 
 static go_result go_done(capstan_status st, void *ptr) {
-	go_result r = {st, ptr, 0, NULL};
+	go_result r = {st, ptr, 0, NULL, 0};
 	if (st != CAPSTAN_OK) {
 		const char *m = capstan_last_error();
 		r.err = strdup(m != NULL ? m : "unknown error");
@@ -40,6 +45,7 @@ static go_result go_findings(capstan_status st, capstan_findings *f) {
 	go_result r = go_done(st, f);
 	if (f != NULL) {
 		r.len = capstan_findings_len(f);
+		r.suppressed = capstan_findings_suppressed(f);
 		if (r.len == 0 && capstan_findings_errors_len(f) == 0) {
 			capstan_findings_free(f);
 			r.ptr = NULL;
@@ -95,8 +101,59 @@ static go_result go_scanner_finish(capstan_scanner *s) {
 	return go_findings(st, out);
 }
 
-static void go_findings_fill(const capstan_findings *f, capstan_finding *items, size_t n) {
-	for (size_t i = 0; i < n; i++) capstan_findings_get(f, i, &items[i]);
+// The fields of a finding read by accessor (NULL: not a crypto finding).
+typedef struct {
+	const char *algorithm, *primitive, *quantum_class, *replacement, *tags;
+} go_extras;
+
+static void go_findings_fill(const capstan_findings *f, capstan_finding *items, go_extras *extras,
+		size_t n) {
+	for (size_t i = 0; i < n; i++) {
+		capstan_findings_get(f, i, &items[i]);
+		extras[i].algorithm = capstan_findings_algorithm(f, i);
+		extras[i].primitive = capstan_findings_primitive(f, i);
+		extras[i].quantum_class = capstan_findings_quantum_class(f, i);
+		extras[i].replacement = capstan_findings_replacement(f, i);
+		extras[i].tags = capstan_findings_tags(f, i);
+	}
+}
+
+// A list of strings comes packed, each NUL-terminated after the one before: one Go buffer that
+// holds no Go pointers, which cgo lets C read for the length of the call.
+static const char *go_next(const char *p) { return p + strlen(p) + 1; }
+
+// A whole request in one call: made, set up, run and freed, the first failure's message copied.
+static go_result go_request_run(const capstan_rules *rules, const char *inputs, size_t n_inputs,
+		const char *packs, size_t n_packs, const char *config, const char *baselines,
+		size_t n_baselines, const char *ignores, size_t n_ignores, bool discovery, bool redact,
+		uint32_t threads, uint64_t max_file_size, const char *cache_dir) {
+	capstan_request *req = NULL;
+	capstan_status st = capstan_request_new(&req);
+	const char *p = inputs;
+	for (size_t i = 0; st == CAPSTAN_OK && i < n_inputs; i++, p = go_next(p))
+		st = capstan_request_add_input(req, p);
+	if (st == CAPSTAN_OK && rules != NULL) st = capstan_request_set_rules(req, rules);
+	p = packs;
+	for (size_t i = 0; st == CAPSTAN_OK && i < n_packs; i++, p = go_next(p))
+		st = capstan_request_add_pack(req, p);
+	if (st == CAPSTAN_OK && config != NULL) st = capstan_request_set_config(req, config);
+	p = baselines;
+	for (size_t i = 0; st == CAPSTAN_OK && i < n_baselines; i++, p = go_next(p))
+		st = capstan_request_add_baseline(req, p);
+	p = ignores;
+	for (size_t i = 0; st == CAPSTAN_OK && i < n_ignores; i++, p = go_next(p))
+		st = capstan_request_add_ignore_file(req, p);
+	if (st == CAPSTAN_OK && !discovery) st = capstan_request_set_ignore_discovery(req, false);
+	if (st == CAPSTAN_OK) st = capstan_request_set_redact(req, redact);
+	if (st == CAPSTAN_OK) st = capstan_request_set_threads(req, threads);
+	if (st == CAPSTAN_OK && max_file_size != 0)
+		st = capstan_request_set_max_file_size(req, max_file_size);
+	if (st == CAPSTAN_OK && cache_dir != NULL) st = capstan_request_set_cache_dir(req, cache_dir);
+	capstan_findings *out = NULL;
+	if (st == CAPSTAN_OK) st = capstan_request_run(req, &out);
+	go_result r = go_findings(st, out);
+	capstan_request_free(req); // a *_free leaves the message as it is
+	return r;
 }
 
 extern int32_t goCapstanWrite(uintptr_t handle, uint8_t *data, size_t n);
@@ -129,6 +186,7 @@ import "C"
 import (
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"runtime/cgo"
 	"strings"
@@ -239,20 +297,29 @@ func bytesPtr(data []byte) *C.uint8_t {
 func Version() string { return C.GoString(C.capstan_version()) }
 
 // Finding is one match of one rule. Positions are 1-based; columns count bytes. Secret is
-// redacted (its first characters and "…").
+// redacted (its first characters and "…") unless a ScanRequest asked otherwise. Its JSON form is
+// the one `capstan scan --format json` prints.
 type Finding struct {
-	RuleID      string  `json:"rule_id"`
-	Description string  `json:"description"`
-	Category    string  `json:"category"`
-	Severity    string  `json:"severity"`
-	Path        string  `json:"path"`
-	Line        int     `json:"line"`
-	Column      int     `json:"column"`
-	EndLine     int     `json:"end_line"`
-	EndColumn   int     `json:"end_column"`
-	Secret      string  `json:"secret"`
-	Entropy     float64 `json:"entropy"`
-	Fingerprint string  `json:"fingerprint"`
+	RuleID      string   `json:"rule_id"`
+	Description string   `json:"description"`
+	Category    string   `json:"category"` // secret, crypto or threat
+	Severity    string   `json:"severity"` // info, low, medium, high or critical
+	Path        string   `json:"path"`
+	Line        int      `json:"line"`
+	Column      int      `json:"column"`
+	EndLine     int      `json:"end_line"`
+	EndColumn   int      `json:"end_column"`
+	Secret      string   `json:"secret"`
+	Entropy     float64  `json:"entropy"` // of the secret, bits per byte
+	Fingerprint string   `json:"fingerprint"`
+	Tags        []string `json:"tags,omitempty"` // the rule's tags
+	// Crypto findings only ("" otherwise): the algorithm (RSA, MD5, …), its primitive
+	// (signature, kem, key-exchange, hash, cipher, mode, protocol), its quantum class
+	// (vulnerable: broken by a quantum computer; weak: broken today) and what to migrate to.
+	Algorithm    string `json:"algorithm,omitempty"`
+	Primitive    string `json:"primitive,omitempty"`
+	QuantumClass string `json:"quantum_class,omitempty"`
+	Replacement  string `json:"replacement,omitempty"`
 }
 
 // PathErrors lists the files a tree scan could not read (or not completely); the findings of
@@ -273,10 +340,11 @@ func take(res C.go_result) ([]Finding, error) {
 	var out []Finding
 	if n > 0 {
 		items := make([]C.capstan_finding, int(n))
-		C.go_findings_fill(f, &items[0], n)
+		extras := make([]C.go_extras, int(n))
+		C.go_findings_fill(f, &items[0], &extras[0], n)
 		out = make([]Finding, len(items))
 		for i := range items {
-			c := &items[i]
+			c, x := &items[i], &extras[i]
 			out[i] = Finding{
 				RuleID:      C.GoString(c.rule_id),
 				Description: C.GoString(c.description),
@@ -290,6 +358,14 @@ func take(res C.go_result) ([]Finding, error) {
 				Secret:      C.GoString(c.secret),
 				Entropy:     float64(c.entropy),
 				Fingerprint: C.GoString(c.fingerprint),
+				// C.GoString(nil) is "": the crypto fields of other findings.
+				Algorithm:    C.GoString(x.algorithm),
+				Primitive:    C.GoString(x.primitive),
+				QuantumClass: C.GoString(x.quantum_class),
+				Replacement:  C.GoString(x.replacement),
+			}
+			if tags := C.GoString(x.tags); tags != "" {
+				out[i].Tags = strings.Split(tags, ",")
 			}
 		}
 	}
@@ -390,9 +466,10 @@ func (r *Rules) ScanBytes(data []byte, path string) ([]Finding, error) {
 	return take(res)
 }
 
-// ScanPath scans a file or a directory tree on threads threads (0: one per core), as
-// `capstan scan` does by default (.gitignore honoured, hidden files scanned, symlinks not
-// followed, archives scanned inside). Files that could not be read are reported as PathErrors
+// ScanPath scans a file or a directory tree on threads threads (0: one per core; more than 1024
+// is an ErrInvalidArgument), as `capstan scan` does by default (.gitignore honoured, hidden files
+// scanned, symlinks not followed, archives scanned inside) but with nothing suppressed and no
+// cache: a ScanRequest does both. Files that could not be read are reported as PathErrors
 // beside the findings of the rest.
 func (r *Rules) ScanPath(path string, threads int) ([]Finding, error) {
 	if err := noNUL("path", path); err != nil {
@@ -411,6 +488,103 @@ func (r *Rules) ScanPath(path string, threads int) ([]Finding, error) {
 		return nil, err
 	}
 	return take(res)
+}
+
+// ScanRequest describes a scan of files and trees: the request `capstan scan` builds from its
+// flags, with the same defaults (every built-in pack, .capstanignore files discovered, secrets
+// redacted, one thread per core, files over 10 MiB skipped) except the cache, off unless CacheDir
+// names one. The zero value of each field is its default.
+type ScanRequest struct {
+	// Files, directories (walked), tar / tar.gz archives (scanned inside), or "-" for standard
+	// input. Findings report paths as given here.
+	Inputs []string
+	// Compiled rules (shared, not copied), or nil for Packs and Config. Giving both is an
+	// ErrInvalidArgument.
+	Rules *Rules
+	// Built-in packs ("secrets", "crypto", "threats", "dockerfile") and a rule config file,
+	// loaded on each run as `capstan scan --rules` / `--config` do: with neither, every pack;
+	// with a config alone, only its rules; with both, the config's rules then the packs.
+	Packs  []string
+	Config string
+	// Previous JSON reports (`capstan scan --format json`) whose findings are left out.
+	Baselines []string
+	// Ignore files (fingerprints, or gitleaks' path:rule:line). Naming any turns discovery off.
+	IgnoreFiles []string
+	// Don't look for .capstanignore in the current directory and each directory scanned.
+	NoIgnoreDiscovery bool
+	// Report secrets in full instead of their first characters (never cached).
+	NoRedact bool
+	// Worker threads: 0 means one per core; more than 1024 is an ErrInvalidArgument.
+	Threads int
+	// Files larger than this many bytes are skipped; 0 means the default, 10 MiB.
+	MaxFileSize uint64
+	// Where results are cached between runs, keyed by content and rule set; "" for no cache.
+	CacheDir string
+}
+
+// ScanResult is what a ScanRequest found.
+type ScanResult struct {
+	// The findings, sorted by path, line, column and rule, suppressed ones left out.
+	Findings []Finding
+	// How many findings a baseline or an ignore file left out.
+	Suppressed uint64
+}
+
+// packed lays out strings for C one after another, each NUL-terminated (callers check noNUL).
+func packed(list []string) (*C.char, C.size_t) {
+	if len(list) == 0 {
+		return nil, 0
+	}
+	var b []byte
+	for _, s := range list {
+		b = append(b, s...)
+		b = append(b, 0)
+	}
+	return (*C.char)(unsafe.Pointer(&b[0])), C.size_t(len(list))
+}
+
+// Run runs the request. A config, baseline or ignore file that cannot be read is an ErrIO, an
+// invalid one an ErrConfig, a setting out of range (or no input) an ErrInvalidArgument; each
+// message names the file or setting. Inputs that could not be read are reported as PathErrors
+// beside the result for the rest. The request may be run again, and from several goroutines.
+func (r ScanRequest) Run() (*ScanResult, error) {
+	for what, list := range map[string][]string{
+		"inputs": r.Inputs, "packs": r.Packs, "baselines": r.Baselines,
+		"ignore files": r.IgnoreFiles, "config": {r.Config}, "cache dir": {r.CacheDir},
+	} {
+		if err := noNUL(what, list...); err != nil {
+			return nil, err
+		}
+	}
+	if r.Threads < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "threads is negative"}
+	}
+	threads := uint64(r.Threads)
+	if threads > math.MaxUint32 {
+		threads = math.MaxUint32 // refused by libcapstan with its message
+	}
+	var rules *C.capstan_rules
+	if r.Rules != nil {
+		r.Rules.mu.RLock()
+		defer r.Rules.mu.RUnlock()
+		if r.Rules.ptr == nil {
+			return nil, ErrClosed
+		}
+		rules = r.Rules.ptr
+	}
+	inputs, nInputs := packed(r.Inputs)
+	packs, nPacks := packed(r.Packs)
+	baselines, nBaselines := packed(r.Baselines)
+	ignores, nIgnores := packed(r.IgnoreFiles)
+	res := C.go_request_run(rules, inputs, nInputs, packs, nPacks, optional(r.Config),
+		baselines, nBaselines, ignores, nIgnores, C.bool(!r.NoIgnoreDiscovery),
+		C.bool(!r.NoRedact), C.uint32_t(threads), C.uint64_t(r.MaxFileSize),
+		optional(r.CacheDir))
+	if err := fail(res); err != nil {
+		return nil, err
+	}
+	findings, err := take(res)
+	return &ScanResult{Findings: findings, Suppressed: uint64(res.suppressed)}, err
 }
 
 // Scanner scans one input written to it in chunks of any size (it is an io.Writer, so io.Copy
@@ -509,7 +683,7 @@ func WriteContext(dir, dockerfile string, w io.Writer) error {
 }
 
 // WriteContextScan is WriteContext with every file scanned on its way out (threads: 0 for one
-// per core). With failOnFindings a finding stops the context before its end (w gets a tar no
+// per core; more than 1024 is an ErrInvalidArgument). With failOnFindings a finding stops the context before its end (w gets a tar no
 // builder accepts) and the error is ErrFindingsLimit; the findings are returned either way.
 func (r *Rules) WriteContextScan(dir, dockerfile string, w io.Writer, threads int, failOnFindings bool) ([]Finding, error) {
 	if threads < 0 {

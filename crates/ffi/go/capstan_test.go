@@ -354,3 +354,146 @@ func TestConcurrentScansShareRules(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+var requestTokens = [3]string{
+	"ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki",
+	"ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b",
+	"ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9",
+}
+
+// requestTree holds a token in each of a/.env, b/.env and c/.env, and an MD5 call in app.py.
+func requestTree(t *testing.T) string {
+	dir := t.TempDir()
+	for i, sub := range []string{"a", "b", "c"} {
+		os.MkdirAll(filepath.Join(dir, sub), 0o755)
+		os.WriteFile(filepath.Join(dir, sub, ".env"), []byte("GITHUB_TOKEN="+requestTokens[i]+"\n"), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "app.py"), []byte("import hashlib\ndigest = hashlib.md5(data).hexdigest()\n"), 0o644)
+	return dir
+}
+
+func fingerprintOf(t *testing.T, findings []Finding, suffix string) string {
+	t.Helper()
+	for _, f := range findings {
+		if strings.HasSuffix(f.Path, suffix) {
+			return f.Fingerprint
+		}
+	}
+	t.Fatalf("no finding in %s: %+v", suffix, findings)
+	return ""
+}
+
+func TestScanRequestSuppressesAndReportsCrypto(t *testing.T) {
+	dir := requestTree(t)
+	req := ScanRequest{Inputs: []string{dir}, Rules: builtin(t), Threads: 2}
+	all, err := req.Run()
+	if err != nil || len(all.Findings) != 4 || all.Suppressed != 0 {
+		t.Fatalf("%+v %v", all, err)
+	}
+	crypto := 0
+	for _, f := range all.Findings {
+		if f.Category != "crypto" {
+			if f.Algorithm != "" || f.QuantumClass != "" || f.Primitive != "" || f.Replacement != "" {
+				t.Fatalf("crypto fields on a secret: %+v", f)
+			}
+			continue
+		}
+		crypto++
+		if !strings.HasSuffix(f.Path, "app.py") || f.Line != 2 || f.Algorithm != "MD5" ||
+			f.QuantumClass != "weak" || f.Primitive != "hash" || f.Replacement == "" {
+			t.Fatalf("crypto finding %+v", f)
+		}
+		hash := false
+		for _, tag := range f.Tags {
+			hash = hash || tag == "hash"
+		}
+		if !hash || f.Severity == "" {
+			t.Fatalf("tags or severity of %+v", f)
+		}
+	}
+	if crypto != 1 {
+		t.Fatalf("%d crypto findings", crypto)
+	}
+
+	// Token a in a baseline, token b in an ignore file: both left out, and counted.
+	tmp := t.TempDir()
+	baseline := filepath.Join(tmp, "baseline.json")
+	os.WriteFile(baseline, []byte(`{"findings":[{"fingerprint":"`+fingerprintOf(t, all.Findings, "/a/.env")+`"}]}`), 0o644)
+	ignore := filepath.Join(tmp, "ignore")
+	os.WriteFile(ignore, []byte("# a known test token\n"+fingerprintOf(t, all.Findings, "/b/.env")+"\n"), 0o644)
+	req.Baselines = []string{baseline}
+	req.IgnoreFiles = []string{ignore}
+	left, err := req.Run()
+	if err != nil || len(left.Findings) != 2 || left.Suppressed != 2 {
+		t.Fatalf("%+v %v", left, err)
+	}
+	for _, f := range left.Findings {
+		if !strings.HasSuffix(f.Path, "/c/.env") && !strings.HasSuffix(f.Path, "app.py") {
+			t.Fatalf("not suppressed: %+v", f)
+		}
+	}
+	// With a cache, twice: the same answer.
+	req.CacheDir = filepath.Join(tmp, "cache")
+	for i := 0; i < 2; i++ {
+		if again, err := req.Run(); err != nil || fmt.Sprint(again) != fmt.Sprint(left) {
+			t.Fatalf("cached run %d: %+v %v", i, again, err)
+		}
+	}
+
+	// A baseline that is not there: an I/O error naming it.
+	missing := filepath.Join(tmp, "missing-baseline.json")
+	req.Baselines = append(req.Baselines, missing)
+	if got, err := req.Run(); !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), missing) || got != nil {
+		t.Fatalf("missing baseline: %+v %v", got, err)
+	}
+}
+
+func TestScanRequestPacksSettingsAndErrors(t *testing.T) {
+	dir := requestTree(t)
+	tmp := t.TempDir()
+	missing := filepath.Join(tmp, "does-not-exist")
+	got, err := ScanRequest{
+		Inputs: []string{dir, missing}, Packs: []string{"secrets"}, NoRedact: true,
+		NoIgnoreDiscovery: true, MaxFileSize: 1 << 20,
+	}.Run()
+	var pe PathErrors
+	if !errors.As(err, &pe) || len(pe) != 1 || !strings.Contains(pe[0], "does-not-exist") {
+		t.Fatalf("unreadable input: %v", err)
+	}
+	if got == nil || len(got.Findings) != 3 || !strings.Contains(got.Findings[0].Secret, requestTokens[0]) {
+		t.Fatalf("the secrets pack, unredacted: %+v", got)
+	}
+
+	for _, c := range []struct {
+		req  ScanRequest
+		want error
+		text string
+	}{
+		{ScanRequest{Inputs: []string{dir}, Threads: 100000}, ErrInvalidArgument, "100000"},
+		{ScanRequest{Inputs: []string{dir}, Threads: -1}, ErrInvalidArgument, "negative"},
+		{ScanRequest{}, ErrInvalidArgument, "no input"},
+		{ScanRequest{Inputs: []string{dir}, Packs: []string{"nope"}}, ErrInvalidArgument, "secrets"},
+		{ScanRequest{Inputs: []string{dir}, Rules: builtin(t), Packs: []string{"secrets"}}, ErrInvalidArgument, "already has rules"},
+		{ScanRequest{Inputs: []string{dir}, Config: filepath.Join(tmp, "none.toml")}, ErrIO, "none.toml"},
+		{ScanRequest{Inputs: []string{dir + "\x00"}}, ErrInvalidArgument, "NUL"},
+		{ScanRequest{Inputs: []string{dir}, IgnoreFiles: []string{filepath.Join(tmp, "no-ignore")}}, ErrIO, "no-ignore"},
+	} {
+		got, err := c.req.Run()
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) || got != nil {
+			t.Errorf("%+v: got %+v, %v; want %v with %q", c.req, got, err, c.want, c.text)
+		}
+	}
+	broken := filepath.Join(tmp, "broken.toml")
+	os.WriteFile(broken, []byte("[[rules]]\nid = \"broken\"\nregex = '''(unclosed'''\n"), 0o644)
+	if _, err := (ScanRequest{Inputs: []string{dir}, Config: broken}).Run(); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "broken") {
+		t.Fatalf("broken config: %v", err)
+	}
+	closed, _ := BuiltinRules("secrets")
+	closed.Close()
+	if _, err := (ScanRequest{Inputs: []string{dir}, Rules: closed}).Run(); err != ErrClosed {
+		t.Fatalf("closed rules: %v", err)
+	}
+	if _, err := builtin(t).ScanPath(dir, 100000); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("ScanPath with 100000 threads: %v", err)
+	}
+}

@@ -12,7 +12,15 @@
  *  - no panic crosses the boundary: it becomes CAPSTAN_ERR_PANIC.
  *
  * Threads: capstan_rules and capstan_findings are immutable and may be shared by any number of
- * threads; a capstan_scanner is NOT thread-safe (one thread at a time).
+ * threads; a capstan_scanner is NOT thread-safe (one thread at a time); a capstan_request is set
+ * up by one thread, then capstan_request_run may run it from any number of threads at once.
+ *
+ * Scanning files and trees: capstan_request_new, capstan_request_add_input, the setters (rules
+ * or packs and a config, baselines, ignore files, redaction, threads, size limit, cache), then
+ * capstan_request_run: the request `capstan scan` builds from its flags. capstan_scan_path is
+ * the short form (no suppression, no cache). struct capstan_finding keeps its layout; fields
+ * added since are read by index (capstan_findings_algorithm, _primitive, _quantum_class,
+ * _replacement, capstan_findings_tags).
  *
  * Link: cc app.c $(pkg-config --cflags --libs capstan)                    (shared), or
  *       cc app.c $(pkg-config --cflags capstan) LIBDIR/libcapstan.a -lpthread -ldl -lm   (static).
@@ -51,6 +59,13 @@ typedef enum capstan_status {
 // `capstan_findings_free`.
 typedef struct capstan_findings capstan_findings;
 
+// What to scan and how. Made by `capstan_request_new` with the defaults of `capstan scan`
+// (every built-in pack, `.capstanignore` files discovered, secrets redacted, one thread per
+// core, files over 10 MiB skipped) except the cache, which is off until
+// `capstan_request_set_cache_dir` names one. Set it up from one thread; once set up,
+// `capstan_request_run` may run it from any number of threads at once.
+typedef struct capstan_request capstan_request;
+
 // A compiled rule set. Immutable: share it freely between threads. Scanners made from it keep
 // it alive, so it may be freed while they run.
 typedef struct capstan_rules capstan_rules;
@@ -67,6 +82,11 @@ typedef int32_t (*capstan_write_fn)(void *user_data, const uint8_t *data, size_t
 
 // One finding, as `capstan_findings_get` fills it in. Strings are NUL-terminated UTF-8,
 // borrowed from the findings: they live until `capstan_findings_free`.
+//
+// Its layout is fixed (programs built against it keep working); fields added to findings
+// since are read by index instead: `capstan_findings_algorithm`, `capstan_findings_primitive`,
+// `capstan_findings_quantum_class`, `capstan_findings_replacement` (crypto findings) and
+// `capstan_findings_tags`.
 typedef struct capstan_finding {
   // The rule that matched.
   const char *rule_id;
@@ -151,8 +171,9 @@ enum capstan_status capstan_context_write_fd(const char *dir, const char *docker
 enum capstan_status capstan_context_write(const char *dir, const char *dockerfile, capstan_write_fn write, void *user_data);
 
 // `capstan_context_write` with the single-pass scan: every file is scanned with `rules` on
-// `threads` threads (0: one per core; at most 4 per core) as its bytes go out, and `*out` receives the findings
-// in tar order. With `fail_on_findings`, a finding stops the context before its end (the
+// `threads` threads (0: one per core; more than 1024 is `CAPSTAN_ERR_INVALID_ARGUMENT`, refused
+// before anything is written) as its bytes go out, and `*out` receives the findings in tar
+// order. With `fail_on_findings`, a finding stops the context before its end (the
 // tar is left unfinished, so no builder accepts it) and the call returns
 // `CAPSTAN_ERR_FINDINGS_LIMIT` — `*out` still receives the findings then.
 //
@@ -174,6 +195,51 @@ size_t capstan_findings_len(const struct capstan_findings *findings);
 // `findings` is NULL or a live handle; `out` points at writable memory for a
 // `capstan_finding`.
 enum capstan_status capstan_findings_get(const struct capstan_findings *findings, size_t i, struct capstan_finding *out);
+
+// Finding `i`'s algorithm (`RSA`, `MD5`, `ECDSA`, …), borrowed until `capstan_findings_free`;
+// NULL when the finding is not a crypto finding, `i` is past the end or `findings` is NULL.
+//
+// # Safety
+// `findings` is NULL or a live handle.
+const char *capstan_findings_algorithm(const struct capstan_findings *findings, size_t i);
+
+// Finding `i`'s cryptographic primitive (`signature`, `kem`, `key-exchange`, `hash`, `cipher`,
+// `mode`, `protocol`), borrowed until `capstan_findings_free`; NULL when the finding is not a
+// crypto finding, `i` is past the end or `findings` is NULL.
+//
+// # Safety
+// `findings` is NULL or a live handle.
+const char *capstan_findings_primitive(const struct capstan_findings *findings, size_t i);
+
+// Finding `i`'s quantum class: `vulnerable` (broken by a quantum computer) or `weak` (broken
+// today), borrowed until `capstan_findings_free`; NULL when the finding is not a crypto
+// finding, `i` is past the end or `findings` is NULL.
+//
+// # Safety
+// `findings` is NULL or a live handle.
+const char *capstan_findings_quantum_class(const struct capstan_findings *findings, size_t i);
+
+// What finding `i`'s algorithm should be replaced by (`ML-KEM-768`, `SHA-256 / SHA-3`, …),
+// borrowed until `capstan_findings_free`; NULL when the finding is not a crypto finding, `i`
+// is past the end or `findings` is NULL.
+//
+// # Safety
+// `findings` is NULL or a live handle.
+const char *capstan_findings_replacement(const struct capstan_findings *findings, size_t i);
+
+// The tags of finding `i`'s rule, comma-separated (`"python,hash"`; `""` when it has none),
+// borrowed until `capstan_findings_free`; NULL when `i` is past the end or `findings` is NULL.
+//
+// # Safety
+// `findings` is NULL or a live handle.
+const char *capstan_findings_tags(const struct capstan_findings *findings, size_t i);
+
+// How many findings a baseline or an ignore file left out of these (they are not in the list).
+// 0 for NULL, and for findings not made by `capstan_request_run`.
+//
+// # Safety
+// `findings` is NULL or a live handle.
+uint64_t capstan_findings_suppressed(const struct capstan_findings *findings);
 
 // The number of files that could not be read (or not completely) during a tree scan; their
 // findings, if any, are still in the list.
@@ -201,6 +267,125 @@ enum capstan_status capstan_findings_to_json(const struct capstan_findings *find
 // # Safety
 // `findings` is NULL or a handle from a scan call, not freed before.
 void capstan_findings_free(struct capstan_findings *findings);
+
+// A new request with the defaults of `capstan scan` (see `capstan_request`) and nothing to scan
+// yet: add inputs with `capstan_request_add_input`.
+//
+// # Safety
+// `out` points at writable memory for a pointer.
+enum capstan_status capstan_request_new(struct capstan_request **out);
+
+// Adds an input: a file, a directory (walked), a tar / tar.gz archive (scanned inside), or
+// `-` for standard input. Findings report paths as given here. An input that does not exist
+// or cannot be read does not fail the run: it is listed by `capstan_findings_error`, as
+// `capstan scan` reports it.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile; `path` is NUL-terminated.
+enum capstan_status capstan_request_add_input(struct capstan_request *req, const char *path);
+
+// Scans with these compiled rules (shared, not copied: `rules` may be freed afterwards). The
+// alternative to packs and a config: a request that named some already refuses them with
+// `CAPSTAN_ERR_INVALID_ARGUMENT`. Setting rules again replaces them.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile; `rules` is a live handle.
+enum capstan_status capstan_request_set_rules(struct capstan_request *req, const struct capstan_rules *rules);
+
+// Adds a built-in pack by name (`secrets`, `crypto`, `threats`, `dockerfile`; an unknown name
+// is `CAPSTAN_ERR_INVALID_ARGUMENT`). Packs and a config are loaded and compiled on each run,
+// as `capstan scan --rules` / `--config` do: with neither, every pack; with a config alone,
+// only its rules; with both, the config's rules then the packs.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile; `name` is NUL-terminated.
+enum capstan_status capstan_request_add_pack(struct capstan_request *req, const char *name);
+
+// Takes the rules from a config file (capstan's format or a gitleaks config, unchanged),
+// loaded on each run; see `capstan_request_add_pack` for how it combines with packs. Setting it
+// again replaces the file. A config that cannot be read makes the run fail with
+// `CAPSTAN_ERR_IO`, an invalid one with `CAPSTAN_ERR_CONFIG`.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile; `path` is NUL-terminated.
+enum capstan_status capstan_request_set_config(struct capstan_request *req, const char *path);
+
+// Adds a baseline: every finding of that previous JSON report (`capstan scan --format json`,
+// a JSON array of findings, or JSON Lines) is left out, and counted by
+// `capstan_findings_suppressed`. Read on each run: a baseline that cannot be read makes it fail
+// with `CAPSTAN_ERR_IO` (the message names it), one that is not a report with
+// `CAPSTAN_ERR_CONFIG`.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile; `path` is NUL-terminated.
+enum capstan_status capstan_request_add_baseline(struct capstan_request *req, const char *path);
+
+// Adds an ignore file (fingerprints, or gitleaks' `path:rule:line`, one per line). Naming one
+// turns discovery off, as `capstan scan --ignore-file` does: only the files named apply. Read
+// on each run: one that cannot be read makes it fail with `CAPSTAN_ERR_IO`.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile; `path` is NUL-terminated.
+enum capstan_status capstan_request_add_ignore_file(struct capstan_request *req, const char *path);
+
+// Whether `.capstanignore` in the current directory and in each directory scanned applies
+// (default: on, as in `capstan scan`). Turning it on once ignore files are named is
+// `CAPSTAN_ERR_INVALID_ARGUMENT`: named files replace discovery.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile.
+enum capstan_status capstan_request_set_ignore_discovery(struct capstan_request *req, bool on);
+
+// Whether secrets are redacted in findings (default: on, their first characters and `…`). An
+// unredacted scan never reads or writes the cache.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile.
+enum capstan_status capstan_request_set_redact(struct capstan_request *req, bool on);
+
+// Worker threads: 0 (the default) means one per core; more than 1024 is
+// `CAPSTAN_ERR_INVALID_ARGUMENT` (refused, not lowered) and leaves the request as it was.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile.
+enum capstan_status capstan_request_set_threads(struct capstan_request *req, uint32_t threads);
+
+// Files larger than `bytes` are skipped (and listed); default 10 MiB. Archives given as inputs
+// are exempt. 0 is `CAPSTAN_ERR_INVALID_ARGUMENT`: it would skip every file.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile.
+enum capstan_status capstan_request_set_max_file_size(struct capstan_request *req, uint64_t bytes);
+
+// Keeps results in the cache in directory `dir` (its `scan.redb`), keyed by content and rule
+// set, so unchanged files are not scanned again by the next run. Default: no cache. A cache
+// that cannot be opened is passed over, never an error.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile; `dir` is NUL-terminated.
+enum capstan_status capstan_request_set_cache_dir(struct capstan_request *req, const char *dir);
+
+// Runs the request: compiles its rules (packs, config), reads its baselines and ignore files,
+// walks its inputs, and gives the findings that were not suppressed — in order (path, line,
+// column, rule), with the files that could not be read (`capstan_findings_errors_len`) and the
+// number suppressed (`capstan_findings_suppressed`). The request is left as it was: it may run
+// again, from any number of threads at once.
+//
+// Errors, with a message naming the file or setting at fault: no input is
+// `CAPSTAN_ERR_INVALID_ARGUMENT`; a config, baseline or ignore file that cannot be read is
+// `CAPSTAN_ERR_IO`; an invalid config or a baseline that is not a report is
+// `CAPSTAN_ERR_CONFIG`.
+//
+// # Safety
+// `req` is a live handle not being set up by another thread meanwhile; `out` points at
+// writable memory for a pointer.
+enum capstan_status capstan_request_run(const struct capstan_request *req, struct capstan_findings **out);
+
+// Frees a request; NULL is accepted. Findings it gave stay valid.
+//
+// # Safety
+// `req` is NULL or a handle from `capstan_request_new`, not freed before.
+void capstan_request_free(struct capstan_request *req);
 
 // Compiles built-in packs: `packs` NULL means all of them, otherwise a comma-separated list
 // such as `"secrets,crypto"` (packs: `secrets`, `crypto`, `threats`, `dockerfile`).
@@ -281,13 +466,14 @@ enum capstan_status capstan_scanner_finish(struct capstan_scanner *scanner, stru
 // `scanner` is NULL or a handle from `capstan_scanner_new`, not freed before.
 void capstan_scanner_free(struct capstan_scanner *scanner);
 
-// Scans a file or directory tree on `threads` threads (0: one per core; at most 4 per core),
-// as `capstan scan`
-// does by default: `.gitignore` honoured, hidden files scanned, `.git` skipped, symlinks not
-// followed, binaries and files over 10 MiB skipped, tar / tar.gz archives scanned inside.
-// Files that could not be read do not fail the call: they are listed by
-// `capstan_findings_errors_len` / `capstan_findings_error`. A `path` that does not exist is
-// `CAPSTAN_ERR_IO`.
+// Scans a file or directory tree on `threads` threads (0: one per core; more than 1024 is
+// `CAPSTAN_ERR_INVALID_ARGUMENT` — it is refused, not lowered), as `capstan scan` does by
+// default: `.gitignore` honoured, hidden files scanned, `.git` skipped, symlinks not followed,
+// binaries and files over 10 MiB skipped, tar / tar.gz archives scanned inside. Unlike
+// `capstan scan`, nothing is suppressed (no `.capstanignore` is read) and nothing is cached:
+// a `capstan_request` does both. Files that could not be read do not fail the call: they are
+// listed by `capstan_findings_errors_len` / `capstan_findings_error`. A `path` that does not
+// exist is `CAPSTAN_ERR_IO`.
 //
 // # Safety
 // `rules` is a live handle; `path` is NUL-terminated; `out` points at writable memory for a

@@ -153,8 +153,9 @@ pub unsafe extern "C" fn capstan_context_write(
 }
 
 /// `capstan_context_write` with the single-pass scan: every file is scanned with `rules` on
-/// `threads` threads (0: one per core; at most 4 per core) as its bytes go out, and `*out` receives the findings
-/// in tar order. With `fail_on_findings`, a finding stops the context before its end (the
+/// `threads` threads (0: one per core; more than 1024 is `CAPSTAN_ERR_INVALID_ARGUMENT`, refused
+/// before anything is written) as its bytes go out, and `*out` receives the findings in tar
+/// order. With `fail_on_findings`, a finding stops the context before its end (the
 /// tar is left unfinished, so no builder accepts it) and the call returns
 /// `CAPSTAN_ERR_FINDINGS_LIMIT` — `*out` still receives the findings then.
 ///
@@ -177,9 +178,9 @@ pub unsafe extern "C" fn capstan_context_write_scan(
         // SAFETY: the caller promises a live rules handle or NULL.
         let rules = unsafe { handle(rules, "rules") }?;
         let f = write.ok_or_else(|| FfiError::invalid("write is NULL"))?;
+        let threads = crate::threads(threads)?;
         // SAFETY: forwarded from the caller.
         let ctx = unsafe { select(dir, dockerfile) }?;
-        let threads = crate::threads(threads);
         let (written, findings) =
             scan_in_background(&rules.rules, threads, true, fail_on_findings, |observer| {
                 write_buffered(&ctx, Callback::new(f, user_data), observer)

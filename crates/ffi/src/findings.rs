@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char};
 
-use core_capstan::scan::{Finding, Issue};
+use core_capstan::scan::{Finding, Issue, ScanOutcome};
 
 use crate::{
     FfiError, boundary, c_string, capstan_status, give, give_string, handle, out_param, put, quiet,
@@ -14,12 +14,49 @@ use crate::{
 /// `capstan_findings_free`.
 pub struct capstan_findings {
     findings: Vec<Finding>,
-    /// NUL-terminated copies of each finding's text fields, in `Text` order.
+    /// NUL-terminated copies of each finding's text fields, in `capstan_finding` order.
     texts: Vec<[CString; TEXTS]>,
+    /// NUL-terminated copies of the fields read by accessor (not in `capstan_finding`).
+    extras: Vec<Extras>,
     errors: Vec<CString>,
+    /// Findings left out by a baseline or an ignore file.
+    suppressed: u64,
 }
 
 const TEXTS: usize = 7;
+
+/// The fields of a finding that `capstan_finding` has no room for, as C strings.
+struct Extras {
+    /// Crypto findings only: algorithm, primitive, quantum class, replacement.
+    crypto: Option<[CString; 4]>,
+    /// The rule's tags, comma-separated (empty when none).
+    tags: CString,
+}
+
+impl Extras {
+    fn of(f: &Finding) -> Self {
+        Extras {
+            crypto: f.crypto.as_ref().map(|c| {
+                [
+                    c_string(&c.algorithm),
+                    c_string(&c.primitive),
+                    c_string(&c.quantum_class),
+                    c_string(&c.replacement),
+                ]
+            }),
+            tags: c_string(&f.tags.join(",")),
+        }
+    }
+}
+
+/// Which crypto field an accessor reads (its index in `Extras::crypto`).
+#[derive(Clone, Copy)]
+enum Crypto {
+    Algorithm = 0,
+    Primitive = 1,
+    QuantumClass = 2,
+    Replacement = 3,
+}
 
 impl std::fmt::Debug for capstan_findings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,6 +85,7 @@ impl capstan_findings {
                 ]
             })
             .collect();
+        let extras = findings.iter().map(Extras::of).collect();
         let errors = errors
             .iter()
             .map(|e| c_string(&format!("{}: {}", e.path, e.reason)))
@@ -55,7 +93,47 @@ impl capstan_findings {
         capstan_findings {
             findings,
             texts,
+            extras,
             errors,
+            suppressed: 0,
+        }
+    }
+
+    /// The findings of a request's scan, with the files it could not read and its counters.
+    pub(crate) fn from_outcome(outcome: ScanOutcome) -> Self {
+        let mut f = capstan_findings::new(outcome.findings, &outcome.errors);
+        f.suppressed = outcome.stats.suppressed;
+        f
+    }
+
+    /// A string of finding `i`'s extras, or NULL.
+    ///
+    /// # Safety
+    /// `findings` is NULL or a live handle.
+    unsafe fn extra(
+        findings: *const capstan_findings,
+        i: usize,
+        pick: impl FnOnce(&Extras) -> Option<&CString>,
+    ) -> *const c_char {
+        quiet(std::ptr::null(), || {
+            // SAFETY: the caller promises NULL or a live handle.
+            unsafe { findings.as_ref() }
+                .and_then(|f| f.extras.get(i))
+                .and_then(pick)
+                .map_or(std::ptr::null(), |s| s.as_ptr())
+        })
+    }
+
+    /// A crypto field of finding `i`, or NULL.
+    ///
+    /// # Safety
+    /// `findings` is NULL or a live handle.
+    unsafe fn crypto(findings: *const capstan_findings, i: usize, field: Crypto) -> *const c_char {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            Self::extra(findings, i, |e| {
+                e.crypto.as_ref().map(|c| &c[field as usize])
+            })
         }
     }
 
@@ -68,6 +146,11 @@ impl capstan_findings {
 
 /// One finding, as `capstan_findings_get` fills it in. Strings are NUL-terminated UTF-8,
 /// borrowed from the findings: they live until `capstan_findings_free`.
+///
+/// Its layout is fixed (programs built against it keep working); fields added to findings
+/// since are read by index instead: `capstan_findings_algorithm`, `capstan_findings_primitive`,
+/// `capstan_findings_quantum_class`, `capstan_findings_replacement` (crypto findings) and
+/// `capstan_findings_tags`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct capstan_finding {
@@ -149,6 +232,92 @@ pub unsafe extern "C" fn capstan_findings_get(
         // SAFETY: `out` was checked above.
         unsafe { put(out, item) };
         Ok(())
+    })
+}
+
+/// Finding `i`'s algorithm (`RSA`, `MD5`, `ECDSA`, …), borrowed until `capstan_findings_free`;
+/// NULL when the finding is not a crypto finding, `i` is past the end or `findings` is NULL.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_algorithm(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::crypto(findings, i, Crypto::Algorithm) }
+}
+
+/// Finding `i`'s cryptographic primitive (`signature`, `kem`, `key-exchange`, `hash`, `cipher`,
+/// `mode`, `protocol`), borrowed until `capstan_findings_free`; NULL when the finding is not a
+/// crypto finding, `i` is past the end or `findings` is NULL.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_primitive(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::crypto(findings, i, Crypto::Primitive) }
+}
+
+/// Finding `i`'s quantum class: `vulnerable` (broken by a quantum computer) or `weak` (broken
+/// today), borrowed until `capstan_findings_free`; NULL when the finding is not a crypto
+/// finding, `i` is past the end or `findings` is NULL.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_quantum_class(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::crypto(findings, i, Crypto::QuantumClass) }
+}
+
+/// What finding `i`'s algorithm should be replaced by (`ML-KEM-768`, `SHA-256 / SHA-3`, …),
+/// borrowed until `capstan_findings_free`; NULL when the finding is not a crypto finding, `i`
+/// is past the end or `findings` is NULL.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_replacement(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::crypto(findings, i, Crypto::Replacement) }
+}
+
+/// The tags of finding `i`'s rule, comma-separated (`"python,hash"`; `""` when it has none),
+/// borrowed until `capstan_findings_free`; NULL when `i` is past the end or `findings` is NULL.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_tags(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::extra(findings, i, |e| Some(&e.tags)) }
+}
+
+/// How many findings a baseline or an ignore file left out of these (they are not in the list).
+/// 0 for NULL, and for findings not made by `capstan_request_run`.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_suppressed(findings: *const capstan_findings) -> u64 {
+    quiet(0, || {
+        // SAFETY: the caller promises NULL or a live handle.
+        unsafe { findings.as_ref() }.map_or(0, |f| f.suppressed)
     })
 }
 

@@ -12,13 +12,27 @@
 //!   becomes [`capstan_status::CAPSTAN_ERR_PANIC`].
 //!
 //! Thread safety: `capstan_rules` and `capstan_findings` are immutable once made and may be
-//! shared by any number of threads; a `capstan_scanner` is used by one thread at a time.
+//! shared by any number of threads; a `capstan_scanner` is used by one thread at a time; a
+//! `capstan_request` is set up by one thread, then `capstan_request_run` may be called on it
+//! from any number of threads at once.
+//!
+//! A scan of files and trees is described by a `capstan_request` — the same request the CLI
+//! builds from `capstan scan`'s flags (core's `scan::Request`): inputs, rules (compiled
+//! `capstan_rules`, or packs and a config loaded on run), baselines, ignore files (discovered
+//! `.capstanignore` files by default), redaction, threads, the size limit and a cache.
+//! `capstan_scan_path` is the short form: shared rules, no suppression, no cache.
+//!
+//! Findings are read by index: `capstan_findings_get` fills the fixed `capstan_finding` struct
+//! (its layout never changes), and per-field accessors give what came later (the crypto fields
+//! `capstan_findings_algorithm`, `_primitive`, `_quantum_class`, `_replacement`, and
+//! `capstan_findings_tags`).
 
 #![allow(non_camel_case_types)]
 
 mod auth;
 mod context;
 mod findings;
+mod request;
 mod rules;
 mod scanner;
 
@@ -28,9 +42,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
+use core_capstan::scan::{RequestError, RequestErrorKind};
+
 pub use auth::*;
 pub use context::*;
 pub use findings::*;
+pub use request::*;
 pub use rules::*;
 pub use scanner::*;
 
@@ -77,21 +94,27 @@ impl FfiError {
     }
 }
 
-impl From<core_capstan::Error> for FfiError {
-    fn from(e: core_capstan::Error) -> Self {
-        let status = match e {
-            core_capstan::Error::Io { .. } => capstan_status::CAPSTAN_ERR_IO,
-            _ => capstan_status::CAPSTAN_ERR_OTHER,
-        };
-        FfiError::new(status, e.to_string())
-    }
-}
-
 impl From<core_capstan::scan::ConfigError> for FfiError {
     fn from(e: core_capstan::scan::ConfigError) -> Self {
         let status = match e.kind() {
             core_capstan::scan::ConfigErrorKind::Io(_) => capstan_status::CAPSTAN_ERR_IO,
             _ => capstan_status::CAPSTAN_ERR_CONFIG,
+        };
+        FfiError::new(status, e.to_string())
+    }
+}
+
+impl From<RequestError> for FfiError {
+    fn from(e: RequestError) -> Self {
+        let status = match e.kind() {
+            RequestErrorKind::Config | RequestErrorKind::Suppression if e.is_io() => {
+                capstan_status::CAPSTAN_ERR_IO
+            }
+            RequestErrorKind::Config | RequestErrorKind::Suppression => {
+                capstan_status::CAPSTAN_ERR_CONFIG
+            }
+            RequestErrorKind::Invalid => capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT,
+            _ => capstan_status::CAPSTAN_ERR_OTHER,
         };
         FfiError::new(status, e.to_string())
     }
@@ -216,14 +239,12 @@ unsafe fn c_slice<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], 
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
-/// A thread count from C: 0 means one per core; more than 4 per core is clamped (each thread is
-/// an OS thread).
-fn threads(n: u32) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    match n as usize {
-        0 => cores,
-        n => n.min(cores * 4),
-    }
+/// A thread count from C, resolved as everywhere in capstan ([`core_capstan::exec::threads`]):
+/// 0 means one per core; more than [`core_capstan::exec::MAX_THREADS`] is an invalid argument,
+/// never silently clamped.
+fn threads(n: u32) -> Result<usize, FfiError> {
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    core_capstan::exec::threads(n).map_err(|e| FfiError::invalid(e.to_string()))
 }
 
 /// A heap string returned to C, for [`capstan_string_free`].
@@ -308,7 +329,6 @@ unsafe fn handle_mut<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T, FfiError
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     pub(crate) fn last_error() -> Option<String> {
         let p = capstan_last_error();
@@ -327,18 +347,32 @@ pub(crate) mod tests {
     #[test]
     fn an_error_sets_its_status_and_message_and_success_clears_them() {
         let status = boundary(|| {
-            Err(core_capstan::Error::Io {
-                path: PathBuf::from("/etc/capstan.toml"),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            }
-            .into())
+            core_capstan::scan::Request::new(["."])
+                .baseline("/nonexistent/baseline.json")
+                .prepare()?;
+            Ok(())
         });
         assert_eq!(status, capstan_status::CAPSTAN_ERR_IO);
         let msg = last_error().unwrap_or_default();
-        assert!(msg.contains("/etc/capstan.toml"), "{msg}");
+        assert!(msg.contains("/nonexistent/baseline.json"), "{msg}");
 
         assert_eq!(boundary(|| Ok(())), capstan_status::CAPSTAN_OK);
         assert_eq!(last_error(), None);
+    }
+
+    #[test]
+    fn thread_counts_past_the_limit_are_refused_not_clamped() {
+        assert_eq!(threads(0).ok(), Some(core_capstan::exec::default_threads()));
+        assert_eq!(threads(3).ok(), Some(3));
+        let max = u32::try_from(core_capstan::exec::MAX_THREADS).unwrap_or(u32::MAX);
+        assert_eq!(threads(max).ok(), Some(core_capstan::exec::MAX_THREADS));
+        let e = threads(100_000).err();
+        assert!(
+            e.as_ref()
+                .is_some_and(|e| e.status == capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+                    && e.message.contains("100000")),
+            "{e:?}"
+        );
     }
 
     #[test]

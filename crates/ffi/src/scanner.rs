@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use core_capstan::scan::{Rules, Scanner, TreeScanner, WalkOptions};
+use core_capstan::scan::{IgnoreFiles, Request, Scanner};
 
 use crate::{
     FfiError, boundary, c_bytes, c_path, c_slice, capstan_findings, capstan_rules, capstan_status,
@@ -55,9 +55,8 @@ pub unsafe extern "C" fn capstan_scan_bytes(
 /// between two chunks is found; memory stays bounded by the longest line window, not the input.
 /// Not thread-safe: use one scanner from one thread at a time.
 pub struct capstan_scanner {
-    // Declared before `rules`: dropped first, while the rules it borrows are still alive.
+    /// `None` once finished. It holds its own reference to the rules.
     scanner: Option<Scanner<'static>>,
-    _rules: Arc<Rules>,
 }
 
 impl std::fmt::Debug for capstan_scanner {
@@ -89,18 +88,13 @@ pub unsafe extern "C" fn capstan_scanner_new(
         let rules = Arc::clone(&unsafe { handle(rules, "rules") }?.rules);
         // SAFETY: the caller promises NULL or a NUL-terminated string.
         let path = unsafe { shown_path(path) };
-        // SAFETY: the Arc's allocation never moves and lives in the same handle as the scanner,
-        // which is declared first and so dropped first (and `finish` drops it explicitly): the
-        // borrow never outlives the rules.
-        let borrowed: &'static Rules = unsafe { &*Arc::as_ptr(&rules) };
-        let scanner = Scanner::new(borrowed).path(&path);
+        let scanner = Scanner::shared(rules).path(&path);
         // SAFETY: `out` was checked above.
         unsafe {
             put(
                 out,
                 give(capstan_scanner {
                     scanner: Some(scanner),
-                    _rules: rules,
                 }),
             );
         }
@@ -166,13 +160,14 @@ pub unsafe extern "C" fn capstan_scanner_free(scanner: *mut capstan_scanner) {
     unsafe { take(scanner) }
 }
 
-/// Scans a file or directory tree on `threads` threads (0: one per core; at most 4 per core),
-/// as `capstan scan`
-/// does by default: `.gitignore` honoured, hidden files scanned, `.git` skipped, symlinks not
-/// followed, binaries and files over 10 MiB skipped, tar / tar.gz archives scanned inside.
-/// Files that could not be read do not fail the call: they are listed by
-/// `capstan_findings_errors_len` / `capstan_findings_error`. A `path` that does not exist is
-/// `CAPSTAN_ERR_IO`.
+/// Scans a file or directory tree on `threads` threads (0: one per core; more than 1024 is
+/// `CAPSTAN_ERR_INVALID_ARGUMENT` — it is refused, not lowered), as `capstan scan` does by
+/// default: `.gitignore` honoured, hidden files scanned, `.git` skipped, symlinks not followed,
+/// binaries and files over 10 MiB skipped, tar / tar.gz archives scanned inside. Unlike
+/// `capstan scan`, nothing is suppressed (no `.capstanignore` is read) and nothing is cached:
+/// a `capstan_request` does both. Files that could not be read do not fail the call: they are
+/// listed by `capstan_findings_errors_len` / `capstan_findings_error`. A `path` that does not
+/// exist is `CAPSTAN_ERR_IO`.
 ///
 /// # Safety
 /// `rules` is a live handle; `path` is NUL-terminated; `out` points at writable memory for a
@@ -187,20 +182,22 @@ pub unsafe extern "C" fn capstan_scan_path(
     boundary(|| {
         out_param(out, "out")?;
         // SAFETY: the caller promises a live rules handle or NULL.
-        let rules = unsafe { handle(rules, "rules") }?;
+        let rules = Arc::clone(&unsafe { handle(rules, "rules") }?.rules);
         // SAFETY: the caller promises a NUL-terminated string.
         let path = unsafe { c_path(path, "path") }?;
+        let threads = crate::threads(threads)?;
         if let Err(e) = std::fs::symlink_metadata(path) {
             return Err(FfiError::new(
                 capstan_status::CAPSTAN_ERR_IO,
                 format!("{}: {e}", path.display()),
             ));
         }
-        let opts = WalkOptions {
-            threads: crate::threads(threads),
-            ..WalkOptions::default()
-        };
-        let outcome = TreeScanner::new(&rules.rules, opts).scan(&[path.to_path_buf()]);
+        let outcome = Request::new([path])
+            .rules(rules)
+            .ignore_files(IgnoreFiles::Only(Vec::new()))
+            .threads(threads)
+            .prepare()?
+            .run();
         capstan_findings::new(outcome.findings, &outcome.errors).give_to(out);
         Ok(())
     })

@@ -186,6 +186,186 @@ static void test_tree(const capstan_rules *r, const char *tmp) {
     CHECK(contains(capstan_last_error(), "does-not-exist"));
 }
 
+/* The fingerprint of the finding whose path ends in `suffix`, copied into `fp` ("" if none). */
+static void fingerprint_of(const capstan_findings *f, const char *suffix, char *fp, size_t cap) {
+    fp[0] = '\0';
+    for (size_t i = 0; i < capstan_findings_len(f); i++) {
+        capstan_finding one;
+        if (capstan_findings_get(f, i, &one) != CAPSTAN_OK) continue;
+        size_t n = strlen(one.path), k = strlen(suffix);
+        if (n >= k && strcmp(one.path + n - k, suffix) == 0) {
+            snprintf(fp, cap, "%s", one.fingerprint);
+        }
+    }
+}
+
+static const char *const TOKENS[3] = {
+    "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki",
+    "ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b",
+    "ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9",
+};
+
+/* A request: rules shared or packs by name, a baseline and an ignore file suppressing two of
+ * three tokens (counted), the crypto fields of an MD5 call, and every setter's errors. */
+static void test_request(const capstan_rules *r, const char *tmp) {
+    char dir[512], path[700], line[200];
+    snprintf(dir, sizeof dir, "%s/req", tmp);
+    mkdir(dir, 0755);
+    const char *subs[3] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, subs[i]);
+        mkdir(path, 0755);
+        snprintf(path, sizeof path, "%s/%s/.env", dir, subs[i]);
+        snprintf(line, sizeof line, "GITHUB_TOKEN=%s\n", TOKENS[i]);
+        write_file(path, line);
+    }
+    snprintf(path, sizeof path, "%s/app.py", dir);
+    write_file(path, "import hashlib\ndigest = hashlib.md5(data).hexdigest()\n");
+
+    capstan_request *req = NULL;
+    CHECK(capstan_request_new(&req) == CAPSTAN_OK);
+    CHECK(capstan_request_add_input(req, dir) == CAPSTAN_OK);
+    CHECK(capstan_request_set_rules(req, r) == CAPSTAN_OK);
+    CHECK(capstan_request_set_threads(req, 2) == CAPSTAN_OK);
+    capstan_findings *f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 4);
+    CHECK(capstan_findings_suppressed(f) == 0);
+    int crypto = 0;
+    for (size_t i = 0; i < capstan_findings_len(f); i++) {
+        capstan_finding one;
+        CHECK(capstan_findings_get(f, i, &one) == CAPSTAN_OK);
+        if (strcmp(one.category, "crypto") == 0) {
+            crypto++;
+            CHECK(contains(one.path, "app.py") && one.line == 2);
+            CHECK(contains(capstan_findings_algorithm(f, i), "MD5"));
+            CHECK(contains(capstan_findings_quantum_class(f, i), "weak"));
+            CHECK(contains(capstan_findings_primitive(f, i), "hash"));
+            CHECK(capstan_findings_replacement(f, i) != NULL &&
+                  strlen(capstan_findings_replacement(f, i)) > 0);
+            CHECK(contains(capstan_findings_tags(f, i), "hash"));
+        } else {
+            CHECK(capstan_findings_algorithm(f, i) == NULL);
+            CHECK(capstan_findings_quantum_class(f, i) == NULL);
+            CHECK(capstan_findings_primitive(f, i) == NULL);
+            CHECK(capstan_findings_replacement(f, i) == NULL);
+            CHECK(capstan_findings_tags(f, i) != NULL); /* "" when the rule has none */
+        }
+    }
+    CHECK(crypto == 1);
+    CHECK(capstan_findings_algorithm(f, 99) == NULL && capstan_findings_tags(f, 99) == NULL);
+    CHECK(capstan_findings_algorithm(NULL, 0) == NULL && capstan_findings_suppressed(NULL) == 0);
+    char fp_a[128], fp_b[128];
+    fingerprint_of(f, "/a/.env", fp_a, sizeof fp_a);
+    fingerprint_of(f, "/b/.env", fp_b, sizeof fp_b);
+    CHECK(strlen(fp_a) > 0 && strlen(fp_b) > 0);
+    capstan_findings_free(f);
+
+    /* Token a in a baseline, token b in an ignore file: both left out, and counted. */
+    char baseline[600], ignore[600];
+    snprintf(baseline, sizeof baseline, "%s/baseline.json", tmp);
+    snprintf(line, sizeof line, "{\"findings\":[{\"fingerprint\":\"%s\"}]}", fp_a);
+    write_file(baseline, line);
+    snprintf(ignore, sizeof ignore, "%s/ignore", tmp);
+    snprintf(line, sizeof line, "# a known test token\n%s\n", fp_b);
+    write_file(ignore, line);
+    CHECK(capstan_request_add_baseline(req, baseline) == CAPSTAN_OK);
+    CHECK(capstan_request_add_ignore_file(req, ignore) == CAPSTAN_OK);
+    CHECK(capstan_request_set_ignore_discovery(req, true) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 2);
+    CHECK(capstan_findings_suppressed(f) == 2);
+    for (size_t i = 0; i < capstan_findings_len(f); i++) {
+        capstan_finding one;
+        CHECK(capstan_findings_get(f, i, &one) == CAPSTAN_OK);
+        CHECK(contains(one.path, "/c/.env") || contains(one.path, "app.py"));
+    }
+    capstan_findings_free(f);
+
+    /* Runs again with a cache: the same answer. */
+    snprintf(path, sizeof path, "%s/cache", tmp);
+    CHECK(capstan_request_set_cache_dir(req, path) == CAPSTAN_OK);
+    for (int run = 0; run < 2; run++) {
+        f = NULL;
+        CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+        CHECK(capstan_findings_len(f) == 2 && capstan_findings_suppressed(f) == 2);
+        capstan_findings_free(f);
+    }
+
+    /* A baseline that is not there: an I/O error naming it; nothing is written to out. */
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/missing-baseline.json", tmp);
+    CHECK(capstan_request_add_baseline(req, missing) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_ERR_IO && f == NULL);
+    CHECK(contains(capstan_last_error(), "missing-baseline.json"));
+    capstan_request_free(req);
+
+    /* Packs by name instead of rules; settings out of range; an unreadable input. */
+    req = NULL;
+    CHECK(capstan_request_new(&req) == CAPSTAN_OK);
+    CHECK(capstan_request_set_threads(req, 100000) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "100000") && contains(capstan_last_error(), "1024"));
+    CHECK(capstan_request_set_max_file_size(req, 0) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_add_pack(req, "nope") == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "secrets"));
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_ERR_INVALID_ARGUMENT && f == NULL);
+    CHECK(contains(capstan_last_error(), "no input"));
+    CHECK(capstan_request_add_pack(req, "secrets") == CAPSTAN_OK);
+    CHECK(capstan_request_set_rules(req, r) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_add_input(req, dir) == CAPSTAN_OK);
+    snprintf(path, sizeof path, "%s/does-not-exist", tmp);
+    CHECK(capstan_request_add_input(req, path) == CAPSTAN_OK);
+    CHECK(capstan_request_set_redact(req, false) == CAPSTAN_OK);
+    CHECK(capstan_request_set_ignore_discovery(req, false) == CAPSTAN_OK);
+    CHECK(capstan_request_set_max_file_size(req, 1 << 20) == CAPSTAN_OK);
+    CHECK(capstan_request_set_threads(req, 0) == CAPSTAN_OK);
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 3); /* the secrets pack: no crypto finding */
+    CHECK(capstan_findings_errors_len(f) == 1 &&
+          contains(capstan_findings_error(f, 0), "does-not-exist"));
+    char *json = NULL;
+    CHECK(capstan_findings_to_json(f, &json) == CAPSTAN_OK);
+    CHECK(contains(json, TOKENS[0])); /* not redacted */
+    capstan_string_free(json);
+    capstan_findings_free(f);
+
+    /* A config instead: unreadable is an I/O error, invalid a config error. */
+    snprintf(path, sizeof path, "%s/none.toml", tmp);
+    CHECK(capstan_request_set_config(req, path) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_ERR_IO && f == NULL);
+    CHECK(contains(capstan_last_error(), "none.toml"));
+    snprintf(path, sizeof path, "%s/broken.toml", tmp);
+    write_file(path, "[[rules]]\nid = \"broken\"\nregex = '''(unclosed'''\n");
+    CHECK(capstan_request_set_config(req, path) == CAPSTAN_OK);
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_ERR_CONFIG && f == NULL);
+    CHECK(contains(capstan_last_error(), "broken"));
+    capstan_request_free(req);
+
+    /* Garbage. */
+    CHECK(capstan_request_new(NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_add_input(NULL, dir) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_run(NULL, &f) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    req = NULL;
+    CHECK(capstan_request_new(&req) == CAPSTAN_OK);
+    CHECK(capstan_request_add_input(req, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_add_input(req, "") == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_add_baseline(req, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_set_rules(req, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_add_pack(req, "\xff") == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_run(req, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    capstan_request_free(req);
+    capstan_request_free(NULL);
+
+    /* The short form refuses a thread count past the limit rather than lowering it. */
+    f = NULL;
+    CHECK(capstan_scan_path(r, dir, 100000, &f) == CAPSTAN_ERR_INVALID_ARGUMENT && f == NULL);
+    CHECK(contains(capstan_last_error(), "100000"));
+}
+
 struct sink {
     unsigned char *data;
     size_t len, cap;
@@ -358,6 +538,7 @@ int main(void) {
     test_toml_and_files(tmp);
     test_scan_and_stream(r);
     test_tree(r, tmp);
+    test_request(r, tmp);
     test_context(r, tmp);
     test_auth(tmp);
     test_threads(r);

@@ -1,0 +1,737 @@
+//! Scan requests: the inputs, rules, suppressions and settings of one scan, as `capstan scan`
+//! takes them on its command line (core's `scan::Request`).
+
+use std::ffi::c_char;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use core_capstan::scan::{
+    CachePolicy, IgnoreFiles, PACKS, Request, RuleSources, Rules, WalkOptions,
+};
+
+use crate::{
+    FfiError, boundary, c_path, c_text, capstan_findings, capstan_rules, capstan_status, give,
+    handle, handle_mut, out_param, put, take,
+};
+
+/// What to scan and how. Made by `capstan_request_new` with the defaults of `capstan scan`
+/// (every built-in pack, `.capstanignore` files discovered, secrets redacted, one thread per
+/// core, files over 10 MiB skipped) except the cache, which is off until
+/// `capstan_request_set_cache_dir` names one. Set it up from one thread; once set up,
+/// `capstan_request_run` may run it from any number of threads at once.
+pub struct capstan_request {
+    inputs: Vec<PathBuf>,
+    /// Compiled rules (`capstan_request_set_rules`), or `None` for `sources`.
+    rules: Option<Arc<Rules>>,
+    /// Packs and a config, loaded and compiled on each run.
+    sources: RuleSources,
+    baselines: Vec<PathBuf>,
+    /// Named ignore files: when any is named, no ignore file is discovered.
+    ignore_files: Vec<PathBuf>,
+    /// Whether `.capstanignore` files are looked for (when none is named).
+    discover: bool,
+    redact: bool,
+    /// As asked (0: one per core), checked when set.
+    threads: usize,
+    max_file_size: u64,
+    cache_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for capstan_request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "capstan_request({} inputs)", self.inputs.len())
+    }
+}
+
+impl Default for capstan_request {
+    fn default() -> Self {
+        let walk = WalkOptions::default();
+        capstan_request {
+            inputs: Vec::new(),
+            rules: None,
+            sources: RuleSources::default(),
+            baselines: Vec::new(),
+            ignore_files: Vec::new(),
+            discover: true,
+            redact: walk.redact,
+            threads: walk.threads,
+            max_file_size: walk.max_file_size,
+            cache_dir: None,
+        }
+    }
+}
+
+impl capstan_request {
+    /// The core request this describes.
+    fn to_core(&self) -> Request {
+        let options = WalkOptions {
+            threads: self.threads,
+            redact: self.redact,
+            max_file_size: self.max_file_size,
+            ..WalkOptions::default()
+        };
+        let mut request = Request::new(&self.inputs).options(options);
+        request = match &self.rules {
+            Some(rules) => request.rules(Arc::clone(rules)),
+            None => request.rule_sources(self.sources.clone()),
+        };
+        for b in &self.baselines {
+            request = request.baseline(b);
+        }
+        let ignore = if !self.ignore_files.is_empty() {
+            IgnoreFiles::Only(self.ignore_files.clone())
+        } else if self.discover {
+            IgnoreFiles::Discover
+        } else {
+            IgnoreFiles::Only(Vec::new())
+        };
+        request.ignore_files(ignore).cache(match &self.cache_dir {
+            Some(dir) => CachePolicy::Dir(dir.clone()),
+            None => CachePolicy::Off,
+        })
+    }
+
+    /// Refuses packs or a config once compiled rules were given.
+    fn sources_allowed(&self, what: &str) -> Result<(), FfiError> {
+        if self.rules.is_some() {
+            return Err(FfiError::invalid(format!(
+                "{what}: the request already has rules (capstan_request_set_rules); packs and a \
+                 config are the other way to give them, not an addition"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Runs a setter's work on the request behind `req`.
+///
+/// # Safety
+/// `req` is NULL or a live handle used by no other thread meanwhile.
+unsafe fn set(
+    req: *mut capstan_request,
+    f: impl FnOnce(&mut capstan_request) -> Result<(), FfiError>,
+) -> capstan_status {
+    boundary(|| {
+        // SAFETY: forwarded from the caller.
+        let r = unsafe { handle_mut(req, "req") }?;
+        f(r)
+    })
+}
+
+/// A new request with the defaults of `capstan scan` (see `capstan_request`) and nothing to scan
+/// yet: add inputs with `capstan_request_add_input`.
+///
+/// # Safety
+/// `out` points at writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_new(out: *mut *mut capstan_request) -> capstan_status {
+    boundary(|| {
+        out_param(out, "out")?;
+        // SAFETY: `out` was checked above.
+        unsafe { put(out, give(capstan_request::default())) };
+        Ok(())
+    })
+}
+
+/// Adds an input: a file, a directory (walked), a tar / tar.gz archive (scanned inside), or
+/// `-` for standard input. Findings report paths as given here. An input that does not exist
+/// or cannot be read does not fail the run: it is listed by `capstan_findings_error`, as
+/// `capstan scan` reports it.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `path` is NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_add_input(
+    req: *mut capstan_request,
+    path: *const c_char,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let path = unsafe { c_path(path, "path") }?;
+        r.inputs.push(path.to_path_buf());
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Scans with these compiled rules (shared, not copied: `rules` may be freed afterwards). The
+/// alternative to packs and a config: a request that named some already refuses them with
+/// `CAPSTAN_ERR_INVALID_ARGUMENT`. Setting rules again replaces them.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `rules` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_rules(
+    req: *mut capstan_request,
+    rules: *const capstan_rules,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        // SAFETY: the caller promises a live rules handle or NULL.
+        let rules = Arc::clone(&unsafe { handle(rules, "rules") }?.rules);
+        if r.sources != RuleSources::default() {
+            return Err(FfiError::invalid(
+                "rules: the request already names packs or a config; compiled rules are the \
+                 other way to give them, not an addition",
+            ));
+        }
+        r.rules = Some(rules);
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Adds a built-in pack by name (`secrets`, `crypto`, `threats`, `dockerfile`; an unknown name
+/// is `CAPSTAN_ERR_INVALID_ARGUMENT`). Packs and a config are loaded and compiled on each run,
+/// as `capstan scan --rules` / `--config` do: with neither, every pack; with a config alone,
+/// only its rules; with both, the config's rules then the packs.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `name` is NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_add_pack(
+    req: *mut capstan_request,
+    name: *const c_char,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let name = unsafe { c_text(name, "name") }?;
+        r.sources_allowed("pack")?;
+        if !PACKS.contains(&name) {
+            return Err(FfiError::invalid(format!(
+                "unknown rule pack {name:?} (the packs are {})",
+                PACKS.join(", ")
+            )));
+        }
+        r.sources.packs.push(name.to_owned());
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Takes the rules from a config file (capstan's format or a gitleaks config, unchanged),
+/// loaded on each run; see `capstan_request_add_pack` for how it combines with packs. Setting it
+/// again replaces the file. A config that cannot be read makes the run fail with
+/// `CAPSTAN_ERR_IO`, an invalid one with `CAPSTAN_ERR_CONFIG`.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `path` is NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_config(
+    req: *mut capstan_request,
+    path: *const c_char,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let path = unsafe { c_path(path, "path") }?;
+        r.sources_allowed("config")?;
+        r.sources.config = Some(path.to_path_buf());
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Adds a baseline: every finding of that previous JSON report (`capstan scan --format json`,
+/// a JSON array of findings, or JSON Lines) is left out, and counted by
+/// `capstan_findings_suppressed`. Read on each run: a baseline that cannot be read makes it fail
+/// with `CAPSTAN_ERR_IO` (the message names it), one that is not a report with
+/// `CAPSTAN_ERR_CONFIG`.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `path` is NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_add_baseline(
+    req: *mut capstan_request,
+    path: *const c_char,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let path = unsafe { c_path(path, "path") }?;
+        r.baselines.push(path.to_path_buf());
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Adds an ignore file (fingerprints, or gitleaks' `path:rule:line`, one per line). Naming one
+/// turns discovery off, as `capstan scan --ignore-file` does: only the files named apply. Read
+/// on each run: one that cannot be read makes it fail with `CAPSTAN_ERR_IO`.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `path` is NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_add_ignore_file(
+    req: *mut capstan_request,
+    path: *const c_char,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let path = unsafe { c_path(path, "path") }?;
+        r.ignore_files.push(path.to_path_buf());
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Whether `.capstanignore` in the current directory and in each directory scanned applies
+/// (default: on, as in `capstan scan`). Turning it on once ignore files are named is
+/// `CAPSTAN_ERR_INVALID_ARGUMENT`: named files replace discovery.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_ignore_discovery(
+    req: *mut capstan_request,
+    on: bool,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        if on && !r.ignore_files.is_empty() {
+            return Err(FfiError::invalid(
+                "ignore files are named (capstan_request_add_ignore_file): they replace \
+                 discovery, which cannot be turned back on",
+            ));
+        }
+        r.discover = on;
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Whether secrets are redacted in findings (default: on, their first characters and `…`). An
+/// unredacted scan never reads or writes the cache.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_redact(
+    req: *mut capstan_request,
+    on: bool,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        r.redact = on;
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Worker threads: 0 (the default) means one per core; more than 1024 is
+/// `CAPSTAN_ERR_INVALID_ARGUMENT` (refused, not lowered) and leaves the request as it was.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_threads(
+    req: *mut capstan_request,
+    threads: u32,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        crate::threads(threads)?;
+        r.threads = usize::try_from(threads).unwrap_or(usize::MAX);
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Files larger than `bytes` are skipped (and listed); default 10 MiB. Archives given as inputs
+/// are exempt. 0 is `CAPSTAN_ERR_INVALID_ARGUMENT`: it would skip every file.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_max_file_size(
+    req: *mut capstan_request,
+    bytes: u64,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        if bytes == 0 {
+            return Err(FfiError::invalid(
+                "a maximum file size of 0 skips every file: nothing would be scanned",
+            ));
+        }
+        r.max_file_size = bytes;
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Keeps results in the cache in directory `dir` (its `scan.redb`), keyed by content and rule
+/// set, so unchanged files are not scanned again by the next run. Default: no cache. A cache
+/// that cannot be opened is passed over, never an error.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `dir` is NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_cache_dir(
+    req: *mut capstan_request,
+    dir: *const c_char,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let dir = unsafe { c_path(dir, "dir") }?;
+        r.cache_dir = Some(dir.to_path_buf());
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Runs the request: compiles its rules (packs, config), reads its baselines and ignore files,
+/// walks its inputs, and gives the findings that were not suppressed — in order (path, line,
+/// column, rule), with the files that could not be read (`capstan_findings_errors_len`) and the
+/// number suppressed (`capstan_findings_suppressed`). The request is left as it was: it may run
+/// again, from any number of threads at once.
+///
+/// Errors, with a message naming the file or setting at fault: no input is
+/// `CAPSTAN_ERR_INVALID_ARGUMENT`; a config, baseline or ignore file that cannot be read is
+/// `CAPSTAN_ERR_IO`; an invalid config or a baseline that is not a report is
+/// `CAPSTAN_ERR_CONFIG`.
+///
+/// # Safety
+/// `req` is a live handle not being set up by another thread meanwhile; `out` points at
+/// writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_run(
+    req: *const capstan_request,
+    out: *mut *mut capstan_findings,
+) -> capstan_status {
+    boundary(|| {
+        out_param(out, "out")?;
+        // SAFETY: the caller promises a live handle or NULL.
+        let r = unsafe { handle(req, "req") }?;
+        let outcome = r.to_core().prepare()?.run();
+        capstan_findings::from_outcome(outcome).give_to(out);
+        Ok(())
+    })
+}
+
+/// Frees a request; NULL is accepted. Findings it gave stay valid.
+///
+/// # Safety
+/// `req` is NULL or a handle from `capstan_request_new`, not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_free(req: *mut capstan_request) {
+    // SAFETY: forwarded from the caller.
+    unsafe { take(req) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::last_error;
+    use crate::{
+        capstan_finding, capstan_findings_algorithm, capstan_findings_free, capstan_findings_get,
+        capstan_findings_len, capstan_findings_quantum_class, capstan_findings_suppressed,
+        capstan_findings_tags, capstan_rules_builtin, capstan_rules_free,
+    };
+    use std::ffi::{CStr, CString};
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    const TOKENS: [&str; 3] = [
+        "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki",
+        "ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b",
+        "ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9",
+    ];
+
+    struct Tree(PathBuf);
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A tree with three tokens (`a/.env`, `b/.env`, `c/.env`) and an MD5 call (`app.py`).
+    fn tree(name: &str) -> Tree {
+        let dir = std::env::temp_dir().join(format!("capstan-ffi-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (sub, token) in ["a", "b", "c"].iter().zip(TOKENS) {
+            std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+            std::fs::write(
+                dir.join(sub).join(".env"),
+                format!("GITHUB_TOKEN={token}\n"),
+            )
+            .expect("write");
+        }
+        std::fs::write(
+            dir.join("app.py"),
+            "import hashlib\ndigest = hashlib.md5(data).hexdigest()\n",
+        )
+        .expect("write");
+        Tree(dir)
+    }
+
+    fn c(p: &Path) -> CString {
+        CString::new(p.as_os_str().as_bytes()).expect("no NUL")
+    }
+
+    fn new_request() -> *mut capstan_request {
+        let mut req = std::ptr::null_mut();
+        // SAFETY: a local out-parameter.
+        let st = unsafe { capstan_request_new(&raw mut req) };
+        assert_eq!(st, capstan_status::CAPSTAN_OK);
+        req
+    }
+
+    fn run(req: *const capstan_request) -> Result<*mut capstan_findings, capstan_status> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: a live request and a local out-parameter.
+        match unsafe { capstan_request_run(req, &raw mut out) } {
+            capstan_status::CAPSTAN_OK => Ok(out),
+            st => {
+                assert!(out.is_null(), "out written on failure");
+                Err(st)
+            }
+        }
+    }
+
+    fn str_of(p: *const c_char) -> Option<String> {
+        // SAFETY: a NULL or live NUL-terminated string borrowed from live findings.
+        (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    }
+
+    /// (path, fingerprint, algorithm, quantum class) of each finding.
+    fn rows(f: *const capstan_findings) -> Vec<(String, String, Option<String>, Option<String>)> {
+        // SAFETY: live findings; each index is in range.
+        unsafe {
+            (0..capstan_findings_len(f))
+                .map(|i| {
+                    let mut one = std::mem::MaybeUninit::<capstan_finding>::uninit();
+                    assert_eq!(
+                        capstan_findings_get(f, i, one.as_mut_ptr()),
+                        capstan_status::CAPSTAN_OK
+                    );
+                    let one = one.assume_init();
+                    (
+                        str_of(one.path).unwrap_or_default(),
+                        str_of(one.fingerprint).unwrap_or_default(),
+                        str_of(capstan_findings_algorithm(f, i)),
+                        str_of(capstan_findings_quantum_class(f, i)),
+                    )
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn baselines_and_ignore_files_suppress_and_are_counted() {
+        let t = tree("request");
+        let req = new_request();
+        let mut rules = std::ptr::null_mut();
+        // SAFETY: live handles, literals and local out-parameters throughout.
+        unsafe {
+            assert_eq!(
+                capstan_rules_builtin(c"secrets,crypto".as_ptr(), &raw mut rules),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_add_input(req, c(&t.0).as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_rules(req, rules),
+                capstan_status::CAPSTAN_OK
+            );
+            capstan_rules_free(rules); // the request holds its own reference
+            assert_eq!(
+                capstan_request_set_threads(req, 2),
+                capstan_status::CAPSTAN_OK
+            );
+        }
+        let first = run(req).expect("first run");
+        let all = rows(first);
+        assert_eq!(all.len(), 4, "{all:?}");
+        let fp = |sub: &str| {
+            all.iter()
+                .find(|r| r.0.ends_with(&format!("{sub}/.env")))
+                .map(|r| r.1.clone())
+                .unwrap_or_default()
+        };
+        let crypto = all.iter().find(|r| r.0.ends_with("app.py"));
+        assert_eq!(
+            crypto.map(|r| (r.2.as_deref(), r.3.as_deref())),
+            Some((Some("MD5"), Some("weak")))
+        );
+        let i_crypto = all.iter().position(|r| r.0.ends_with("app.py"));
+        let i_secret = all.iter().position(|r| r.0.ends_with("a/.env"));
+        // SAFETY: live findings; NULL findings.
+        unsafe {
+            let tags = str_of(capstan_findings_tags(first, i_crypto.unwrap_or(99)));
+            assert!(tags.is_some_and(|t| t.contains("hash")));
+            let i = i_secret.unwrap_or(99);
+            assert_eq!(capstan_findings_algorithm(first, i), std::ptr::null());
+            assert_eq!(capstan_findings_tags(first, 99), std::ptr::null());
+            assert_eq!(capstan_findings_suppressed(first), 0);
+            assert_eq!(capstan_findings_suppressed(std::ptr::null()), 0);
+            capstan_findings_free(first);
+        }
+
+        let baseline = t.0.join("baseline.json");
+        std::fs::write(
+            &baseline,
+            format!("{{\"findings\":[{{\"fingerprint\":\"{}\"}}]}}", fp("a")),
+        )
+        .expect("write");
+        let ignore = t.0.join("ignore");
+        std::fs::write(&ignore, format!("# known\n{}\n", fp("b"))).expect("write");
+        // SAFETY: a live request and live strings.
+        unsafe {
+            assert_eq!(
+                capstan_request_add_baseline(req, c(&baseline).as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_add_ignore_file(req, c(&ignore).as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_ignore_discovery(req, true),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+        }
+        let second = run(req).expect("second run");
+        let left = rows(second);
+        // SAFETY: live findings, freed once.
+        unsafe {
+            assert_eq!(capstan_findings_suppressed(second), 2, "{left:?}");
+            capstan_findings_free(second);
+        }
+        let paths: Vec<&str> = left.iter().map(|r| r.0.as_str()).collect();
+        assert!(
+            paths.len() == 2
+                && paths.iter().any(|p| p.ends_with("c/.env"))
+                && paths.iter().any(|p| p.ends_with("app.py")),
+            "{paths:?}"
+        );
+
+        // A baseline that is not there: an I/O error naming it, and nothing written.
+        let missing = t.0.join("missing-baseline.json");
+        // SAFETY: a live request and a live string.
+        unsafe {
+            assert_eq!(
+                capstan_request_add_baseline(req, c(&missing).as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+        }
+        assert_eq!(run(req).err(), Some(capstan_status::CAPSTAN_ERR_IO));
+        assert!(
+            last_error().is_some_and(|m| m.contains("missing-baseline.json")),
+            "{:?}",
+            last_error()
+        );
+        // SAFETY: freed once.
+        unsafe { capstan_request_free(req) };
+    }
+
+    #[test]
+    fn packs_config_and_settings_are_checked() {
+        let req = new_request();
+        // SAFETY: a live request, literals and NULLs.
+        unsafe {
+            assert_eq!(
+                capstan_request_set_threads(req, 100_000),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert!(last_error().is_some_and(|m| m.contains("100000") && m.contains("1024")));
+            assert_eq!(
+                capstan_request_set_threads(req, 1024),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_max_file_size(req, 0),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                capstan_request_add_pack(req, c"nope".as_ptr()),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert!(last_error().is_some_and(|m| m.contains("secrets, crypto")));
+            assert_eq!(
+                capstan_request_add_input(req, std::ptr::null()),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                capstan_request_add_input(std::ptr::null_mut(), c".".as_ptr()),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+        }
+        // Nothing to scan yet.
+        assert_eq!(
+            run(req).err(),
+            Some(capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT)
+        );
+        assert!(last_error().is_some_and(|m| m.contains("no input")));
+
+        let t = tree("request-config");
+        let config = t.0.join("rules.toml");
+        std::fs::write(
+            &config,
+            "[[rules]]\nid = \"broken\"\nregex = '''(unclosed'''\n",
+        )
+        .expect("write");
+        let mut rules = std::ptr::null_mut();
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(
+                capstan_request_add_input(req, c(&t.0).as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_add_pack(req, c"secrets".as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            // Compiled rules are the other way to give rules, not an addition.
+            assert_eq!(
+                capstan_rules_builtin(std::ptr::null(), &raw mut rules),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_rules(req, rules),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            capstan_rules_free(rules);
+            assert_eq!(
+                capstan_request_set_ignore_discovery(req, false),
+                capstan_status::CAPSTAN_OK
+            );
+        }
+        // The secrets pack alone: the three tokens, no crypto finding.
+        let f = run(req).expect("packs");
+        assert_eq!(rows(f).len(), 3);
+        // SAFETY: freed once.
+        unsafe { capstan_findings_free(f) };
+
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(
+                capstan_request_set_config(req, c(&config).as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+        }
+        assert_eq!(run(req).err(), Some(capstan_status::CAPSTAN_ERR_CONFIG));
+        assert!(last_error().is_some_and(|m| m.contains("broken")));
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(
+                capstan_request_set_config(req, c(&t.0.join("none.toml")).as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+        }
+        assert_eq!(run(req).err(), Some(capstan_status::CAPSTAN_ERR_IO));
+        assert!(last_error().is_some_and(|m| m.contains("none.toml")));
+        // SAFETY: freed once; NULL is accepted.
+        unsafe {
+            capstan_request_free(req);
+            capstan_request_free(std::ptr::null_mut());
+        }
+    }
+}

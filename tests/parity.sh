@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Parity: one scan request run through every front end — the CLI (Rust over core's
+# scan::Request), the C ABI (crates/ffi/tests/c/parity.c: capstan_request_run, then
+# capstan_findings_to_json) and the Go package (crates/ffi/go/internal/parity: ScanRequest.Run)
+# — must give the same findings. The fixture: a tree with three GitHub tokens in three files and
+# an MD5 call, a baseline holding token a's fingerprint, an ignore file holding token b's, and a
+# .capstanignore in the tree holding token c's (named ignore files turn discovery off, so it must
+# NOT apply). Fails with a diff unless the three sets of (rule_id, path, line, column,
+# fingerprint, algorithm, quantum_class) are equal, and unless that set is the expected one:
+# tokens a and b left out, token c and the MD5 finding (with its algorithm and quantum class) in.
+#   tests/parity.sh [CAPSTAN]   (the capstan binary; default: built here in release; run by .ci/test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target="$(.ci/target-dir)"
+if (($# > 0)); then
+    capstan="$1"
+else
+    cargo build --release --locked --quiet -p capstan-cli
+    capstan="$target/release/capstan"
+fi
+cargo build --release --locked --quiet -p capstan-ffi
+# As .ci/test: the Go package links target/release/libcapstan.a unless told where else it is.
+go_tree=(env)
+[[ "$target" -ef target ]] || go_tree=(env CGO_LDFLAGS="${CGO_LDFLAGS:--g -O2} -L$target/release")
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+tree="$tmp/tree"
+mkdir -p "$tree/a" "$tree/b" "$tree/c"
+printf 'GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n' >"$tree/a/.env"
+printf 'GITHUB_TOKEN=ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b\n' >"$tree/b/.env"
+printf 'GITHUB_TOKEN=ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9\n' >"$tree/c/.env"
+printf 'import hashlib\ndigest = hashlib.md5(data).hexdigest()\n' >"$tree/app.py"
+
+cc -std=c11 -O1 -g -Wall -Wextra -Werror -I crates/ffi/include crates/ffi/tests/c/parity.c \
+    "$target/release/libcapstan.a" -lpthread -ldl -lm -o "$tmp/parity-c"
+(cd crates/ffi/go && "${go_tree[@]}" go build -o "$tmp/parity-go" ./internal/parity)
+
+cli() { # cli OUT ARGS...: capstan scan's JSON report; exit 0 (clean) or 1 (findings) only
+    local out="$1" status=0
+    shift
+    "$capstan" scan --no-cache --format json "$@" >"$out" 2>"$out.err" || status=$?
+    if ((status > 1)); then
+        cat "$out.err" >&2
+        echo "parity: capstan scan $* exited $status" >&2
+        exit 1
+    fi
+}
+
+# The fingerprints come from a first, unsuppressed run.
+cli "$tmp/all.json" "$tree"
+python3 - "$tmp" <<'PY'
+import json, sys
+tmp = sys.argv[1]
+found = json.load(open(f"{tmp}/all.json"))["findings"]
+fp = {}
+for sub in "abc":
+    hits = [f["fingerprint"] for f in found if f["path"].endswith(f"/{sub}/.env")]
+    if len(hits) != 1:
+        sys.exit(f"parity: expected one finding in {sub}/.env, got {hits}")
+    fp[sub] = hits[0]
+json.dump({"findings": [{"fingerprint": fp["a"]}]}, open(f"{tmp}/baseline.json", "w"))
+open(f"{tmp}/ignore", "w").write(f"# token b\n{fp['b']}\n")
+open(f"{tmp}/tree/.capstanignore", "w").write(f"# token c: must not apply\n{fp['c']}\n")
+json.dump(fp, open(f"{tmp}/fingerprints.json", "w"))
+PY
+
+cli "$tmp/cli.json" --baseline "$tmp/baseline.json" --ignore-file "$tmp/ignore" "$tree"
+"$tmp/parity-c" --baseline "$tmp/baseline.json" --ignore-file "$tmp/ignore" "$tree" >"$tmp/c.json"
+"$tmp/parity-go" -baseline "$tmp/baseline.json" -ignore-file "$tmp/ignore" "$tree" >"$tmp/go.json"
+
+python3 - "$tmp" <<'PY'
+import difflib, json, sys
+tmp = sys.argv[1]
+KEYS = ("rule_id", "path", "line", "column", "fingerprint", "algorithm", "quantum_class")
+
+def rows(name):
+    data = json.load(open(f"{tmp}/{name}.json"))
+    findings = data["findings"] if isinstance(data, dict) else data
+    return sorted(tuple(f.get(k) for k in KEYS) for f in findings)
+
+def show(rs):
+    return [" ".join(map(str, r)) for r in rs]
+
+want = rows("cli")
+failed = False
+for name, label in (("c", "C ABI"), ("go", "Go package")):
+    got = rows(name)
+    if got != want:
+        failed = True
+        print(f"parity: the {label} differs from the CLI:", file=sys.stderr)
+        diff = difflib.unified_diff(show(want), show(got), "cli", name, lineterm="")
+        print("\n".join(diff), file=sys.stderr)
+
+fp = json.load(open(f"{tmp}/fingerprints.json"))
+fps = {r[4] for r in want}
+problems = []
+if fp["a"] in fps:
+    problems.append("token a (in the baseline) was not suppressed")
+if fp["b"] in fps:
+    problems.append("token b (in the ignore file) was not suppressed")
+if fp["c"] not in fps:
+    problems.append("token c was suppressed: .capstanignore applied beside --ignore-file")
+if not any(r[0].startswith("crypto-") and r[5] == "MD5" and r[6] == "weak" for r in want):
+    problems.append("no MD5 crypto finding with its algorithm and quantum class")
+for p in problems:
+    print(f"parity: {p}\n" + "\n".join(show(want)), file=sys.stderr)
+if failed or problems:
+    sys.exit(1)
+print(f"parity: CLI, C and Go agree on {len(want)} findings (2 suppressed)")
+PY
