@@ -454,7 +454,11 @@ printf '{{"Username":"u","Secret":"s"}}'"#,
         }
     });
     let met = std::fs::read_to_string(e.0.join("met")).unwrap_or_default();
-    assert_eq!(met.lines().count(), 2, "each saw the other running: {met:?}");
+    assert_eq!(
+        met.lines().count(),
+        2,
+        "each saw the other running: {met:?}"
+    );
 }
 
 #[test]
@@ -466,7 +470,10 @@ fn a_stopped_helper_is_an_error_not_a_crash() {
     r.helper_timeout = Duration::from_secs(10);
     let started = std::time::Instant::now();
     let err = r.resolve(&image("a.io/x")).expect_err("stopped");
-    assert!(err.to_string().contains("docker-credential-frozen"), "{err}");
+    assert!(
+        err.to_string().contains("docker-credential-frozen"),
+        "{err}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "not left to the timeout: {:?}",
