@@ -6,8 +6,12 @@
 // flags (rules, baselines, ignore files, redaction, threads, size limit, cache). Rules.ScanPath
 // is its short form.
 //
-// Handles (Rules, Scanner) hold C memory: Close them when done. A finalizer frees a forgotten
-// one, but only as a safety net. Rules are safe for concurrent use; a Scanner is not.
+// Handles (Rules, Scanner, ContextReader) hold C memory: Close them when done. A finalizer frees
+// a forgotten one, but only as a safety net. Rules are safe for concurrent use; a Scanner is
+// not.
+//
+// A build context is written to an io.Writer by WriteContext, or read as an io.ReadCloser from
+// NewContextReader (an http.Request body for docker's POST /build).
 //
 // Errors are *Error values carrying the status and capstan's message; compare them with
 // errors.Is against ErrInvalidArgument, ErrConfig, ErrIO, ErrFindingsLimit, ErrPanic or
@@ -173,6 +177,21 @@ static go_result go_context_write_scan(const capstan_rules *r, const char *dir,
 	capstan_status st = capstan_context_write_scan(r, dir, dockerfile, go_write, (void *)sink,
 		threads, fail, &out);
 	return go_findings(st, out);
+}
+
+static go_result go_context_reader_new(const char *dir, const char *dockerfile) {
+	capstan_context_reader *out = NULL;
+	capstan_status st = capstan_context_reader_new(dir, dockerfile, &out);
+	return go_done(st, out);
+}
+
+// A read's count comes back in len.
+static go_result go_context_reader_read(capstan_context_reader *r, uint8_t *buf, size_t n) {
+	size_t got = 0;
+	capstan_status st = capstan_context_reader_read(r, buf, n, &got);
+	go_result res = go_done(st, NULL);
+	res.len = got;
+	return res;
 }
 
 static go_result go_auth_header(const char *image) {
@@ -717,6 +736,74 @@ func (r *Rules) WriteContextScan(dir, dockerfile string, w io.Writer, threads in
 		return findings, s.err
 	}
 	return findings, err
+}
+
+// ContextReader is the build context of a directory as an io.ReadCloser: the bytes WriteContext
+// writes, pulled instead of pushed. Give it to an http.Request as the body of docker's
+// POST /build. A background thread copies the files, staying at most a few 64 KiB chunks ahead
+// of Read, so memory stays bounded whatever the context's size.
+//
+// Close it when done, read to its end or not (an http.Client closes a request's body itself);
+// closing early stops the background thread. Read and Close may be called from different
+// goroutines (a transport may close a body another goroutine is reading): each waits for the
+// other. Reads from several goroutines at once are serialised, but their bytes would interleave.
+type ContextReader struct {
+	mu  sync.Mutex // Close waits for a Read in progress, so no call sees a freed handle
+	ptr *C.capstan_context_reader
+}
+
+// NewContextReader starts reading the build context of dir: the same selection, .dockerignore
+// and Dockerfile rules as WriteContext (dockerfile "" means Dockerfile; a relative one is
+// relative to dir). The directory is walked and the Dockerfile located here, so their errors
+// come from this call; those of the files' contents come from Read.
+func NewContextReader(dir, dockerfile string) (*ContextReader, error) {
+	if err := noNUL("dir or dockerfile", dir, dockerfile); err != nil {
+		return nil, err
+	}
+	res := C.go_context_reader_new(cstr(dir), optional(dockerfile))
+	if err := fail(res); err != nil {
+		return nil, err
+	}
+	r := &ContextReader{ptr: (*C.capstan_context_reader)(res.ptr)}
+	runtime.SetFinalizer(r, (*ContextReader).Close)
+	return r, nil
+}
+
+// Read reads the next bytes of the tar (at most 64 KiB at a time), waiting for the background
+// thread if it has none ready; io.EOF follows the last. A file that cannot be read, or that
+// changed size since NewContextReader (the tar would be corrupt), is an ErrIO naming it,
+// returned again by every later Read. After Close, Read returns ErrClosed.
+func (r *ContextReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ptr == nil {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	res := C.go_context_reader_read(r.ptr, bytesPtr(p), C.size_t(len(p)))
+	runtime.KeepAlive(r)
+	if err := fail(res); err != nil {
+		return 0, err
+	}
+	if res.len == 0 {
+		return 0, io.EOF
+	}
+	return int(res.len), nil
+}
+
+// Close frees the reader, stopping the background thread if the context was not read to its
+// end. Closing twice is harmless.
+func (r *ContextReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ptr != nil {
+		C.capstan_context_reader_free(r.ptr)
+		r.ptr = nil
+		runtime.SetFinalizer(r, nil)
+	}
+	return nil
 }
 
 // AuthHeader is the X-Registry-Auth header value for image ("alpine", "ghcr.io/org/app:1"),

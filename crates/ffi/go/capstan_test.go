@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 const tokenLine = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n"
@@ -279,6 +282,136 @@ func TestWriteContextScan(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// bigContextDir is contextDir with a 1 MiB file, more than the reader's queue holds (so the
+// background thread waits on the reads), and zz.txt after it in tar order.
+func bigContextDir(t *testing.T) string {
+	dir := contextDir(t)
+	os.WriteFile(filepath.Join(dir, "big.bin"), bytes.Repeat([]byte("0123456789abcdef"), 64<<10), 0o644)
+	os.WriteFile(filepath.Join(dir, "zz.txt"), bytes.Repeat([]byte("z"), 100), 0o644)
+	return dir
+}
+
+func TestContextReader(t *testing.T) {
+	dir := bigContextDir(t)
+	var want bytes.Buffer
+	if err := WriteContext(dir, "", &want); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewContextReader(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("ReadAll: %d bytes, %v; WriteContext wrote %d", len(got), err, want.Len())
+	}
+	if n, err := r.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("a read after the end: %d, %v", n, err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("closing twice: %v", err)
+	}
+	if _, err := r.Read(make([]byte, 8)); err != ErrClosed {
+		t.Fatalf("a read after Close: %v", err)
+	}
+
+	// Reads of every size, a named Dockerfile: iotest checks the io.Reader contract.
+	r, err = NewContextReader(dir, "Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iotest.TestReader(r, want.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+
+	// Closed early: after a few bytes, and before any (the background thread waiting on a
+	// full queue).
+	r, err = NewContextReader(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, want.Bytes()[:100]) {
+		t.Fatalf("the first bytes: %v", err)
+	}
+	r.Close()
+	r, err = NewContextReader(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+
+	if _, err := NewContextReader(dir, "Nope"); !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), "Nope") {
+		t.Fatalf("missing Dockerfile: %v", err)
+	}
+	if _, err := NewContextReader(dir+"\x00/etc", ""); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("a NUL in a path: %v", err)
+	}
+}
+
+// A file that changes size after the selection fails the read that reaches it, naming it, and
+// every read after.
+func TestContextReaderChangedFile(t *testing.T) {
+	dir := bigContextDir(t)
+	r, err := NewContextReader(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// The background thread is held up in big.bin long before it reaches zz.txt.
+	os.WriteFile(filepath.Join(dir, "zz.txt"), []byte("short\n"), 0o644)
+	_, err = io.ReadAll(r)
+	if !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), "zz.txt") {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	if _, again := r.Read(make([]byte, 8)); again == nil || again.Error() != err.Error() {
+		t.Fatalf("the next read: %v", again)
+	}
+}
+
+// The use it is for: a request body, read and closed by net/http's transport.
+func TestContextReaderAsARequestBody(t *testing.T) {
+	dir := bigContextDir(t)
+	var want bytes.Buffer
+	if err := WriteContext(dir, "", &want); err != nil {
+		t.Fatal(err)
+	}
+	received := make(chan []byte, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		received <- body
+	}))
+	defer srv.Close()
+	r, err := NewContextReader(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(srv.URL+"/build", "application/x-tar", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := <-received; !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("the server received %d bytes, want %d", len(got), want.Len())
+	}
+	// The transport closes the body once it is sent (before the end of the request reaches the
+	// server, as Go's transport is written; the wait only spares the test that detail).
+	for i := 0; ; i++ {
+		_, err := r.Read(make([]byte, 8))
+		if err == ErrClosed {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("the transport did not close the body: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

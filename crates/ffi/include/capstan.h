@@ -12,8 +12,9 @@
  *  - no panic crosses the boundary: it becomes CAPSTAN_ERR_PANIC.
  *
  * Threads: capstan_rules and capstan_findings are immutable and may be shared by any number of
- * threads; a capstan_scanner is NOT thread-safe (one thread at a time); a capstan_request is set
- * up by one thread, then capstan_request_run may run it from any number of threads at once.
+ * threads; a capstan_scanner and a capstan_context_reader are NOT thread-safe (one thread at a
+ * time); a capstan_request is set up by one thread, then capstan_request_run may run it from any
+ * number of threads at once.
  *
  * Scanning files and trees: capstan_request_new, capstan_request_add_input, the setters (rules
  * or packs and a config, baselines, ignore files, redaction, threads, size limit, cache), then
@@ -21,6 +22,10 @@
  * the short form (no suppression, no cache). struct capstan_finding keeps its layout; fields
  * added since are read by index (capstan_findings_algorithm, _primitive, _quantum_class,
  * _replacement, capstan_findings_tags).
+ *
+ * Build contexts: capstan_context_write / _write_fd push the tar to a callback or descriptor;
+ * capstan_context_reader_new, then capstan_context_reader_read until it gives 0 bytes, lets the
+ * host pull the same bytes (an HTTP request body).
  *
  * Link: cc app.c $(pkg-config --cflags --libs capstan)                    (shared), or
  *       cc app.c $(pkg-config --cflags capstan) LIBDIR/libcapstan.a -lpthread -ldl -lm   (static).
@@ -53,6 +58,11 @@ typedef enum capstan_status {
   // Any other failure (a credential helper failed, …).
   CAPSTAN_ERR_OTHER = 6,
 } capstan_status;
+
+// The build context of a directory being read as a tar (`capstan_context_reader_new`).
+// NOT thread-safe: one reader is used by one thread at a time (it may move to another thread
+// between calls, but no two calls on it may overlap, `capstan_context_reader_free` included).
+typedef struct capstan_context_reader capstan_context_reader;
 
 // The findings of one scan, in order (path, line, column, rule), and the files that could not
 // be read. Immutable: share it freely between threads. Strings borrowed from it live until
@@ -181,6 +191,45 @@ enum capstan_status capstan_context_write(const char *dir, const char *dockerfil
 // As `capstan_context_write`; `rules` is a live handle; `out` points at writable memory for a
 // pointer.
 enum capstan_status capstan_context_write_scan(const struct capstan_rules *rules, const char *dir, const char *dockerfile, capstan_write_fn write, void *user_data, uint32_t threads, bool fail_on_findings, struct capstan_findings **out);
+
+// Starts reading the build context of `dir` as a tar: the same bytes `capstan_context_write`
+// writes (the same selection, `.dockerignore` and Dockerfile rules — `dockerfile` NULL means
+// `Dockerfile` in `dir`, a relative one is relative to `dir`), pulled with
+// `capstan_context_reader_read` instead of pushed, as an HTTP request body is (docker's
+// `POST /build`).
+//
+// The directory is walked and the Dockerfile located here: their errors fail this call. Then
+// a background thread copies the files, staying at most a few 64 KiB chunks ahead of the
+// reads, so memory stays bounded whatever the context's size. Free the reader with
+// `capstan_context_reader_free`, read to its end or not.
+//
+// # Safety
+// `dir` is NUL-terminated; `dockerfile` is NULL or NUL-terminated; `out` points at writable
+// memory for a pointer.
+enum capstan_status capstan_context_reader_new(const char *dir, const char *dockerfile, struct capstan_context_reader **out);
+
+// Reads the next bytes of the tar into `buf` (at most `len`, and at most 64 KiB, in one call;
+// possibly fewer), blocking until the background writer has some. `*out_read` receives how
+// many: 0 means the end of the context (and every later read gives 0 again). `len` 0 is
+// refused, so that 0 bytes read always means the end.
+//
+// A file that cannot be read, or that changed size since the context was selected (the tar
+// would be corrupt), fails the call with `CAPSTAN_ERR_IO` and a message naming it; the tar is
+// then unfinished, and every later read fails the same way.
+//
+// # Safety
+// `reader` is a live handle used by no other thread meanwhile; `buf` points at `len` writable
+// bytes; `out_read` points at writable memory for a `size_t`.
+enum capstan_status capstan_context_reader_read(struct capstan_context_reader *reader, uint8_t *buf, size_t len, size_t *out_read);
+
+// Frees a reader; NULL is accepted. Freed before its end, the reader stops the background
+// writer and waits for it to end, which it does at its next chunk: at most 64 KiB more of the
+// files are read first.
+//
+// # Safety
+// `reader` is NULL or a handle from `capstan_context_reader_new`, not freed before and used
+// by no other thread meanwhile.
+void capstan_context_reader_free(struct capstan_context_reader *reader);
 
 // The number of findings (0 for NULL).
 //

@@ -78,7 +78,10 @@ impl Write for Callback {
 ///
 /// # Safety
 /// `dir` is NUL-terminated; `dockerfile` is NULL or NUL-terminated.
-unsafe fn select(dir: *const c_char, dockerfile: *const c_char) -> Result<Context, FfiError> {
+pub(crate) unsafe fn select(
+    dir: *const c_char,
+    dockerfile: *const c_char,
+) -> Result<Context, FfiError> {
     // SAFETY: forwarded from the caller.
     let dir = unsafe { c_path(dir, "dir") }?;
     let file = if dockerfile.is_null() {

@@ -12,9 +12,9 @@
 //!   becomes [`capstan_status::CAPSTAN_ERR_PANIC`].
 //!
 //! Thread safety: `capstan_rules` and `capstan_findings` are immutable once made and may be
-//! shared by any number of threads; a `capstan_scanner` is used by one thread at a time; a
-//! `capstan_request` is set up by one thread, then `capstan_request_run` may be called on it
-//! from any number of threads at once.
+//! shared by any number of threads; a `capstan_scanner` and a `capstan_context_reader` are each
+//! used by one thread at a time; a `capstan_request` is set up by one thread, then
+//! `capstan_request_run` may be called on it from any number of threads at once.
 //!
 //! A scan of files and trees is described by a `capstan_request` — the same request the CLI
 //! builds from `capstan scan`'s flags (core's `scan::Request`): inputs, rules (compiled
@@ -31,6 +31,7 @@
 
 mod auth;
 mod context;
+mod context_reader;
 mod findings;
 mod request;
 mod rules;
@@ -46,6 +47,7 @@ use core_capstan::scan::{RequestError, RequestErrorKind};
 
 pub use auth::*;
 pub use context::*;
+pub use context_reader::*;
 pub use findings::*;
 pub use request::*;
 pub use rules::*;

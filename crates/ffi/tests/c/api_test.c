@@ -456,6 +456,150 @@ static void test_context(const capstan_rules *r, const char *tmp) {
     free(s.data);
 }
 
+/* Reads all of r in reads of at most `chunk` bytes into *out (malloc'd, *len bytes); returns the
+ * status of the read that ended it (CAPSTAN_OK: it ended with 0 bytes). */
+static capstan_status read_all(capstan_context_reader *r, size_t chunk, unsigned char **out,
+                               size_t *len) {
+    unsigned char *buf = malloc(chunk); /* not initialised: capstan must not care */
+    size_t cap = 0;
+    *out = NULL;
+    *len = 0;
+    for (;;) {
+        size_t n = (size_t)-1;
+        capstan_status st = capstan_context_reader_read(r, buf, chunk, &n);
+        if (st != CAPSTAN_OK) {
+            CHECK(n == (size_t)-1); /* not written on failure */
+            free(buf);
+            return st;
+        }
+        CHECK(n <= chunk);
+        if (n == 0 || n > chunk) {
+            free(buf);
+            return st;
+        }
+        if (*len + n > cap) {
+            cap = (*len + n) * 2;
+            *out = realloc(*out, cap);
+            if (*out == NULL) {
+                perror("realloc");
+                exit(2);
+            }
+        }
+        memcpy(*out + *len, buf, n);
+        *len += n;
+    }
+}
+
+static void test_context_reader(const char *tmp) {
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/rctx", tmp);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/Dockerfile", dir);
+    write_file(path, "FROM scratch\nCOPY . /\n");
+    snprintf(path, sizeof path, "%s/.dockerignore", dir);
+    write_file(path, "*.log\n");
+    snprintf(path, sizeof path, "%s/app.txt", dir);
+    write_file(path, "hello\n");
+    snprintf(path, sizeof path, "%s/debug.log", dir);
+    write_file(path, "ignored\n");
+    /* 1 MiB: more than the reader's queue holds, so the background writer waits on the reads. */
+    snprintf(path, sizeof path, "%s/big.bin", dir);
+    char *big = malloc((1 << 20) + 1);
+    for (size_t i = 0; i < (1 << 20); i++) {
+        big[i] = "0123456789abcdef"[i % 16];
+    }
+    big[1 << 20] = '\0';
+    write_file(path, big);
+    free(big);
+    char zz[101];
+    memset(zz, 'z', 100);
+    zz[100] = '\0';
+    snprintf(path, sizeof path, "%s/zz.txt", dir);
+    write_file(path, zz);
+
+    /* What capstan_context_write_fd writes. */
+    snprintf(path, sizeof path, "%s/rctx.tar", tmp);
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    CHECK(fd >= 0);
+    CHECK(capstan_context_write_fd(dir, NULL, fd) == CAPSTAN_OK);
+    close(fd);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size > (1 << 20));
+    size_t want_len = (size_t)st.st_size;
+    unsigned char *want = malloc(want_len);
+    FILE *tar = fopen(path, "rb");
+    CHECK(tar != NULL && want != NULL && fread(want, 1, want_len, tar) == want_len);
+    if (tar) fclose(tar);
+
+    /* Read in small chunks (not a multiple of 512): the same bytes. */
+    capstan_context_reader *r = NULL;
+    CHECK(capstan_context_reader_new(dir, NULL, &r) == CAPSTAN_OK && r != NULL);
+    unsigned char *got = NULL;
+    size_t got_len = 0;
+    CHECK(read_all(r, 1000, &got, &got_len) == CAPSTAN_OK);
+    CHECK(got_len == want_len && got != NULL && memcmp(got, want, want_len) == 0);
+    unsigned char one[16];
+    size_t n = 99;
+    CHECK(capstan_context_reader_read(r, one, sizeof one, &n) == CAPSTAN_OK && n == 0);
+    capstan_context_reader_free(r);
+    free(got);
+
+    /* A named Dockerfile, read in one big buffer: still the same bytes (64 KiB at most a read). */
+    r = NULL;
+    CHECK(capstan_context_reader_new(dir, "Dockerfile", &r) == CAPSTAN_OK);
+    CHECK(read_all(r, 1 << 20, &got, &got_len) == CAPSTAN_OK);
+    CHECK(got_len == want_len && got != NULL && memcmp(got, want, want_len) == 0);
+    capstan_context_reader_free(r);
+    free(got);
+
+    /* Freed early: after a few bytes, and before any (the writer blocked on a full queue). */
+    r = NULL;
+    CHECK(capstan_context_reader_new(dir, NULL, &r) == CAPSTAN_OK);
+    n = 0;
+    CHECK(capstan_context_reader_read(r, one, sizeof one, &n) == CAPSTAN_OK && n == sizeof one);
+    CHECK(memcmp(one, want, sizeof one) == 0);
+    capstan_context_reader_free(r);
+    r = NULL;
+    CHECK(capstan_context_reader_new(dir, NULL, &r) == CAPSTAN_OK);
+    usleep(100 * 1000); /* let the writer fill the queue */
+    capstan_context_reader_free(r);
+    capstan_context_reader_free(NULL);
+
+    /* Bad arguments are refused and leave the out-parameters alone. */
+    r = NULL;
+    CHECK(capstan_context_reader_new(NULL, NULL, &r) == CAPSTAN_ERR_INVALID_ARGUMENT && r == NULL);
+    CHECK(contains(capstan_last_error(), "dir"));
+    CHECK(capstan_context_reader_new(dir, NULL, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_context_reader_new(dir, "Nope.Dockerfile", &r) == CAPSTAN_ERR_IO && r == NULL);
+    CHECK(contains(capstan_last_error(), "Nope.Dockerfile"));
+    snprintf(path, sizeof path, "%s/no-such-dir", tmp);
+    CHECK(capstan_context_reader_new(path, NULL, &r) == CAPSTAN_ERR_IO && r == NULL);
+    CHECK(capstan_context_reader_new(dir, NULL, &r) == CAPSTAN_OK);
+    n = 99;
+    CHECK(capstan_context_reader_read(NULL, one, sizeof one, &n) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_context_reader_read(r, NULL, sizeof one, &n) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_context_reader_read(r, one, 0, &n) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_context_reader_read(r, one, sizeof one, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(n == 99);
+    capstan_context_reader_free(r);
+
+    /* A file that changed size after the selection: an I/O error naming it, on every later read
+     * too (the writer is held up in big.bin long before it reaches zz.txt). */
+    r = NULL;
+    CHECK(capstan_context_reader_new(dir, NULL, &r) == CAPSTAN_OK);
+    snprintf(path, sizeof path, "%s/zz.txt", dir);
+    write_file(path, "short\n");
+    CHECK(read_all(r, 4096, &got, &got_len) == CAPSTAN_ERR_IO);
+    CHECK(contains(capstan_last_error(), "zz.txt") && contains(capstan_last_error(), "changed"));
+    CHECK(got_len < want_len);
+    n = 99;
+    CHECK(capstan_context_reader_read(r, one, sizeof one, &n) == CAPSTAN_ERR_IO && n == 99);
+    CHECK(contains(capstan_last_error(), "zz.txt"));
+    capstan_context_reader_free(r);
+    free(got);
+    free(want);
+}
+
 static void test_auth(const char *tmp) {
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/docker", tmp);
@@ -540,6 +684,7 @@ int main(void) {
     test_tree(r, tmp);
     test_request(r, tmp);
     test_context(r, tmp);
+    test_context_reader(tmp);
     test_auth(tmp);
     test_threads(r);
     capstan_rules_free(r);
