@@ -29,31 +29,68 @@ use parking_lot::Mutex;
 
 /// Why a metric could not be registered or labelled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MetricsError {
-    /// Not a valid Prometheus metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+#[error(transparent)]
+pub struct MetricsError(Repr);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Repr {
     #[error(
         "invalid metric name {0:?}: use letters, digits, '_' and ':', not starting with a digit"
     )]
     InvalidName(String),
-    /// Not a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`).
     #[error(
         "invalid label name {0:?}: use letters, digits and '_', not starting with a digit or '__'"
     )]
     InvalidLabel(String),
-    /// The name is already registered with another type or other label names.
     #[error("metric {0:?} is already registered with a different type or labels")]
     Conflict(String),
-    /// A labelled metric was given the wrong number of label values.
     #[error("metric {name:?} takes {expected} label values, got {got}")]
     LabelCount {
-        /// The metric.
         name: String,
-        /// How many label names it was registered with.
         expected: usize,
-        /// How many values were given.
         got: usize,
     },
+}
+
+/// What kind of thing went wrong in a [`MetricsError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetricsErrorKind {
+    /// Not a valid Prometheus metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+    InvalidName,
+    /// Not a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`).
+    InvalidLabel,
+    /// The name is already registered with another type or other label names.
+    Conflict,
+    /// A labelled metric was given the wrong number of label values.
+    LabelCount,
+}
+
+impl MetricsError {
+    fn conflict(name: &str) -> Self {
+        MetricsError(Repr::Conflict(name.to_owned()))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> MetricsErrorKind {
+        match self.0 {
+            Repr::InvalidName(_) => MetricsErrorKind::InvalidName,
+            Repr::InvalidLabel(_) => MetricsErrorKind::InvalidLabel,
+            Repr::Conflict(_) => MetricsErrorKind::Conflict,
+            Repr::LabelCount { .. } => MetricsErrorKind::LabelCount,
+        }
+    }
+
+    /// The name at fault: the metric's, or the label's for
+    /// [`InvalidLabel`](MetricsErrorKind::InvalidLabel).
+    pub fn name(&self) -> &str {
+        match &self.0 {
+            Repr::InvalidName(n)
+            | Repr::InvalidLabel(n)
+            | Repr::Conflict(n)
+            | Repr::LabelCount { name: n, .. } => n,
+        }
+    }
 }
 
 /// Checks a metric name against Prometheus' rules.
@@ -64,7 +101,7 @@ pub fn validate_name(name: &str) -> Result<(), MetricsError> {
     if ok && !name.is_empty() {
         Ok(())
     } else {
-        Err(MetricsError::InvalidName(name.to_owned()))
+        Err(MetricsError(Repr::InvalidName(name.to_owned())))
     }
 }
 
@@ -76,7 +113,7 @@ fn validate_label(name: &str) -> Result<(), MetricsError> {
     if ok && !name.is_empty() && !name.starts_with("__") {
         Ok(())
     } else {
-        Err(MetricsError::InvalidLabel(name.to_owned()))
+        Err(MetricsError(Repr::InvalidLabel(name.to_owned())))
     }
 }
 
@@ -255,7 +292,7 @@ impl Registry {
     pub fn counter(&self, name: &str, help: &str) -> Result<Counter, MetricsError> {
         match self.cell(name, help, Kind::Counter, &[], &[])? {
             Cell::Counter(c) => Ok(c),
-            Cell::Gauge(_) => Err(MetricsError::Conflict(name.to_owned())),
+            Cell::Gauge(_) => Err(MetricsError::conflict(name)),
         }
     }
 
@@ -263,7 +300,7 @@ impl Registry {
     pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge, MetricsError> {
         match self.cell(name, help, Kind::Gauge, &[], &[])? {
             Cell::Gauge(g) => Ok(g),
-            Cell::Counter(_) => Err(MetricsError::Conflict(name.to_owned())),
+            Cell::Counter(_) => Err(MetricsError::conflict(name)),
         }
     }
 
@@ -312,7 +349,7 @@ impl Registry {
                 .map(String::as_str)
                 .ne(label_names.iter().copied())
         {
-            return Err(MetricsError::Conflict(name.to_owned()));
+            return Err(MetricsError::conflict(name));
         }
         Ok(())
     }
@@ -331,11 +368,11 @@ impl Registry {
             unreachable!("invariant: register_family inserted {name}")
         };
         if values.len() != family.label_names.len() {
-            return Err(MetricsError::LabelCount {
+            return Err(MetricsError(Repr::LabelCount {
                 name: name.to_owned(),
                 expected: family.label_names.len(),
                 got: values.len(),
-            });
+            }));
         }
         let key: Vec<String> = values.iter().map(|&v| v.to_owned()).collect();
         let cell = family.series.entry(key).or_insert_with(|| match kind {
@@ -402,7 +439,7 @@ impl CounterVec<'_> {
             .cell(&self.name, &self.help, Kind::Counter, &names, values)?
         {
             Cell::Counter(c) => Ok(c),
-            Cell::Gauge(_) => Err(MetricsError::Conflict(self.name.clone())),
+            Cell::Gauge(_) => Err(MetricsError::conflict(&self.name)),
         }
     }
 }
@@ -523,19 +560,18 @@ mod tests {
         }
         for bad in ["", "1abc", "a-b", "a b", "é"] {
             assert!(
-                matches!(validate_name(bad), Err(MetricsError::InvalidName(_))),
+                validate_name(bad).err().map(|e| e.kind()) == Some(MetricsErrorKind::InvalidName),
                 "{bad}"
             );
         }
         let r = Registry::new();
-        assert!(matches!(
-            r.counter_vec("x", "", &["__reserved"]),
-            Err(MetricsError::InvalidLabel(_))
-        ));
-        assert!(matches!(
-            r.counter_vec("x", "", &["a:b"]),
-            Err(MetricsError::InvalidLabel(_))
-        ));
+        for bad in ["__reserved", "a:b"] {
+            let e = r.counter_vec("x", "", &[bad]).err();
+            assert_eq!(
+                e.as_ref().map(|e| (e.kind(), e.name())),
+                Some((MetricsErrorKind::InvalidLabel, bad))
+            );
+        }
     }
 
     #[test]
@@ -546,9 +582,14 @@ mod tests {
         a.inc();
         b.add(2);
         assert_eq!(a.get(), 3);
+        let e = r.gauge("hits_total", "h").err();
         assert_eq!(
-            r.gauge("hits_total", "h").err(),
-            Some(MetricsError::Conflict("hits_total".into()))
+            e.as_ref().map(|e| (e.kind(), e.name())),
+            Some((MetricsErrorKind::Conflict, "hits_total"))
+        );
+        assert_eq!(
+            e.map(|e| e.to_string()).as_deref(),
+            Some("metric \"hits_total\" is already registered with a different type or labels")
         );
         assert!(
             r.counter_vec("hits_total", "h", &["x"]).is_err(),
@@ -561,14 +602,15 @@ mod tests {
     fn label_count_is_checked() -> Result<(), MetricsError> {
         let r = Registry::new();
         let v = r.counter_vec("f_total", "f", &["a", "b"])?;
-        assert!(matches!(
-            v.with(&["1"]),
-            Err(MetricsError::LabelCount {
-                expected: 2,
-                got: 1,
-                ..
-            })
-        ));
+        let e = v.with(&["1"]).err();
+        assert_eq!(
+            e.as_ref().map(MetricsError::kind),
+            Some(MetricsErrorKind::LabelCount)
+        );
+        assert_eq!(
+            e.map(|e| e.to_string()).as_deref(),
+            Some("metric \"f_total\" takes 2 label values, got 1")
+        );
         v.with(&["1", "2"])?.inc();
         assert_eq!(
             r.snapshot().value("f_total", &[("a", "1"), ("b", "2")]),

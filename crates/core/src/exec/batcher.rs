@@ -87,7 +87,7 @@ impl BatcherBuilder {
         let thread = std::thread::Builder::new()
             .name(self.name)
             .spawn(move || run(&rx, sink, max_items, max_age, &c))
-            .map_err(|e| ExecError::Spawn(e.to_string()))?;
+            .map_err(ExecError::spawn)?;
         Ok(Batcher {
             tx: Some(tx),
             thread: Some(thread),
@@ -199,14 +199,14 @@ impl Batcher<()> {
 
 impl<T: Send + 'static> Batcher<T> {
     fn sender(&self) -> Result<&Sender<Msg<T>>, ExecError> {
-        self.tx.as_ref().ok_or(ExecError::ShutDown)
+        self.tx.as_ref().ok_or_else(ExecError::shut_down)
     }
 
     /// Queues `item`, waiting while the queue is full.
     pub fn push(&self, item: T) -> Result<(), ExecError> {
         self.sender()?
             .send(Msg::Item(item))
-            .map_err(|_| ExecError::ShutDown)?;
+            .map_err(|_| ExecError::shut_down())?;
         Ok(())
     }
 
@@ -218,8 +218,8 @@ impl<T: Send + 'static> Batcher<T> {
         };
         match tx.try_send(Msg::Item(item)) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(Msg::Item(item))) => Err((item, ExecError::QueueFull)),
-            Err(TrySendError::Disconnected(Msg::Item(item))) => Err((item, ExecError::ShutDown)),
+            Err(TrySendError::Full(Msg::Item(item))) => Err((item, ExecError::queue_full())),
+            Err(TrySendError::Disconnected(Msg::Item(item))) => Err((item, ExecError::shut_down())),
             Err(_) => unreachable!("invariant: try_send returns the message it was given"),
         }
     }
@@ -229,8 +229,8 @@ impl<T: Send + 'static> Batcher<T> {
         let (ack, done) = bounded(1);
         self.sender()?
             .send(Msg::Flush(ack))
-            .map_err(|_| ExecError::ShutDown)?;
-        done.recv().map_err(|_| ExecError::ShutDown)
+            .map_err(|_| ExecError::shut_down())?;
+        done.recv().map_err(|_| ExecError::shut_down())
     }
 
     /// Counters so far.
@@ -398,7 +398,7 @@ mod tests {
             assert!(t0.elapsed() < Duration::from_secs(5));
         }
         let (item, e) = rejected.expect("the queue filled up");
-        assert_eq!(e, ExecError::QueueFull);
+        assert_eq!(e.kind(), crate::exec::ExecErrorKind::QueueFull);
         assert!(item >= 1);
         drop(held);
         let st = b.shutdown();

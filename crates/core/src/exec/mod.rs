@@ -26,46 +26,89 @@ pub fn default_threads() -> usize {
 }
 
 /// A requested thread count resolved: `0` is [`default_threads`], `1..=`[`MAX_THREADS`] is
-/// taken as given, more is [`ExecError::TooManyThreads`].
+/// taken as given, more is an [`ExecError`] of kind [`ExecErrorKind::TooManyThreads`].
 ///
 /// ```
-/// use capstan::exec::{threads, MAX_THREADS};
+/// use capstan::exec::{threads, ExecErrorKind, MAX_THREADS};
 ///
 /// assert!(threads(0)? >= 1);
 /// assert_eq!(threads(3)?, 3);
-/// assert!(threads(MAX_THREADS + 1).is_err());
+/// let e = threads(MAX_THREADS + 1).unwrap_err();
+/// assert_eq!(e.kind(), ExecErrorKind::TooManyThreads);
+/// assert_eq!(e.requested_threads(), Some(MAX_THREADS + 1));
+/// assert_eq!(e.to_string(), "1025 threads is more than the maximum of 1024 (0 means one per core)");
 /// # Ok::<(), capstan::exec::ExecError>(())
 /// ```
 pub fn threads(requested: usize) -> Result<usize, ExecError> {
     match requested {
         0 => Ok(default_threads()),
         n if n <= MAX_THREADS => Ok(n),
-        n => Err(ExecError::TooManyThreads {
+        n => Err(ExecError(Repr::TooManyThreads {
             requested: n,
             max: MAX_THREADS,
-        }),
+        })),
     }
 }
 
 /// Why a push, a flush or a thread request did not complete.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ExecError {
-    /// The batcher has been shut down.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ExecError(Repr);
+
+#[derive(Debug, thiserror::Error)]
+enum Repr {
     #[error("the batcher is shut down")]
     ShutDown,
-    /// `try_push` found the queue full.
     #[error("the queue is full")]
     QueueFull,
-    /// More threads were asked for than [`MAX_THREADS`].
     #[error("{requested} threads is more than the maximum of {max} (0 means one per core)")]
-    TooManyThreads {
-        /// What was asked for.
-        requested: usize,
-        /// [`MAX_THREADS`].
-        max: usize,
-    },
-    /// The operating system refused a thread.
+    TooManyThreads { requested: usize, max: usize },
     #[error("could not start a thread: {0}")]
-    Spawn(String),
+    Spawn(#[source] std::io::Error),
+}
+
+/// What kind of thing went wrong in an [`ExecError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExecErrorKind {
+    /// The batcher has been shut down.
+    ShutDown,
+    /// `try_push` found the queue full.
+    QueueFull,
+    /// More threads were asked for than [`MAX_THREADS`].
+    TooManyThreads,
+    /// The operating system refused a thread (the cause is the error's `source`).
+    Spawn,
+}
+
+impl ExecError {
+    pub(crate) fn shut_down() -> Self {
+        ExecError(Repr::ShutDown)
+    }
+
+    pub(crate) fn queue_full() -> Self {
+        ExecError(Repr::QueueFull)
+    }
+
+    pub(crate) fn spawn(source: std::io::Error) -> Self {
+        ExecError(Repr::Spawn(source))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ExecErrorKind {
+        match self.0 {
+            Repr::ShutDown => ExecErrorKind::ShutDown,
+            Repr::QueueFull => ExecErrorKind::QueueFull,
+            Repr::TooManyThreads { .. } => ExecErrorKind::TooManyThreads,
+            Repr::Spawn(_) => ExecErrorKind::Spawn,
+        }
+    }
+
+    /// The thread count asked for, when it was too many.
+    pub fn requested_threads(&self) -> Option<usize> {
+        match self.0 {
+            Repr::TooManyThreads { requested, .. } => Some(requested),
+            _ => None,
+        }
+    }
 }
