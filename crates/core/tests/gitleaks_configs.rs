@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use capstan::scan::{RuleSet, Rules};
+use capstan::scan::{ConfigError, ConfigErrorKind, RuleSet, Rules};
 
 fn peers() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/peers/gitleaks")
@@ -118,34 +118,73 @@ fn extend_follows_two_levels_and_overrides_field_by_field() {
 
 #[test]
 fn every_invalid_config_is_refused_with_the_reason() {
-    let expected: [(&str, &str); 12] = [
-        ("allowlist_global_empty.toml", "at least one check"),
+    use ConfigErrorKind as K;
+    let expected: [(&str, &str, ConfigErrorKind); 12] = [
+        (
+            "allowlist_global_empty.toml",
+            "at least one check",
+            K::EmptyAllowlist,
+        ),
         (
             "allowlist_global_old_and_new.toml",
             "cannot be used alongside",
+            K::OldAndNewAllowlist,
         ),
-        ("allowlist_global_regextarget.toml", "regexTarget"),
-        ("allowlist_global_target_rule_id.toml", "target rule ID"),
-        ("allowlist_rule_empty.toml", "at least one check"),
+        (
+            "allowlist_global_regextarget.toml",
+            "regexTarget",
+            K::UnknownRegexTarget,
+        ),
+        (
+            "allowlist_global_target_rule_id.toml",
+            "target rule ID",
+            K::UnknownTargetRule,
+        ),
+        (
+            "allowlist_rule_empty.toml",
+            "at least one check",
+            K::EmptyAllowlist,
+        ),
         (
             "allowlist_rule_old_and_new.toml",
             "cannot be used alongside",
+            K::OldAndNewAllowlist,
         ),
-        ("allowlist_rule_regextarget.toml", "regexTarget"),
-        ("extend_invalid_base.toml", "failed to load extended config"),
-        ("extend_invalid_ruleid.toml", "|id| is missing"),
-        ("rule_bad_entropy_group.toml", "invalid regex secret group"),
-        ("rule_missing_id.toml", "|id| is missing"),
+        (
+            "allowlist_rule_regextarget.toml",
+            "regexTarget",
+            K::UnknownRegexTarget,
+        ),
+        (
+            "extend_invalid_base.toml",
+            "failed to load extended config",
+            K::Extend,
+        ),
+        (
+            "extend_invalid_ruleid.toml",
+            "|id| is missing",
+            K::MissingId,
+        ),
+        (
+            "rule_bad_entropy_group.toml",
+            "invalid regex secret group",
+            K::SecretGroup,
+        ),
+        ("rule_missing_id.toml", "|id| is missing", K::MissingId),
         (
             "rule_no_regex_or_path.toml",
             "both |regex| and |path| are empty",
+            K::NoRegexOrPath,
         ),
     ];
     let dir = peers().join("config/invalid");
     assert_eq!(toml_files(&dir).len(), expected.len(), "the suite changed");
-    for (file, reason) in expected {
+    for (file, reason, kind) in expected {
         let path = dir.join(file);
-        let err = RuleSet::load(&path).expect_err(file).to_string();
+        let err = RuleSet::load(&path).expect_err(file);
+        assert_eq!(err.kind(), kind, "{file}: {err}");
+        assert_eq!(err.path(), Some(path.as_path()), "{file}");
+        let err = err.to_string();
         assert!(err.contains(reason), "{file}: {err}");
         assert!(
             err.contains(file),
@@ -162,5 +201,41 @@ fn a_bad_rule_regex_names_the_rule() {
     assert!(
         err.to_string().contains("rule broken: invalid regex"),
         "{err}"
+    );
+}
+
+#[test]
+fn an_unreadable_config_or_base_keeps_the_io_error() {
+    let missing = peers().join("config/no-such-config.toml");
+    let err = RuleSet::load(&missing).expect_err("no such file");
+    assert_eq!(err.kind(), ConfigErrorKind::Io);
+    assert!(err.is_io());
+    assert_eq!(err.path(), Some(missing.as_path()));
+    assert!(err.to_string().contains("cannot read config: "), "{err}");
+    let cause = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<std::io::Error>());
+    assert_eq!(
+        cause.map(std::io::Error::kind),
+        Some(std::io::ErrorKind::NotFound)
+    );
+
+    // A base that is not a valid config: its own error is the cause.
+    let dir = std::env::temp_dir().join(format!("capstan-extend-invalid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let base = dir.join("base.toml");
+    std::fs::write(&base, "[[rules]\n").expect("writes");
+    let toml = format!("[extend]\npath = {:?}\n", base.display().to_string());
+    let err = RuleSet::from_toml(&toml).expect_err("invalid base");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(err.kind(), ConfigErrorKind::Extend, "{err}");
+    assert!(!err.is_io());
+    let cause = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<ConfigError>());
+    assert_eq!(
+        cause.map(ConfigError::kind),
+        Some(ConfigErrorKind::Toml),
+        "{err:?}"
+    );
+    assert_eq!(
+        Some(err.to_string()),
+        cause.map(|c| format!("failed to load extended config: {}: {c}", base.display()))
     );
 }

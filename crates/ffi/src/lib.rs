@@ -99,7 +99,7 @@ impl FfiError {
 impl From<core_capstan::scan::ConfigError> for FfiError {
     fn from(e: core_capstan::scan::ConfigError) -> Self {
         let status = match e.kind() {
-            core_capstan::scan::ConfigErrorKind::Io(_) => capstan_status::CAPSTAN_ERR_IO,
+            core_capstan::scan::ConfigErrorKind::Io => capstan_status::CAPSTAN_ERR_IO,
             _ => capstan_status::CAPSTAN_ERR_CONFIG,
         };
         FfiError::new(status, e.to_string())

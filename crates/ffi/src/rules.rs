@@ -67,7 +67,7 @@ pub unsafe extern "C" fn capstan_rules_builtin(
             RuleSet::builtin(&names)
         };
         let set = set.map_err(|e| match e.kind() {
-            ConfigErrorKind::UnknownPack(_) => {
+            ConfigErrorKind::UnknownPack => {
                 FfiError::invalid(format!("{e} (the packs are {})", PACKS.join(", ")))
             }
             _ => e.into(),

@@ -26,18 +26,81 @@ const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 const LAYOUT: &[u8] = b"capstan-scan-cache/3";
 
 /// Why the cache could not be used (the scan goes on without it).
-#[derive(Debug, thiserror::Error)]
-#[error("scan cache {path}: {message}")]
+#[derive(Debug)]
 pub struct CacheError {
     path: PathBuf,
-    message: String,
+    kind: CacheErrorKind,
+    cause: Cause,
+}
+
+#[derive(Debug)]
+enum Cause {
+    Said(&'static str),
+    Error(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What kind of thing went wrong in a [`CacheError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheErrorKind {
+    /// Its directory could not be created, a damaged file removed, or its writer thread
+    /// started (the cause is the error's `source`).
+    Io,
+    /// Another capstan process has it open.
+    InUse,
+    /// The store refused to open, reset or commit (the cause is the error's `source`).
+    Database,
+    /// A background write failed: entries of this run were lost.
+    WritesLost,
 }
 
 impl CacheError {
-    fn new(path: &Path, e: impl std::fmt::Display) -> Self {
+    fn new(
+        path: &Path,
+        kind: CacheErrorKind,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         CacheError {
             path: path.to_owned(),
-            message: e.to_string(),
+            kind,
+            cause: Cause::Error(cause.into()),
+        }
+    }
+
+    fn said(path: &Path, kind: CacheErrorKind, message: &'static str) -> Self {
+        CacheError {
+            path: path.to_owned(),
+            kind,
+            cause: Cause::Said(message),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> CacheErrorKind {
+        self.kind
+    }
+
+    /// The cache file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl std::fmt::Display for CacheError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "scan cache {}: ", self.path.display())?;
+        match &self.cause {
+            Cause::Said(m) => f.write_str(m),
+            Cause::Error(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for CacheError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            Cause::Said(_) => None,
+            Cause::Error(e) => Some(&**e),
         }
     }
 }
@@ -94,23 +157,33 @@ impl ScanCache {
     /// the stored one empties the cache; a file that isn't a valid cache is replaced.
     pub fn open(path: &Path, settings: &str) -> Result<ScanCache, CacheError> {
         if let Some(dir) = path.parent() {
-            create_private_dir(dir).map_err(|e| CacheError::new(path, e))?;
+            create_private_dir(dir).map_err(|e| CacheError::new(path, CacheErrorKind::Io, e))?;
         }
         let (db, rebuilt) = match open_db(path) {
             Ok(db) => (db, false),
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(CacheError::new(path, "in use by another capstan process"));
+                return Err(CacheError::said(
+                    path,
+                    CacheErrorKind::InUse,
+                    "in use by another capstan process",
+                ));
             }
             Err(_) => {
                 // Corrupt, truncated or not a redb file at all: start over.
-                std::fs::remove_file(path).map_err(|e| CacheError::new(path, e))?;
-                (open_db(path).map_err(|e| CacheError::new(path, e))?, true)
+                std::fs::remove_file(path)
+                    .map_err(|e| CacheError::new(path, CacheErrorKind::Io, e))?;
+                (
+                    open_db(path)
+                        .map_err(|e| CacheError::new(path, CacheErrorKind::Database, e))?,
+                    true,
+                )
             }
         };
         let mut stamp = LAYOUT.to_vec();
         stamp.push(0);
         stamp.extend_from_slice(settings.as_bytes());
-        reset_unless(&db, &stamp).map_err(|e| CacheError::new(path, e))?;
+        reset_unless(&db, &stamp)
+            .map_err(|e| CacheError::new(path, CacheErrorKind::Database, e))?;
         let db = Arc::new(db);
         let failed = Arc::new(AtomicBool::new(false));
         let (sink_db, sink_failed) = (Arc::clone(&db), Arc::clone(&failed));
@@ -122,7 +195,7 @@ impl ScanCache {
                     sink_failed.store(true, Ordering::Relaxed);
                 }
             })
-            .map_err(|e| CacheError::new(path, e))?;
+            .map_err(|e| CacheError::new(path, CacheErrorKind::Io, e))?;
         Ok(ScanCache {
             db,
             path: path.to_owned(),
@@ -208,16 +281,18 @@ impl ScanCache {
             writer.shutdown();
         }
         if self.failed.load(Ordering::Relaxed) {
-            return Err(CacheError::new(
+            return Err(CacheError::said(
                 &self.path,
+                CacheErrorKind::WritesLost,
                 "a write failed; entries were lost",
             ));
         }
         let txn = self
             .db
             .begin_write()
-            .map_err(|e| CacheError::new(&self.path, e))?;
-        txn.commit().map_err(|e| CacheError::new(&self.path, e))
+            .map_err(|e| CacheError::new(&self.path, CacheErrorKind::Database, e))?;
+        txn.commit()
+            .map_err(|e| CacheError::new(&self.path, CacheErrorKind::Database, e))
     }
 }
 
@@ -330,5 +405,38 @@ mod tests {
             c.close().expect("closes");
             let _ = std::fs::remove_dir_all(p.parent().expect("dir"));
         }
+    }
+
+    #[test]
+    fn errors_have_a_kind_the_path_and_their_cause() {
+        let p = temp("kinds");
+        let c = ScanCache::open(&p, "a").expect("opens");
+        let e = ScanCache::open(&p, "a").err();
+        assert_eq!(
+            e.as_ref().map(CacheError::kind),
+            Some(CacheErrorKind::InUse)
+        );
+        assert_eq!(
+            e.map(|e| e.to_string()),
+            Some(format!(
+                "scan cache {}: in use by another capstan process",
+                p.display()
+            ))
+        );
+        c.close().expect("closes");
+        // A file where the directory should be: the cause is the io::Error.
+        let dir = p.parent().expect("dir");
+        let blocker = dir.join("file");
+        std::fs::write(&blocker, b"").expect("writes");
+        let inner = blocker.join("scan.redb");
+        let e = ScanCache::open(&inner, "a").err();
+        assert_eq!(e.as_ref().map(CacheError::kind), Some(CacheErrorKind::Io));
+        assert_eq!(e.as_ref().map(CacheError::path), Some(inner.as_path()));
+        let cause = e
+            .as_ref()
+            .and_then(|e| std::error::Error::source(e))
+            .and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert!(cause.is_some(), "{e:?}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -25,64 +25,86 @@ use super::rule::{
 /// How deep `[extend]` chains are followed (gitleaks' limit).
 const MAX_EXTEND_DEPTH: usize = 2;
 
-/// Why a config was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What kind of thing went wrong in a [`ConfigError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigErrorKind {
-    /// The file could not be read.
-    Io(String),
+    /// The file could not be read (the cause is the error's `source`).
+    Io,
     /// The TOML did not parse or a field had the wrong type.
-    Toml(String),
-    /// A rule has no `id` (its description, if it has one, to help find it).
-    MissingId(Option<String>),
+    Toml,
+    /// A rule has no `id`.
+    MissingId,
     /// A rule has neither `regex` nor `path`.
     NoRegexOrPath,
     /// A regex (rule, path or allowlist) is invalid or uses syntax capstan can't translate.
-    Regex(String),
+    Regex,
     /// `secretGroup` names a group the regex doesn't have.
-    SecretGroup {
-        /// The group asked for.
-        group: usize,
-        /// The regex's highest group.
-        max: usize,
-    },
+    SecretGroup,
     /// An allowlist with nothing to check.
     EmptyAllowlist,
     /// The deprecated single allowlist beside the list form.
     OldAndNewAllowlist,
     /// `regexTarget` is not `secret`, `match` or `line`.
-    UnknownRegexTarget(String),
+    UnknownRegexTarget,
     /// `condition` is not `AND` or `OR`.
-    UnknownCondition(String),
+    UnknownCondition,
     /// `targetRules` names a rule that does not exist.
-    UnknownTargetRule(String),
-    /// `[extend]` failed: the base could not be loaded.
-    Extend(String),
+    UnknownTargetRule,
+    /// `[extend]` failed: the base could not be found, read or loaded (when it could not be
+    /// read or loaded, the cause is the error's `source`).
+    Extend,
     /// `category` or `severity` has an unknown value.
+    UnknownValue,
+    /// A built-in pack name that does not exist.
+    UnknownPack,
+}
+
+/// What went wrong, with what the message needs.
+#[derive(Debug)]
+pub(crate) enum Repr {
+    Io(std::io::Error),
+    Toml(String),
+    /// The rule's description, if it has one, to help find it.
+    MissingId(Option<String>),
+    NoRegexOrPath,
+    Regex(String),
+    SecretGroup {
+        group: usize,
+        max: usize,
+    },
+    EmptyAllowlist,
+    OldAndNewAllowlist,
+    UnknownRegexTarget(String),
+    UnknownCondition(String),
+    UnknownTargetRule(String),
+    /// `[extend] path` names no file.
+    ExtendMissing(String),
+    /// The base could not be read.
+    ExtendRead(PathBuf, std::io::Error),
+    /// The base is not a valid config.
+    ExtendInvalid(PathBuf, Box<ConfigError>),
     UnknownValue {
-        /// The field.
         field: &'static str,
-        /// The value given.
         value: String,
     },
-    /// A built-in pack name that does not exist.
     UnknownPack(String),
 }
 
 /// A config that could not be loaded: which file, which rule, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct ConfigError {
     file: Option<PathBuf>,
     rule_id: Option<String>,
-    kind: ConfigErrorKind,
+    repr: Repr,
 }
 
 impl ConfigError {
-    pub(crate) fn new(kind: ConfigErrorKind) -> Self {
+    pub(crate) fn new(repr: Repr) -> Self {
         ConfigError {
             file: None,
             rule_id: None,
-            kind,
+            repr,
         }
     }
 
@@ -115,8 +137,30 @@ impl ConfigError {
     }
 
     /// What went wrong.
-    pub fn kind(&self) -> &ConfigErrorKind {
-        &self.kind
+    pub fn kind(&self) -> ConfigErrorKind {
+        match self.repr {
+            Repr::Io(_) => ConfigErrorKind::Io,
+            Repr::Toml(_) => ConfigErrorKind::Toml,
+            Repr::MissingId(_) => ConfigErrorKind::MissingId,
+            Repr::NoRegexOrPath => ConfigErrorKind::NoRegexOrPath,
+            Repr::Regex(_) => ConfigErrorKind::Regex,
+            Repr::SecretGroup { .. } => ConfigErrorKind::SecretGroup,
+            Repr::EmptyAllowlist => ConfigErrorKind::EmptyAllowlist,
+            Repr::OldAndNewAllowlist => ConfigErrorKind::OldAndNewAllowlist,
+            Repr::UnknownRegexTarget(_) => ConfigErrorKind::UnknownRegexTarget,
+            Repr::UnknownCondition(_) => ConfigErrorKind::UnknownCondition,
+            Repr::UnknownTargetRule(_) => ConfigErrorKind::UnknownTargetRule,
+            Repr::ExtendMissing(_) | Repr::ExtendRead(..) | Repr::ExtendInvalid(..) => {
+                ConfigErrorKind::Extend
+            }
+            Repr::UnknownValue { .. } => ConfigErrorKind::UnknownValue,
+            Repr::UnknownPack(_) => ConfigErrorKind::UnknownPack,
+        }
+    }
+
+    /// Whether the config file could not be read.
+    pub fn is_io(&self) -> bool {
+        matches!(self.repr, Repr::Io(_))
     }
 }
 
@@ -128,52 +172,60 @@ impl fmt::Display for ConfigError {
         if let Some(id) = &self.rule_id {
             write!(f, "rule {id}: ")?;
         }
-        match &self.kind {
-            ConfigErrorKind::Io(e) => write!(f, "cannot read config: {e}"),
-            ConfigErrorKind::Toml(e) => write!(f, "invalid TOML: {e}"),
-            ConfigErrorKind::MissingId(None) => write!(f, "rule |id| is missing or empty"),
-            ConfigErrorKind::MissingId(Some(d)) => {
+        match &self.repr {
+            Repr::Io(e) => write!(f, "cannot read config: {e}"),
+            Repr::Toml(e) => write!(f, "invalid TOML: {e}"),
+            Repr::MissingId(None) => write!(f, "rule |id| is missing or empty"),
+            Repr::MissingId(Some(d)) => {
                 write!(f, "rule |id| is missing or empty (description: {d:?})")
             }
-            ConfigErrorKind::NoRegexOrPath => {
+            Repr::NoRegexOrPath => {
                 write!(
                     f,
                     "both |regex| and |path| are empty, this rule will have no effect"
                 )
             }
-            ConfigErrorKind::Regex(e) => write!(f, "invalid regex: {e}"),
-            ConfigErrorKind::SecretGroup { group, max } => {
+            Repr::Regex(e) => write!(f, "invalid regex: {e}"),
+            Repr::SecretGroup { group, max } => {
                 write!(
                     f,
                     "invalid regex secret group {group}, max regex secret group {max}"
                 )
             }
-            ConfigErrorKind::EmptyAllowlist => write!(
+            Repr::EmptyAllowlist => write!(
                 f,
                 "allowlist must contain at least one check for: commits, paths, regexes, or stopwords"
             ),
-            ConfigErrorKind::OldAndNewAllowlist => write!(
+            Repr::OldAndNewAllowlist => write!(
                 f,
                 "the deprecated single allowlist ([allowlist] / [rules.allowlist]) cannot be used alongside [[allowlists]]"
             ),
-            ConfigErrorKind::UnknownRegexTarget(t) => write!(
+            Repr::UnknownRegexTarget(t) => write!(
                 f,
                 "unknown allowlist |regexTarget| '{t}' (expected secret, match or line)"
             ),
-            ConfigErrorKind::UnknownCondition(c) => {
+            Repr::UnknownCondition(c) => {
                 write!(
                     f,
                     "unknown allowlist |condition| '{c}' (expected AND or OR)"
                 )
             }
-            ConfigErrorKind::UnknownTargetRule(id) => {
+            Repr::UnknownTargetRule(id) => {
                 write!(f, "allowlist target rule ID '{id}' does not exist")
             }
-            ConfigErrorKind::Extend(e) => write!(f, "failed to load extended config: {e}"),
-            ConfigErrorKind::UnknownValue { field, value } => {
+            Repr::ExtendMissing(p) => {
+                write!(f, "failed to load extended config: {p}: no such file")
+            }
+            Repr::ExtendRead(file, e) => {
+                write!(f, "failed to load extended config: {}: {e}", file.display())
+            }
+            Repr::ExtendInvalid(file, e) => {
+                write!(f, "failed to load extended config: {}: {e}", file.display())
+            }
+            Repr::UnknownValue { field, value } => {
                 write!(f, "unknown {field} '{value}'")
             }
-            ConfigErrorKind::UnknownPack(p) => write!(
+            Repr::UnknownPack(p) => write!(
                 f,
                 "unknown rule pack '{p}' (built-in packs: secrets, crypto, threats, dockerfile)"
             ),
@@ -181,7 +233,15 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.repr {
+            Repr::Io(e) | Repr::ExtendRead(_, e) => Some(e),
+            Repr::ExtendInvalid(_, e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -305,8 +365,7 @@ impl RuleSet {
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(ConfigErrorKind::Io(e.to_string())).file(path))
+    std::fs::read_to_string(path).map_err(|e| ConfigError::new(Repr::Io(e)).file(path))
 }
 
 fn parse_validated(text: &str, origin: &Origin<'_>) -> Result<RuleSet, ConfigError> {
@@ -324,14 +383,14 @@ type Parsed = (Vec<Partial>, Vec<Allowlist>, bool);
 
 fn parse(text: &str, origin: &Origin<'_>, depth: usize) -> Result<Parsed, ConfigError> {
     let raw: RawConfig =
-        toml::from_str(text).map_err(|e| ConfigError::new(ConfigErrorKind::Toml(e.to_string())))?;
+        toml::from_str(text).map_err(|e| ConfigError::new(Repr::Toml(e.to_string())))?;
     let mut rules = Vec::with_capacity(raw.rules.len());
     for r in raw.rules {
         rules.push(convert_rule(r)?);
     }
     let mut allowlists = Vec::new();
     if raw.allowlist.is_some() && !raw.allowlists.is_empty() {
-        return Err(ConfigError::new(ConfigErrorKind::OldAndNewAllowlist));
+        return Err(ConfigError::new(Repr::OldAndNewAllowlist));
     }
     for a in raw.allowlist.into_iter().chain(raw.allowlists) {
         allowlists.push(convert_allowlist(a)?);
@@ -359,23 +418,16 @@ fn parse(text: &str, origin: &Origin<'_>, depth: usize) -> Result<Parsed, Config
         }
         out
     } else if let Some(p) = &ext.path {
-        let file = resolve_extend(p, origin).ok_or_else(|| {
-            ConfigError::new(ConfigErrorKind::Extend(format!("{p}: no such file")))
-        })?;
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            ConfigError::new(ConfigErrorKind::Extend(format!("{}: {e}", file.display())))
-        })?;
+        let file = resolve_extend(p, origin)
+            .ok_or_else(|| ConfigError::new(Repr::ExtendMissing(p.clone())))?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| ConfigError::new(Repr::ExtendRead(file.clone(), e)))?;
         let inner = Origin {
             file: Some(&file),
             root_dir: origin.root_dir,
         };
-        let (r, a, _) = parse(&text, &inner, depth + 1).map_err(|e| {
-            let msg = e.to_string();
-            ConfigError::new(ConfigErrorKind::Extend(format!(
-                "{}: {msg}",
-                file.display()
-            )))
-        })?;
+        let (r, a, _) = parse(&text, &inner, depth + 1)
+            .map_err(|e| ConfigError::new(Repr::ExtendInvalid(file.clone(), Box::new(e))))?;
         (r, a)
     } else {
         (Vec::new(), Vec::new())
@@ -450,14 +502,14 @@ fn resolve_extend(p: &str, origin: &Origin<'_>) -> Option<PathBuf> {
 fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
     let id = r.id.trim().to_owned();
     if id.is_empty() {
-        return Err(ConfigError::new(ConfigErrorKind::MissingId(
+        return Err(ConfigError::new(Repr::MissingId(
             (!r.description.is_empty()).then_some(r.description),
         )));
     }
     let err = |k| ConfigError::new(k).rule(&id);
     let category = match &r.category {
         Some(c) => Category::parse(c).ok_or_else(|| {
-            err(ConfigErrorKind::UnknownValue {
+            err(Repr::UnknownValue {
                 field: "category",
                 value: c.clone(),
             })
@@ -466,7 +518,7 @@ fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
     };
     let severity = match &r.severity {
         Some(s) => Severity::parse(s).ok_or_else(|| {
-            err(ConfigErrorKind::UnknownValue {
+            err(Repr::UnknownValue {
                 field: "severity",
                 value: s.clone(),
             })
@@ -483,12 +535,12 @@ fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
         }),
     };
     if r.allowlist.is_some() && !r.allowlists.is_empty() {
-        return Err(err(ConfigErrorKind::OldAndNewAllowlist));
+        return Err(err(Repr::OldAndNewAllowlist));
     }
     let mut allowlists = Vec::new();
     for a in r.allowlist.into_iter().chain(r.allowlists) {
         if !a.target_rules.is_empty() {
-            return Err(err(ConfigErrorKind::Toml(
+            return Err(err(Repr::Toml(
                 "targetRules is only valid in a global allowlist".into(),
             )));
         }
@@ -526,16 +578,14 @@ fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
 fn convert_allowlist(a: RawAllowlist) -> Result<Allowlist, ConfigError> {
     if a.regexes.is_empty() && a.paths.is_empty() && a.stopwords.is_empty() && a.commits.is_empty()
     {
-        return Err(ConfigError::new(ConfigErrorKind::EmptyAllowlist));
+        return Err(ConfigError::new(Repr::EmptyAllowlist));
     }
     let regex_target = match a.regex_target.as_deref() {
         None | Some("" | "secret") => RegexTarget::Secret,
         Some("match") => RegexTarget::Match,
         Some("line") => RegexTarget::Line,
         Some(other) => {
-            return Err(ConfigError::new(ConfigErrorKind::UnknownRegexTarget(
-                other.to_owned(),
-            )));
+            return Err(ConfigError::new(Repr::UnknownRegexTarget(other.to_owned())));
         }
     };
     let condition = match a
@@ -547,7 +597,7 @@ fn convert_allowlist(a: RawAllowlist) -> Result<Allowlist, ConfigError> {
         None | Some("" | "OR") => Condition::Or,
         Some("AND") => Condition::And,
         Some(_) => {
-            return Err(ConfigError::new(ConfigErrorKind::UnknownCondition(
+            return Err(ConfigError::new(Repr::UnknownCondition(
                 a.condition.unwrap_or_default(),
             )));
         }
@@ -578,9 +628,7 @@ fn validate(set: &mut RuleSet, extends: bool) -> Result<(), ConfigError> {
     let ids: HashSet<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
     for a in &mut set.allowlists {
         if let Some(missing) = a.target_rules.iter().find(|t| !ids.contains(t.as_str())) {
-            return Err(ConfigError::new(ConfigErrorKind::UnknownTargetRule(
-                missing.clone(),
-            )));
+            return Err(ConfigError::new(Repr::UnknownTargetRule(missing.clone())));
         }
     }
     for a in &mut set.allowlists {
@@ -594,24 +642,23 @@ fn validate_rule(rule: &mut Rule, extends: bool) -> Result<(), ConfigError> {
     let id = rule.id.clone();
     let err = |k| ConfigError::new(k).rule(&id);
     if rule.regex.is_none() && rule.path.is_none() && !extends {
-        return Err(err(ConfigErrorKind::NoRegexOrPath));
+        return Err(err(Repr::NoRegexOrPath));
     }
     if let Some(re) = &mut rule.regex {
         let (translated, groups) =
-            super::regex::translate_counting(re).map_err(|e| err(ConfigErrorKind::Regex(e)))?;
+            super::regex::translate_counting(re).map_err(|e| err(Repr::Regex(e)))?;
         *re = translated;
         if let Some(g) = rule.secret_group
             && g > groups
         {
-            return Err(err(ConfigErrorKind::SecretGroup {
+            return Err(err(Repr::SecretGroup {
                 group: g,
                 max: groups,
             }));
         }
     }
     if let Some(p) = &mut rule.path {
-        *p = super::regex::translate(p)
-            .map_err(|e| err(ConfigErrorKind::Regex(format!("path: {e}"))))?;
+        *p = super::regex::translate(p).map_err(|e| err(Repr::Regex(format!("path: {e}"))))?;
     }
     for a in &mut rule.allowlists {
         translate_allowlist(a).map_err(err)?;
@@ -619,10 +666,9 @@ fn validate_rule(rule: &mut Rule, extends: bool) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn translate_allowlist(a: &mut Allowlist) -> Result<(), ConfigErrorKind> {
+fn translate_allowlist(a: &mut Allowlist) -> Result<(), Repr> {
     for re in a.regexes.iter_mut().chain(a.paths.iter_mut()) {
-        *re = super::regex::translate(re)
-            .map_err(|e| ConfigErrorKind::Regex(format!("allowlist: {e}")))?;
+        *re = super::regex::translate(re).map_err(|e| Repr::Regex(format!("allowlist: {e}")))?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
-use super::config::{ConfigError, ConfigErrorKind};
+use super::config::{ConfigError, Repr};
 use super::regex::{LazyRegex, spans_lines};
 use super::rule::{Category, Condition, CryptoInfo, RegexTarget, RuleSet, Severity};
 
@@ -137,7 +137,7 @@ impl Rules {
         let global_allows = crate::exec::par_map(&set.allowlists, 8, compile_allow);
         for (a, compiled) in set.allowlists.iter().zip(global_allows) {
             let idx = allows.len();
-            allows.push(compiled.map_err(|e| ConfigError::new(ConfigErrorKind::Regex(e)))?);
+            allows.push(compiled.map_err(|e| ConfigError::new(Repr::Regex(e)))?);
             if a.target_rules.is_empty() && a.regexes.is_empty() && a.stopwords.is_empty() {
                 file_skips.push(idx);
             }
@@ -152,11 +152,10 @@ impl Rules {
         let mut keywordless = Vec::new();
         let mut path_only = Vec::new();
         for (i, r) in set.rules.iter().enumerate() {
-            let ri = u32::try_from(i).map_err(|_| {
-                ConfigError::new(ConfigErrorKind::Toml("more than 4 billion rules".into()))
-            })?;
+            let ri = u32::try_from(i)
+                .map_err(|_| ConfigError::new(Repr::Toml("more than 4 billion rules".into())))?;
             let err = |e: String| {
-                let mut ce = ConfigError::new(ConfigErrorKind::Regex(e));
+                let mut ce = ConfigError::new(Repr::Regex(e));
                 ce.set_rule(&r.id);
                 ce
             };
@@ -310,7 +309,7 @@ fn keyword_automaton(keywords: &[String]) -> Result<Option<AhoCorasick>, ConfigE
                 .build(keywords)
         })
         .map(Some)
-        .map_err(|e| ConfigError::new(ConfigErrorKind::Regex(format!("keywords: {e}"))))
+        .map_err(|e| ConfigError::new(Repr::Regex(format!("keywords: {e}"))))
 }
 
 fn refs(v: &[String]) -> Vec<&str> {

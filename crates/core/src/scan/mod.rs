@@ -31,7 +31,7 @@ mod scanner;
 mod suppress;
 mod walk;
 
-pub use cache::{CacheError, CachedFile, ScanCache};
+pub use cache::{CacheError, CacheErrorKind, CachedFile, ScanCache};
 pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
 pub use finding::{Finding, redact, shannon_entropy};
@@ -44,5 +44,5 @@ pub use request::{
 };
 pub use rule::{Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity};
 pub use scanner::{BINARY_PROBE, MAX_LINE, MULTILINE_WINDOW, OVERLAP, Scanner};
-pub use suppress::{SuppressError, Suppressions};
+pub use suppress::{SuppressError, SuppressErrorKind, Suppressions};
 pub use walk::{FileSink, TreeScanner, WalkOptions};

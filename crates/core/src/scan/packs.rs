@@ -1,6 +1,6 @@
 //! The built-in rule packs, embedded at build time from `crates/core/rules/*.toml`.
 
-use super::config::{ConfigError, ConfigErrorKind};
+use super::config::{ConfigError, Repr};
 use super::rule::RuleSet;
 
 /// The built-in packs, by name.
@@ -23,9 +23,10 @@ impl RuleSet {
     pub fn builtin(names: &[&str]) -> Result<RuleSet, ConfigError> {
         let mut set = RuleSet::default();
         for name in names {
-            let (_, text) = SOURCES.iter().find(|(n, _)| n == name).ok_or_else(|| {
-                ConfigError::new(ConfigErrorKind::UnknownPack((*name).to_owned()))
-            })?;
+            let (_, text) = SOURCES
+                .iter()
+                .find(|(n, _)| n == name)
+                .ok_or_else(|| ConfigError::new(Repr::UnknownPack((*name).to_owned())))?;
             set.append(RuleSet::from_toml(text)?);
         }
         Ok(set)

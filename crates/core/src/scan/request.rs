@@ -478,8 +478,8 @@ impl RequestError {
     /// Whether the cause was an I/O error (a file that could not be read).
     pub fn is_io(&self) -> bool {
         match &self.0 {
-            Repr::Config(e) => matches!(e.kind(), super::ConfigErrorKind::Io(_)),
-            Repr::Suppress(e) => matches!(e, SuppressError::Io { .. }),
+            Repr::Config(e) => e.is_io(),
+            Repr::Suppress(e) => e.is_io(),
             Repr::Invalid(_) => false,
         }
     }

@@ -7,24 +7,45 @@ use super::Finding;
 use super::finding::FINGERPRINT_HEX_LEN;
 
 /// Why a baseline or ignore file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SuppressError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+#[derive(Debug)]
+pub struct SuppressError {
+    path: PathBuf,
+    repr: Repr,
+}
+
+#[derive(Debug)]
+enum Repr {
+    Io(std::io::Error),
+    Baseline(String),
+}
+
+impl std::fmt::Display for SuppressError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        match &self.repr {
+            Repr::Io(e) => write!(f, "{path}: {e}"),
+            Repr::Baseline(message) => write!(f, "{path}: not a capstan JSON report ({message})"),
+        }
+    }
+}
+
+impl std::error::Error for SuppressError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.repr {
+            Repr::Io(e) => Some(e),
+            Repr::Baseline(_) => None,
+        }
+    }
+}
+
+/// What kind of thing went wrong in a [`SuppressError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SuppressErrorKind {
+    /// The file could not be read (the cause is the error's `source`).
+    Io,
     /// A baseline that is not a capstan JSON report.
-    #[error("{path}: not a capstan JSON report ({message})")]
-    Baseline {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        message: String,
-    },
+    Baseline,
 }
 
 /// Suppressing known findings: baselines (a previous JSON report) and ignore files.
@@ -52,11 +73,29 @@ pub struct Suppressions {
 }
 
 impl SuppressError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        SuppressError {
+            path: path.to_owned(),
+            repr: Repr::Io(source),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> SuppressErrorKind {
+        match self.repr {
+            Repr::Io(_) => SuppressErrorKind::Io,
+            Repr::Baseline(_) => SuppressErrorKind::Baseline,
+        }
+    }
+
     /// The baseline or ignore file at fault.
     pub fn path(&self) -> &Path {
-        match self {
-            SuppressError::Io { path, .. } | SuppressError::Baseline { path, .. } => path,
-        }
+        &self.path
+    }
+
+    /// Whether the file could not be read.
+    pub fn is_io(&self) -> bool {
+        self.kind() == SuppressErrorKind::Io
     }
 }
 
@@ -74,13 +113,10 @@ impl Suppressions {
     /// Suppresses every finding of a previous `capstan scan --format json` report (or a JSON
     /// array of findings, or JSON Lines).
     pub fn add_baseline(&mut self, path: &Path) -> Result<(), SuppressError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SuppressError::Io {
+        let text = std::fs::read_to_string(path).map_err(|e| SuppressError::io(path, e))?;
+        let bad = |message: String| SuppressError {
             path: path.to_owned(),
-            source,
-        })?;
-        let bad = |message: String| SuppressError::Baseline {
-            path: path.to_owned(),
-            message,
+            repr: Repr::Baseline(message),
         };
         let values: Vec<serde_json::Value> = match serde_json::from_str::<serde_json::Value>(&text)
         {
@@ -109,10 +145,7 @@ impl Suppressions {
 
     /// Adds the entries of an ignore file.
     pub fn add_ignore_file(&mut self, path: &Path) -> Result<(), SuppressError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SuppressError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| SuppressError::io(path, e))?;
         self.add_ignore_text(&text);
         Ok(())
     }
@@ -209,7 +242,36 @@ mod tests {
         let e = Suppressions::default()
             .add_baseline(&p)
             .expect_err("rejected");
-        assert!(e.to_string().contains("bad.json"), "{e}");
+        assert_eq!(
+            (e.kind(), e.path()),
+            (SuppressErrorKind::Baseline, p.as_path())
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: not a capstan JSON report (no \"findings\" array)",
+                p.display()
+            )
+        );
+        assert!(std::error::Error::source(&e).is_none());
+        let missing = dir.join("missing.json");
+        let e = Suppressions::default()
+            .add_ignore_file(&missing)
+            .expect_err("no such file");
+        assert_eq!(
+            (e.kind(), e.path()),
+            (SuppressErrorKind::Io, missing.as_path())
+        );
+        assert!(e.is_io());
+        let cause = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            cause.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+        assert_eq!(
+            Some(e.to_string()),
+            cause.map(|c| format!("{}: {c}", missing.display()))
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }
