@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use capstan::scan::scan_in_background;
 use capstan::tar::{
-    ByteObserver, Context, ContextError, ContextOptions, NoObserver, TarLimits, extract_limited,
+    ByteObserver, Context, ContextError, ContextErrorKind, ContextOptions, NoObserver, Stop,
+    TarLimits, extract_limited,
 };
 
 use crate::output::{Output, printable};
@@ -95,7 +96,7 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
         if args.gzip {
             let mut gz = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
             ctx.write_observed(&mut gz, observer)
-                .and_then(|n| gz.finish().map(|_| n).map_err(ContextError::Write))
+                .and_then(|n| gz.finish().map(|_| n).map_err(ContextError::write))
         } else {
             ctx.write_observed(&mut out, observer)
         }
@@ -119,11 +120,12 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
     }
     match written {
         Ok(_) => {}
-        Err(ContextError::Stopped { name, reason }) => {
+        Err(e) if e.kind() == ContextErrorKind::Stopped => {
             // `out` is dropped unfinished: a file output is removed, a pipe sees no tar end.
             eprintln!(
-                "capstan: {}: {reason}: the context was not finished",
-                printable(&name)
+                "capstan: {}: {}: the context was not finished",
+                printable(e.member().unwrap_or_default()),
+                e.stop().map_or("stopped", Stop::reason)
             );
             return Ok(ExitCode::from(1));
         }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use capstan::tar::{ExtractError, extract};
+use capstan::tar::{ExtractErrorKind, extract};
 
 struct Sandbox {
     root: PathBuf,
@@ -77,10 +77,15 @@ fn raw_tar(members: &[Member<'_>]) -> Vec<u8> {
 fn refused(s: &Sandbox, members: &[Member<'_>]) -> String {
     let err = extract(raw_tar(members).as_slice(), &s.dest()).expect_err("refused");
     assert!(s.outside().is_empty(), "written outside: {:?}", s.outside());
-    match err {
-        ExtractError::Refused { .. } => err.to_string(),
-        other => panic!("not a refusal: {other}"),
-    }
+    assert_eq!(
+        err.kind(),
+        ExtractErrorKind::Refused,
+        "not a refusal: {err}"
+    );
+    let msg = err.to_string();
+    let member = err.member().expect("a refusal names the member");
+    assert!(msg.starts_with(&format!("{member}: refused: ")), "{msg}");
+    msg
 }
 
 #[test]
@@ -156,7 +161,11 @@ fn truncated_archives_are_errors_and_stay_inside() {
     let s = Sandbox::new("truncated");
     let whole = raw_tar(&[member("a.txt", b"first\n"), member("b.txt", &[b'x'; 4000])]);
     let err = extract(&whole[..1024 + 1000], &s.dest()).expect_err("truncated");
-    assert!(matches!(err, ExtractError::Archive { .. }), "{err}");
+    assert_eq!(err.kind(), ExtractErrorKind::Archive, "{err}");
+    assert!(
+        std::error::Error::source(&err).is_some_and(<dyn std::error::Error>::is::<std::io::Error>),
+        "{err:?}"
+    );
     assert_eq!(
         std::fs::read(s.dest().join("a.txt")).expect("first member"),
         b"first\n"

@@ -6,7 +6,9 @@ use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
 
 use core_capstan::scan::scan_in_background;
-use core_capstan::tar::{ByteObserver, Context, ContextError, ContextOptions, NoObserver};
+use core_capstan::tar::{
+    ByteObserver, Context, ContextError, ContextErrorKind, ContextOptions, NoObserver,
+};
 
 use crate::{
     FfiError, boundary, c_path, capstan_findings, capstan_rules, capstan_status, handle, out_param,
@@ -20,9 +22,9 @@ pub type capstan_write_fn =
 
 impl From<ContextError> for FfiError {
     fn from(e: ContextError) -> Self {
-        let status = match e {
-            ContextError::Ignore { .. } => capstan_status::CAPSTAN_ERR_CONFIG,
-            ContextError::Stopped { .. } => capstan_status::CAPSTAN_ERR_FINDINGS_LIMIT,
+        let status = match e.kind() {
+            ContextErrorKind::Ignore => capstan_status::CAPSTAN_ERR_CONFIG,
+            ContextErrorKind::Stopped => capstan_status::CAPSTAN_ERR_FINDINGS_LIMIT,
             _ => capstan_status::CAPSTAN_ERR_IO,
         };
         FfiError::new(status, e.to_string())
@@ -102,7 +104,7 @@ fn write_buffered(
 ) -> Result<(), ContextError> {
     let mut out = BufWriter::with_capacity(64 << 10, out);
     ctx.write_observed(&mut out, observer)?;
-    out.flush().map_err(ContextError::Write)
+    out.flush().map_err(ContextError::write)
 }
 
 /// Writes the build context of `dir` as a tar to the open descriptor `fd` (a file or a pipe;
@@ -193,7 +195,7 @@ pub unsafe extern "C" fn capstan_context_write_scan(
                 capstan_findings::new(findings, &[]).give_to(out);
                 Ok(())
             }
-            Err(e @ ContextError::Stopped { .. }) => {
+            Err(e) if e.kind() == ContextErrorKind::Stopped => {
                 capstan_findings::new(findings, &[]).give_to(out);
                 Err(e.into())
             }

@@ -10,7 +10,7 @@ use crate::tar::{ByteObserver, Stop};
 ///
 /// ```
 /// use capstan::scan::{ContextScan, RuleSet, Rules};
-/// use capstan::tar::{Context, ContextError, ContextOptions};
+/// use capstan::tar::{Context, ContextErrorKind, ContextOptions};
 ///
 /// let dir = std::env::temp_dir().join(format!("capstan-doc-ctxscan-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
@@ -21,7 +21,8 @@ use crate::tar::{ByteObserver, Stop};
 ///
 /// let mut scan = ContextScan::new(&rules).fail_on_findings(true);
 /// let err = ctx.write_observed(std::io::sink(), &mut scan).unwrap_err();
-/// assert!(matches!(err, ContextError::Stopped { .. }), "the tar is left unfinished");
+/// assert_eq!(err.kind(), ContextErrorKind::Stopped, "the tar is left unfinished");
+/// assert_eq!(err.member(), Some(".env"));
 /// assert_eq!(scan.findings()[0].path, ".env");
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -21,10 +21,26 @@ use regex_automata::meta::Regex;
 pub struct DockerIgnoreError {
     line: usize,
     pattern: String,
+    kind: DockerIgnoreErrorKind,
     message: &'static str,
 }
 
+/// What kind of thing is wrong with a pattern in a [`DockerIgnoreError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DockerIgnoreErrorKind {
+    /// Not valid glob syntax (an unclosed `[`, an empty class, a trailing `\`).
+    Syntax,
+    /// A `!` with no pattern after it.
+    EmptyException,
+}
+
 impl DockerIgnoreError {
+    /// What is wrong with the pattern.
+    pub fn kind(&self) -> DockerIgnoreErrorKind {
+        self.kind
+    }
+
     /// The 1-based line of the bad pattern.
     pub fn line(&self) -> usize {
         self.line
@@ -103,20 +119,25 @@ impl DockerIgnore {
             if exception {
                 p = p[1..].trim();
             }
-            let err = |message| DockerIgnoreError {
+            let err = |kind, message| DockerIgnoreError {
                 line: i + 1,
                 pattern: raw.trim().to_owned(),
+                kind,
                 message,
             };
             if p.is_empty() {
-                return Err(err("an exception (`!`) needs a pattern"));
+                return Err(err(
+                    DockerIgnoreErrorKind::EmptyException,
+                    "an exception (`!`) needs a pattern",
+                ));
             }
+            let syntax = |message| err(DockerIgnoreErrorKind::Syntax, message);
             let mut cleaned = clean(p);
             if cleaned.len() > 1 && cleaned.starts_with('/') {
                 cleaned.remove(0);
             }
-            validate(&cleaned).map_err(err)?;
-            let kind = compile(&cleaned).map_err(err)?;
+            validate(&cleaned).map_err(syntax)?;
+            let kind = compile(&cleaned).map_err(syntax)?;
             patterns.push(Pattern {
                 cleaned,
                 exception,
@@ -408,6 +429,13 @@ mod tests {
         for bad in ["[", "a[]", "[a-]", "x\\", "[-a]", "!"] {
             let e = DockerIgnore::parse(&format!("ok\n# c\n{bad}\n")).expect_err(bad);
             assert_eq!(e.line(), 3, "{bad}: {e}");
+            assert_eq!(e.pattern(), bad);
+            let kind = if bad == "!" {
+                DockerIgnoreErrorKind::EmptyException
+            } else {
+                DockerIgnoreErrorKind::Syntax
+            };
+            assert_eq!(e.kind(), kind, "{bad}: {e}");
             assert!(e.to_string().contains("line 3"), "{e}");
         }
         assert!(DockerIgnore::parse("[]]\n[^a]\n\\[\n").is_err());

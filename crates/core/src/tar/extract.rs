@@ -17,40 +17,77 @@ use super::archive::{ArchiveError, ArchiveReader, Member};
 
 /// Why an archive was not (completely) extracted.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ExtractError {
-    /// A member that would write outside the target, or a kind that is never extracted.
+#[error(transparent)]
+pub struct ExtractError(Repr);
+
+#[derive(Debug, thiserror::Error)]
+enum Repr {
     #[error("{member}: refused: {reason}")]
     Refused {
-        /// The member's name as stored.
         member: String,
-        /// Why.
         reason: &'static str,
     },
-    /// The archive is truncated or malformed.
     #[error("bad archive{}: {source}", member.as_deref().map(|m| format!(" at {m}")).unwrap_or_default())]
     Archive {
-        /// The member being read, if any.
         member: Option<String>,
-        /// The cause.
         source: io::Error,
     },
-    /// Writing into the target failed.
     #[error("{path}: {source}")]
-    Write {
-        /// The file or directory.
-        path: PathBuf,
-        /// The cause.
-        source: io::Error,
-    },
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// What kind of thing went wrong in an [`ExtractError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExtractErrorKind {
+    /// A member that would write outside the target, or a kind that is never extracted.
+    Refused,
+    /// The archive is truncated, malformed or beyond its limits (the cause is the error's
+    /// `source`).
+    Archive,
+    /// Writing into the target failed (the cause is the error's `source`).
+    Write,
+}
+
+impl ExtractError {
+    /// What went wrong.
+    pub fn kind(&self) -> ExtractErrorKind {
+        match self.0 {
+            Repr::Refused { .. } => ExtractErrorKind::Refused,
+            Repr::Archive { .. } => ExtractErrorKind::Archive,
+            Repr::Write { .. } => ExtractErrorKind::Write,
+        }
+    }
+
+    /// The member at fault, its name as stored: the one refused, or the one being read when
+    /// the archive broke.
+    pub fn member(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Refused { member, .. } => Some(member),
+            Repr::Archive { member, .. } => member.as_deref(),
+            Repr::Write { .. } => None,
+        }
+    }
+
+    /// The file or directory that could not be written.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.0 {
+            Repr::Write { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    fn write(path: PathBuf, source: io::Error) -> Self {
+        ExtractError(Repr::Write { path, source })
+    }
 }
 
 impl From<ArchiveError> for ExtractError {
     fn from(e: ArchiveError) -> Self {
-        ExtractError::Archive {
+        ExtractError(Repr::Archive {
             member: e.member,
             source: e.source,
-        }
+        })
     }
 }
 
@@ -95,7 +132,7 @@ pub fn extract<R: Read>(archive: R, dest: &Path) -> Result<Extracted, ExtractErr
 /// [`extract`] within `limits`. A gzip-compressed archive (`.tar.gz`, `.tgz`) is recognised
 /// by its first bytes and decompressed as it streams. An archive with more members or member bytes than they allow,
 /// or a PAX / GNU long-name extension larger than they allow, stops with
-/// [`ExtractError::Archive`] naming the limit (what was extracted before it stays, inside
+/// an [`ExtractError`] of kind [`Archive`](ExtractErrorKind::Archive) naming the limit (what was extracted before it stays, inside
 /// `dest`).
 ///
 /// ```
@@ -121,9 +158,11 @@ pub fn extract_limited<R: Read>(
     limits: TarLimits,
 ) -> Result<Extracted, ExtractError> {
     let mut archive = io::BufReader::new(archive);
-    let head = io::BufRead::fill_buf(&mut archive).map_err(|source| ExtractError::Archive {
-        member: None,
-        source,
+    let head = io::BufRead::fill_buf(&mut archive).map_err(|source| {
+        ExtractError(Repr::Archive {
+            member: None,
+            source,
+        })
     })?;
     if head.starts_with(&GZIP_MAGIC) {
         extract_tar(flate2::read::MultiGzDecoder::new(archive), dest, limits)
@@ -154,7 +193,7 @@ fn extract_tar<R: Read>(
     // Directory modes last (a read-only directory still received its files), deepest first.
     dir_modes.sort_by(|a, b| b.0.cmp(&a.0));
     for (dir, mode) in dir_modes {
-        set_mode(&dir, mode).map_err(|source| ExtractError::Write { path: dir, source })?;
+        set_mode(&dir, mode).map_err(|source| ExtractError::write(dir, source))?;
     }
     result.map(|()| done)
 }
@@ -168,9 +207,11 @@ fn unpack<R: Read>(
     known: &mut Verified,
 ) -> Result<(), ExtractError> {
     let name = member.name().into_owned();
-    let refuse = |reason| ExtractError::Refused {
-        member: name.clone(),
-        reason,
+    let refuse = |reason| {
+        ExtractError(Repr::Refused {
+            member: name.clone(),
+            reason,
+        })
     };
     let rel =
         safe_relative(member.name_bytes()).ok_or_else(|| refuse("absolute name or `..` escape"))?;
@@ -183,10 +224,7 @@ fn unpack<R: Read>(
         None => refuse("a parent is not a directory"),
     })?;
     let mode = member.mode().unwrap_or(0o644) & 0o777;
-    let write = |source| ExtractError::Write {
-        path: target.clone(),
-        source,
-    };
+    let write = |source| ExtractError::write(target.clone(), source);
     match member.kind() {
         ::tar::EntryType::Directory => {
             mkdirs(dest, &rel, known).map_err(write)?;

@@ -10,8 +10,9 @@ mod guard;
 
 pub(crate) use archive::ArchiveReader;
 pub use context::{
-    ByteObserver, Context, ContextError, ContextOptions, ContextReader, NoObserver, Skipped, Stop,
+    ByteObserver, Context, ContextError, ContextErrorKind, ContextOptions, ContextReader,
+    NoObserver, Skipped, Stop,
 };
-pub use dockerignore::{DockerIgnore, DockerIgnoreError};
-pub use extract::{ExtractError, Extracted, extract, extract_limited};
+pub use dockerignore::{DockerIgnore, DockerIgnoreError, DockerIgnoreErrorKind};
+pub use extract::{ExtractError, ExtractErrorKind, Extracted, extract, extract_limited};
 pub use guard::TarLimits;

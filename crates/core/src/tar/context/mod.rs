@@ -17,53 +17,126 @@ use select::clean;
 
 /// Why a context could not be built or written.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ContextError {
-    /// The `.dockerignore` has a bad pattern.
+#[error(transparent)]
+pub struct ContextError(Repr);
+
+#[derive(Debug, thiserror::Error)]
+enum Repr {
     #[error("{path}: {source}")]
     Ignore {
-        /// The `.dockerignore` file.
         path: PathBuf,
-        /// The bad line.
         source: DockerIgnoreError,
     },
-    /// A file or directory could not be read.
     #[error("{path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: io::Error,
-    },
-    /// A file changed size while it was being copied: the tar would be corrupt.
+    Read { path: PathBuf, source: io::Error },
     #[error("{path}: changed while being read ({expected} bytes expected, {actual} found)")]
     Changed {
-        /// The file.
         path: PathBuf,
-        /// Its size when the entry's header was written.
         expected: u64,
-        /// What could be read.
         actual: u64,
     },
-    /// The Dockerfile named (or the default one) does not exist or is not a file.
     #[error("{}: cannot locate the Dockerfile (name it with -f)", path.display())]
-    NoDockerfile {
-        /// Where it was looked for.
-        path: PathBuf,
-    },
-    /// The output could not be written.
+    NoDockerfile { path: PathBuf },
     #[error("writing the context: {0}")]
     Write(#[source] io::Error),
+    #[error("{name}: {reason}; the context was not finished")]
+    Stopped { name: String, reason: Stop },
+}
+
+/// What kind of thing went wrong in a [`ContextError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContextErrorKind {
+    /// The `.dockerignore` has a bad pattern (the [`DockerIgnoreError`] is the error's
+    /// `source`).
+    Ignore,
+    /// A file or directory could not be read (the cause is the error's `source`).
+    Read,
+    /// A file changed size while it was being copied: the tar would be corrupt.
+    Changed,
+    /// The Dockerfile named (or the default one) does not exist or is not a file.
+    NoDockerfile,
+    /// The output could not be written (the cause is the error's `source`).
+    Write,
     /// The observer stopped the context after a file (e.g. a secret was found in it); the
     /// tar ends in an invalid block so that every consumer fails on it instead of taking it for
     /// a whole context.
-    #[error("{name}: {reason}; the context was not finished")]
-    Stopped {
-        /// The member after which the observer stopped.
-        name: String,
-        /// The observer's reason.
-        reason: Stop,
-    },
+    Stopped,
+}
+
+impl ContextError {
+    /// The output could not be written: for a caller that finishes the output itself (a
+    /// compressor's trailer, a final flush) and reports it as the context's own write error.
+    pub fn write(source: io::Error) -> Self {
+        ContextError(Repr::Write(source))
+    }
+
+    pub(super) fn read(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        ContextError(Repr::Read {
+            path: path.into(),
+            source,
+        })
+    }
+
+    pub(super) fn ignore(path: PathBuf, source: DockerIgnoreError) -> Self {
+        ContextError(Repr::Ignore { path, source })
+    }
+
+    pub(super) fn changed(path: &Path, expected: u64, actual: u64) -> Self {
+        ContextError(Repr::Changed {
+            path: path.to_owned(),
+            expected,
+            actual,
+        })
+    }
+
+    pub(super) fn stopped(name: impl Into<String>, reason: Stop) -> Self {
+        ContextError(Repr::Stopped {
+            name: name.into(),
+            reason,
+        })
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ContextErrorKind {
+        match self.0 {
+            Repr::Ignore { .. } => ContextErrorKind::Ignore,
+            Repr::Read { .. } => ContextErrorKind::Read,
+            Repr::Changed { .. } => ContextErrorKind::Changed,
+            Repr::NoDockerfile { .. } => ContextErrorKind::NoDockerfile,
+            Repr::Write(_) => ContextErrorKind::Write,
+            Repr::Stopped { .. } => ContextErrorKind::Stopped,
+        }
+    }
+
+    /// The file at fault: the `.dockerignore`, the file that could not be read or changed,
+    /// where the Dockerfile was looked for.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.0 {
+            Repr::Ignore { path, .. }
+            | Repr::Read { path, .. }
+            | Repr::Changed { path, .. }
+            | Repr::NoDockerfile { path } => Some(path),
+            Repr::Write(_) | Repr::Stopped { .. } => None,
+        }
+    }
+
+    /// For a stopped context, the member after which the observer stopped (`the context`
+    /// when it stopped once every file was written).
+    pub fn member(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Stopped { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// For a stopped context, the observer's reason.
+    pub fn stop(&self) -> Option<&Stop> {
+        match &self.0 {
+            Repr::Stopped { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
 }
 
 /// Why a [`ByteObserver`] stopped the context (e.g. "found github-classic-pat at line 3").
@@ -170,10 +243,7 @@ impl ContextOptions {
         let absolute = |p: &Path| {
             std::path::absolute(p)
                 .map(|a| clean(&a))
-                .map_err(|source| ContextError::Read {
-                    path: p.to_owned(),
-                    source,
-                })
+                .map_err(|source| ContextError::read(p, source))
         };
         let dir = absolute(dir)?;
         let file = match file {
@@ -184,17 +254,19 @@ impl ContextOptions {
             None => dir.join("Dockerfile"),
         };
         if !file.is_file() {
-            return Err(ContextError::NoDockerfile { path: file });
+            return Err(ContextError(Repr::NoDockerfile { path: file }));
         }
         match file.strip_prefix(&dir) {
             Ok(rel) => {
                 // Tar names here are UTF-8; a lossy name would send a file that isn't there.
-                let name = rel.to_str().ok_or_else(|| ContextError::Read {
-                    path: file.clone(),
-                    source: io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "the Dockerfile's name is not UTF-8",
-                    ),
+                let name = rel.to_str().ok_or_else(|| {
+                    ContextError::read(
+                        &file,
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "the Dockerfile's name is not UTF-8",
+                        ),
+                    )
                 })?;
                 self.dockerfile = Some(name.replace('\\', "/"));
                 self.external_dockerfile = None;

@@ -51,7 +51,7 @@ impl Context {
                 };
                 let result = self
                     .write_to(&mut w)
-                    .and_then(|_| w.send().map_err(ContextError::Write));
+                    .and_then(|_| w.send().map_err(ContextError::write));
                 if let Err(e) = result {
                     let _ = tx.send(Err(e));
                 }
@@ -60,7 +60,7 @@ impl Context {
             Ok(t) => Some(t),
             Err(e) => {
                 // The queue is empty: this never blocks.
-                let _ = on_failure.send(Err(ContextError::Write(e)));
+                let _ = on_failure.send(Err(ContextError::write(e)));
                 None
             }
         };

@@ -14,20 +14,11 @@ impl Context {
     pub fn select(dir: &Path, opts: &ContextOptions) -> Result<Context, ContextError> {
         let ignore_path = dir.join(".dockerignore");
         let ignore = match std::fs::read(&ignore_path) {
-            Ok(bytes) => {
-                DockerIgnore::parse(&String::from_utf8_lossy(&bytes)).map_err(|source| {
-                    ContextError::Ignore {
-                        path: ignore_path.clone(),
-                        source,
-                    }
-                })?
-            }
+            Ok(bytes) => DockerIgnore::parse(&String::from_utf8_lossy(&bytes))
+                .map_err(|source| ContextError::ignore(ignore_path.clone(), source))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => DockerIgnore::default(),
             Err(source) => {
-                return Err(ContextError::Read {
-                    path: ignore_path,
-                    source,
-                });
+                return Err(ContextError::read(ignore_path, source));
             }
         };
         let dockerfile = opts.dockerfile.as_deref().unwrap_or("Dockerfile");
@@ -71,10 +62,7 @@ impl Context {
         relink(&mut entries);
         let mut dockerfile_name = dockerfile.to_owned();
         if let Some(path) = &opts.external_dockerfile {
-            let read = |source| ContextError::Read {
-                path: path.clone(),
-                source,
-            };
+            let read = |source| ContextError::read(path, source);
             let bytes = std::fs::read(path).map_err(read)?;
             let meta = std::fs::metadata(path).map_err(read)?;
             let hash = blake3::hash(&bytes).to_hex();
@@ -146,10 +134,7 @@ impl Walk<'_> {
         rel_raw: &[u8],
         pending: &mut Vec<(PathBuf, String, Vec<u8>)>,
     ) -> Result<(), ContextError> {
-        let read = |source| ContextError::Read {
-            path: dir.to_owned(),
-            source,
-        };
+        let read = |source| ContextError::read(dir, source);
         let mut children: Vec<(Vec<u8>, PathBuf)> = std::fs::read_dir(dir)
             .map_err(read)?
             .map(|e| e.map(|e| (os_bytes(&e.file_name()), e.path())))
@@ -163,10 +148,8 @@ impl Walk<'_> {
             } else {
                 (format!("{rel}/{name}"), [rel_raw, b"/", &raw_name].concat())
             };
-            let meta = std::fs::symlink_metadata(&path).map_err(|source| ContextError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let meta = std::fs::symlink_metadata(&path)
+                .map_err(|source| ContextError::read(&path, source))?;
             let always = self.always.contains(&child.as_str());
             let excluded = !always && self.ignore.is_excluded(&child, meta.is_dir());
             if meta.is_dir() {
@@ -182,10 +165,8 @@ impl Walk<'_> {
                 continue;
             }
             let kind = if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&path).map_err(|source| ContextError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+                let target = std::fs::read_link(&path)
+                    .map_err(|source| ContextError::read(&path, source))?;
                 Kind::Symlink {
                     target: os_bytes(target.as_os_str()),
                 }

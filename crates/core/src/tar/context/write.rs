@@ -37,26 +37,20 @@ impl Context {
                 written += copy_exact(&e.path, size, &mut out, &mut buf, observer)?;
                 let pad = padding(size);
                 out.write_all(&[0u8; 512][..pad])
-                    .map_err(ContextError::Write)?;
+                    .map_err(ContextError::write)?;
                 written += pad as u64;
                 if let Err(reason) = observer.end() {
                     poison(&mut out);
-                    return Err(ContextError::Stopped {
-                        name: e.name.clone(),
-                        reason,
-                    });
+                    return Err(ContextError::stopped(e.name.clone(), reason));
                 }
             }
         }
         if let Err(reason) = observer.finish() {
             poison(&mut out);
-            return Err(ContextError::Stopped {
-                name: "the context".to_owned(),
-                reason,
-            });
+            return Err(ContextError::stopped("the context", reason));
         }
-        out.write_all(&[0u8; 1024]).map_err(ContextError::Write)?;
-        out.flush().map_err(ContextError::Write)?;
+        out.write_all(&[0u8; 1024]).map_err(ContextError::write)?;
+        out.flush().map_err(ContextError::write)?;
         Ok(written + 1024)
     }
 
@@ -93,10 +87,7 @@ impl Context {
         if let Some(target) = link {
             if target.len() <= 100 {
                 h.set_link_name_literal(target)
-                    .map_err(|source| ContextError::Read {
-                        path: e.path.clone(),
-                        source,
-                    })?;
+                    .map_err(|source| ContextError::read(&e.path, source))?;
             } else {
                 pax.push(("linkpath", target.to_vec()));
             }
@@ -106,7 +97,7 @@ impl Context {
         if !pax.is_empty() {
             written += write_pax(out, &e.name, &pax, self.mtime)?;
         }
-        out.write_all(h.as_bytes()).map_err(ContextError::Write)?;
+        out.write_all(h.as_bytes()).map_err(ContextError::write)?;
         Ok(written + 512)
     }
 }
@@ -155,11 +146,11 @@ fn write_pax<W: Write>(
     let short: String = name.chars().filter(|&c| c != '/').take(80).collect();
     set_truncated_name(&mut h, format!("PaxHeaders/{short}").as_bytes());
     h.set_cksum();
-    out.write_all(h.as_bytes()).map_err(ContextError::Write)?;
-    out.write_all(&body).map_err(ContextError::Write)?;
+    out.write_all(h.as_bytes()).map_err(ContextError::write)?;
+    out.write_all(&body).map_err(ContextError::write)?;
     let pad = padding(body.len() as u64);
     out.write_all(&[0u8; 512][..pad])
-        .map_err(ContextError::Write)?;
+        .map_err(ContextError::write)?;
     Ok(512 + body.len() as u64 + pad as u64)
 }
 
@@ -184,39 +175,28 @@ fn copy_exact<W: Write>(
     buf: &mut [u8],
     observer: &mut dyn ByteObserver,
 ) -> Result<u64, ContextError> {
-    let read_err = |source| ContextError::Read {
-        path: path.to_owned(),
-        source,
-    };
+    let read_err = |source| ContextError::read(path, source);
     let mut f = std::fs::File::open(path).map_err(read_err)?;
     let mut left = size;
     while left > 0 {
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = match f.read(&mut buf[..want]) {
             Ok(0) => {
-                return Err(ContextError::Changed {
-                    path: path.to_owned(),
-                    expected: size,
-                    actual: size - left,
-                });
+                return Err(ContextError::changed(path, size, size - left));
             }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(read_err(e)),
         };
         observer.bytes(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(ContextError::Write)?;
+        out.write_all(&buf[..n]).map_err(ContextError::write)?;
         left -= n as u64;
     }
     // One more byte would mean the file grew.
     let mut probe = [0u8; 1];
     match f.read(&mut probe) {
         Ok(0) => Ok(size),
-        Ok(_) => Err(ContextError::Changed {
-            path: path.to_owned(),
-            expected: size,
-            actual: size + 1,
-        }),
+        Ok(_) => Err(ContextError::changed(path, size, size + 1)),
         Err(e) => Err(read_err(e)),
     }
 }
