@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use capstan::auth::{AuthError, Credentials, ImageRef, Resolver, Secret, Source};
+use capstan::auth::{AuthErrorKind, Credentials, ImageRef, Resolver, Secret, Source};
 
 mod common;
 
@@ -159,10 +159,18 @@ fn helper_failures_are_errors_never_anonymous() {
     );
     let r = e.resolver(&[&cfg]);
     let err = r.resolve(&image("a.io/x")).expect_err("fails");
+    assert_eq!(
+        (err.kind(), err.helper()),
+        (AuthErrorKind::Helper, Some("broken"))
+    );
     assert!(err.to_string().contains("keychain locked"), "{err}");
     let started = std::time::Instant::now();
     let err = r.resolve(&image("b.io/x")).expect_err("times out");
-    assert!(matches!(err, AuthError::Timeout { .. }), "{err}");
+    assert_eq!(
+        (err.kind(), err.helper()),
+        (AuthErrorKind::Timeout, Some("slow")),
+        "{err}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "killed, not waited for"
@@ -172,8 +180,9 @@ fn helper_failures_are_errors_never_anonymous() {
         "names the helper and the limit: {err}"
     );
     let err = r.resolve(&image("c.io/x")).expect_err("missing");
-    assert!(
-        matches!(err, AuthError::HelperMissing(ref h) if h == "missing"),
+    assert_eq!(
+        (err.kind(), err.helper()),
+        (AuthErrorKind::HelperMissing, Some("missing")),
         "{err}"
     );
     assert!(
@@ -259,6 +268,8 @@ fn corrupt_files_are_errors_naming_the_file_without_secrets() {
         .resolver(&[&cfg])
         .resolve(&image("x.io/a"))
         .expect_err("corrupt");
+    assert_eq!(err.kind(), AuthErrorKind::Config, "{err}");
+    assert_eq!(err.path(), Some(cfg.as_path()));
     assert!(err.to_string().contains("config.json"), "{err}");
     let bad = e.file(
         "bad.json",
@@ -268,6 +279,7 @@ fn corrupt_files_are_errors_naming_the_file_without_secrets() {
         .resolver(&[&bad])
         .resolve(&image("x.io/a"))
         .expect_err("no colon");
+    assert_eq!(err.kind(), AuthErrorKind::Config, "{err}");
     assert!(!err.to_string().contains("secret-value"), "{err}");
 }
 
@@ -560,9 +572,9 @@ fn child_helpers_leave_sigchld_alone() {
         assert_eq!(got.credentials, basic("u", "s"));
     }
     let err = r.resolve(&image("b.io/x")).expect_err("times out");
-    assert!(matches!(err, AuthError::Timeout { .. }), "{err}");
+    assert_eq!(err.kind(), AuthErrorKind::Timeout, "{err}");
     let err = r.resolve(&image("c.io/x")).expect_err("missing");
-    assert!(matches!(err, AuthError::HelperMissing(_)), "{err}");
+    assert_eq!(err.kind(), AuthErrorKind::HelperMissing, "{err}");
     // No handler was installed (wait-timeout's would be here now, and a Go host that loads
     // libcapstan dies of one without SA_ONSTACK): SIGCHLD is as the process had it.
     let a = sigchld_action();
@@ -586,9 +598,14 @@ fn child_helper_wait_with_sigchld_ignored() {
         .resolver(&[&cfg])
         .resolve(&image("a.io/x"))
         .expect_err("no exit status can be read");
-    assert!(
-        matches!(err, AuthError::Helper { ref helper, .. } if helper == "ok"),
+    assert_eq!(
+        (err.kind(), err.helper()),
+        (AuthErrorKind::Helper, Some("ok")),
         "{err}"
+    );
+    assert!(
+        std::error::Error::source(&err).is_some_and(<dyn std::error::Error>::is::<std::io::Error>),
+        "the wait's error is kept: {err:?}"
     );
     #[cfg(any(target_os = "linux", target_os = "android"))]
     assert!(err.to_string().contains("SIGCHLD ignored"), "{err}");

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use capstan::auth::{Check, Credentials, ImageRef, Secret, check};
+use capstan::auth::{Check, CheckErrorKind, Credentials, ImageRef, Secret, check};
 
 /// Serves `/v2/` (Bearer only) and `/token` (Basic `alice:s3cret`, or refresh token
 /// `id-tok`) until the test ends; counts token requests.
@@ -112,5 +112,25 @@ fn bearer_challenges_are_followed_and_tokens_cached_until_they_expire() {
     assert_eq!(
         check(&image, &Credentials::Anonymous, false).expect("checks"),
         Check::Denied
+    );
+}
+
+#[test]
+fn an_unreachable_registry_is_a_network_error_naming_it() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let image: ImageRef = format!("127.0.0.1:{port}/team/app")
+        .parse()
+        .expect("reference");
+    let err = check(&image, &Credentials::Anonymous, false).expect_err("nothing listens");
+    assert_eq!(err.kind(), CheckErrorKind::Network, "{err}");
+    assert_eq!(err.registry(), format!("127.0.0.1:{port}"));
+    assert!(
+        err.to_string().starts_with(&format!(
+            "127.0.0.1:{port}: GET http://127.0.0.1:{port}/v2/: "
+        )),
+        "{err}"
     );
 }

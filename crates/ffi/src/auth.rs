@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 
-use core_capstan::auth::{AuthCache, AuthError, ImageRef, Resolver};
+use core_capstan::auth::{AuthCache, AuthError, AuthErrorKind, ImageRef, Resolver};
 
 use crate::{FfiError, boundary, c_text, capstan_status, give_string, out_param, put};
 
@@ -29,9 +29,9 @@ fn cache() -> Arc<AuthCache> {
 
 impl From<&AuthError> for FfiError {
     fn from(e: &AuthError) -> Self {
-        let status = match e {
-            AuthError::Config { .. } => capstan_status::CAPSTAN_ERR_CONFIG,
-            AuthError::Read { .. } => capstan_status::CAPSTAN_ERR_IO,
+        let status = match e.kind() {
+            AuthErrorKind::Config => capstan_status::CAPSTAN_ERR_CONFIG,
+            AuthErrorKind::Read => capstan_status::CAPSTAN_ERR_IO,
             _ => capstan_status::CAPSTAN_ERR_OTHER,
         };
         FfiError::new(status, e.to_string())

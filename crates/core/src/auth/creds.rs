@@ -286,43 +286,94 @@ pub struct Resolved {
 
 /// Why credentials could not be resolved. Never carries a secret.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// A config file is not valid JSON of the expected shape.
+#[error(transparent)]
+pub struct AuthError(Repr);
+
+#[derive(Debug, thiserror::Error)]
+enum Repr {
+    /// `message` is from the JSON parser; no values are quoted.
     #[error("{path}: {message}")]
-    Config {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong (from the JSON parser; no values are quoted).
-        message: String,
-    },
-    /// A config file could not be read.
+    Config { path: PathBuf, message: String },
     #[error("{path}: {source}")]
     Read {
-        /// The file.
         path: PathBuf,
-        /// The cause.
         source: std::io::Error,
     },
-    /// A configured credential helper is not on `PATH`.
     #[error("docker-credential-{0}: credential helper not found on PATH")]
     HelperMissing(String),
-    /// A helper failed; its message is kept (helpers don't print secrets on failure).
+    /// `message` is what the helper said (helpers don't print secrets on failure) or what
+    /// went wrong running it; `source` the I/O error when there was one.
     #[error("docker-credential-{helper}: {message}")]
     Helper {
-        /// The helper's name.
         helper: String,
-        /// What it said, or what went wrong running it.
         message: String,
+        source: Option<std::io::Error>,
     },
-    /// A helper did not answer in time and was killed.
     #[error("docker-credential-{helper}: no answer within {timeout:?}; killed")]
-    Timeout {
-        /// The helper's name.
-        helper: String,
-        /// The limit.
-        timeout: Duration,
-    },
+    Timeout { helper: String, timeout: Duration },
+}
+
+/// What kind of thing went wrong in an [`AuthError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// A config file is not valid JSON of the expected shape.
+    Config,
+    /// A config file could not be read (the cause is the error's `source`).
+    Read,
+    /// A configured credential helper is not on `PATH`.
+    HelperMissing,
+    /// A helper failed; its message is kept (helpers don't print secrets on failure). When it
+    /// could not be run or waited for, the I/O error is the error's `source`.
+    Helper,
+    /// A helper did not answer in time and was killed.
+    Timeout,
+}
+
+impl AuthError {
+    fn config(path: &Path, message: String) -> Self {
+        AuthError(Repr::Config {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    fn helper_failed(helper: &str, message: String, source: Option<std::io::Error>) -> Self {
+        AuthError(Repr::Helper {
+            helper: helper.to_owned(),
+            message,
+            source,
+        })
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> AuthErrorKind {
+        match self.0 {
+            Repr::Config { .. } => AuthErrorKind::Config,
+            Repr::Read { .. } => AuthErrorKind::Read,
+            Repr::HelperMissing(_) => AuthErrorKind::HelperMissing,
+            Repr::Helper { .. } => AuthErrorKind::Helper,
+            Repr::Timeout { .. } => AuthErrorKind::Timeout,
+        }
+    }
+
+    /// The config file at fault.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.0 {
+            Repr::Config { path, .. } | Repr::Read { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The credential helper at fault (`desktop` for `docker-credential-desktop`).
+    pub fn helper(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::HelperMissing(helper)
+            | Repr::Helper { helper, .. }
+            | Repr::Timeout { helper, .. } => Some(helper),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -412,10 +463,10 @@ impl Resolver {
                 Ok(t) => Zeroizing::new(t),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(source) => {
-                    return Err(AuthError::Read {
+                    return Err(AuthError(Repr::Read {
                         path: path.clone(),
                         source,
-                    });
+                    }));
                 }
             };
             let cfg = parse_config(&text, path)?;
@@ -451,14 +502,16 @@ impl Resolver {
 
 /// Parses one auth config file's bytes (`path` only names it in errors).
 pub(crate) fn parse_config(text: &[u8], path: &Path) -> Result<ConfigFile, AuthError> {
-    serde_json::from_slice(text).map_err(|e| AuthError::Config {
-        path: path.to_owned(),
-        message: format!(
-            "not a valid auth config ({:?} error at line {}, column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ),
+    serde_json::from_slice(text).map_err(|e| {
+        AuthError::config(
+            path,
+            format!(
+                "not a valid auth config ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
+        )
     })
 }
 
@@ -524,9 +577,8 @@ pub(crate) fn entry_credentials(
     path: &Path,
     registry: &str,
 ) -> Result<Credentials, AuthError> {
-    entry_fields(e).map_err(|message| AuthError::Config {
-        path: path.to_owned(),
-        message: format!("auths entry for {registry}: {message}"),
+    entry_fields(e).map_err(|message| {
+        AuthError::config(path, format!("auths entry for {registry}: {message}"))
     })
 }
 
@@ -592,9 +644,9 @@ fn helper_turn(name: &str) -> Arc<Limiter> {
 }
 
 /// Runs `docker-credential-NAME get` with `server` on stdin, within `timeout`: a helper still
-/// running then is killed ([`AuthError::Timeout`]). One run of a helper at a time
-/// ([`helper_turn`]); waiting for the turn is not part of the timeout (each run before it is
-/// bounded by its own).
+/// running then is killed (an [`AuthError`] of kind [`Timeout`](AuthErrorKind::Timeout)). One
+/// run of a helper at a time ([`helper_turn`]); waiting for the turn is not part of the timeout
+/// (each run before it is bounded by its own).
 ///
 /// The wait is `process_control`'s (`controlled().time_limit().terminate_for_timeout()`): on
 /// Unix a thread blocks in `waitid(P_PID, pid, WNOWAIT)` for this child alone, so no SIGCHLD
@@ -608,10 +660,7 @@ pub(crate) fn run_helper(
     path: Option<&std::ffi::OsStr>,
 ) -> Result<Credentials, AuthError> {
     let program = format!("docker-credential-{name}");
-    let fail = |message: String| AuthError::Helper {
-        helper: name.to_owned(),
-        message,
-    };
+    let fail = |message: String, source| AuthError::helper_failed(name, message, source);
     let turn = helper_turn(name);
     let _turn = turn.acquire();
     let mut cmd = Command::new(&program);
@@ -625,8 +674,8 @@ pub(crate) fn run_helper(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => AuthError::HelperMissing(name.to_owned()),
-            _ => fail(e.to_string()),
+            std::io::ErrorKind::NotFound => AuthError(Repr::HelperMissing(name.to_owned())),
+            _ => fail(e.to_string(), Some(e)),
         })?;
     // Each pipe is drained on its own thread from the start, into a zeroizing buffer that
     // keeps at most HELPER_OUTPUT_LIMIT bytes (process_control's `controlled_with_output`
@@ -676,10 +725,10 @@ pub(crate) fn run_helper(
     let status = match waited {
         Ok(Ok(Some(status))) => status.into_std_lossy(),
         Ok(Ok(None)) => {
-            return Err(AuthError::Timeout {
+            return Err(AuthError(Repr::Timeout {
                 helper: name.to_owned(),
                 timeout,
-            });
+            }));
         }
         Ok(Err(e)) => {
             // ECHILD: a host that ignores SIGCHLD has the kernel reap its children unasked.
@@ -691,7 +740,7 @@ pub(crate) fn run_helper(
             };
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
             let hint = "";
-            return Err(fail(format!("waiting for it failed: {e}{hint}")));
+            return Err(fail(format!("waiting for it failed: {e}{hint}"), Some(e)));
         }
         // process_control (5.2) also wakes for a *stopped* child (`WSTOPPED`), then finds no
         // exit status and panics: a stopped helper (SIGSTOP, or a Ctrl-Z that stopped the
@@ -701,6 +750,7 @@ pub(crate) fn run_helper(
             let _ = child.wait();
             return Err(fail(
                 "stopped by a signal while it was waited for; killed".to_owned(),
+                None,
             ));
         }
     };
@@ -760,10 +810,7 @@ pub(crate) fn helper_answer(
     out: &[u8],
     err: &[u8],
 ) -> Result<Credentials, AuthError> {
-    let fail = |message: String| AuthError::Helper {
-        helper: name.to_owned(),
-        message,
-    };
+    let fail = |message: String| AuthError::helper_failed(name, message, None);
     if !status.success() {
         // Only a failed helper's output is quoted (a successful one's is the credentials).
         let said = String::from_utf8_lossy(if out.is_empty() { err } else { out })

@@ -9,7 +9,9 @@ mod reference;
 mod registry;
 
 pub use cache::AuthCache;
-pub use creds::{AuthError, AuthHeader, Credentials, Resolved, Resolver, Secret, Source};
-pub use reference::{DOCKER_HUB, DOCKER_HUB_KEY, ImageRef, ReferenceError};
+pub use creds::{
+    AuthError, AuthErrorKind, AuthHeader, Credentials, Resolved, Resolver, Secret, Source,
+};
+pub use reference::{DOCKER_HUB, DOCKER_HUB_KEY, ImageRef, ReferenceError, ReferenceErrorKind};
 #[cfg(feature = "registry")]
-pub use registry::{BearerChallenge, Check, CheckError, check};
+pub use registry::{BearerChallenge, Check, CheckError, CheckErrorKind, check};

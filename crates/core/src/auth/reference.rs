@@ -15,7 +15,38 @@ const NAME_MAX: usize = 255;
 #[error("invalid image reference {reference:?}: {reason}")]
 pub struct ReferenceError {
     reference: String,
+    kind: ReferenceErrorKind,
     reason: &'static str,
+}
+
+/// Which part of an image reference is wrong in a [`ReferenceError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReferenceErrorKind {
+    /// The reference is empty.
+    Empty,
+    /// The tag is not 1-128 of `[A-Za-z0-9_.-]`, not starting with `.` or `-`.
+    Tag,
+    /// The digest is not `algorithm:hex` or its hex is malformed.
+    Digest,
+    /// The registry is not a host name or IP with an optional port.
+    Registry,
+    /// The repository path is not lowercase components separated by `/`.
+    Path,
+    /// The name (registry and path) is longer than 255 characters.
+    TooLong,
+}
+
+impl ReferenceError {
+    /// Which part is wrong.
+    pub fn kind(&self) -> ReferenceErrorKind {
+        self.kind
+    }
+
+    /// The reference as given.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
 }
 
 /// A normalized image reference: `alpine` is `docker.io/library/alpine:latest`.
@@ -96,16 +127,18 @@ impl std::str::FromStr for ImageRef {
     type Err = ReferenceError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| ReferenceError {
+        use ReferenceErrorKind as K;
+        let err = |kind, reason| ReferenceError {
             reference: s.to_owned(),
+            kind,
             reason,
         };
         if s.is_empty() {
-            return Err(err("it is empty"));
+            return Err(err(K::Empty, "it is empty"));
         }
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
-                check_digest(d).map_err(err)?;
+                check_digest(d).map_err(|reason| err(K::Digest, reason))?;
                 (r, Some(d.to_owned()))
             }
             None => (s, None),
@@ -118,6 +151,7 @@ impl std::str::FromStr for ImageRef {
                 let tag = &rest[at + 1..];
                 if !valid_tag(tag) {
                     return Err(err(
+                        K::Tag,
                         "the tag must be 1-128 of [A-Za-z0-9_.-], not starting with . or -",
                     ));
                 }
@@ -142,6 +176,7 @@ impl std::str::FromStr for ImageRef {
         };
         if !valid_host(registry) {
             return Err(err(
+                K::Registry,
                 "the registry must be a host name or IP, with an optional :port",
             ));
         }
@@ -151,15 +186,16 @@ impl std::str::FromStr for ImageRef {
             path
         };
         if path.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(err("repository names must be lowercase"));
+            return Err(err(K::Path, "repository names must be lowercase"));
         }
         if !path.split('/').all(valid_component) {
             return Err(err(
+                K::Path,
                 "each path component must be lowercase letters and digits, separated by '.', '_', '__' or '-'",
             ));
         }
         if registry.len() + 1 + path.len() > NAME_MAX {
-            return Err(err("the name is longer than 255 characters"));
+            return Err(err(K::TooLong, "the name is longer than 255 characters"));
         }
         let tag = if tag.is_none() && digest.is_none() {
             Some("latest".to_owned())
@@ -343,30 +379,29 @@ mod tests {
 
     #[test]
     fn invalid_references_say_why() {
-        for (input, why) in [
-            ("", "empty"),
-            ("Alpine", "lowercase"),
-            ("alpine:", "tag"),
-            ("alpine:.x", "tag"),
-            ("alpine@sha256:abc", "digest"),
-            ("alpine@sha256", "digest"),
-            ("a//b", "path component"),
-            ("-a", "path component"),
-            ("a-", "path component"),
-            ("a..b", "path component"),
-            ("ex ample.com/app", "registry"),
-            ("example.com:port/app", "registry"),
-            ("example.com/", "path component"),
+        use ReferenceErrorKind as K;
+        for (input, why, kind) in [
+            ("", "empty", K::Empty),
+            ("Alpine", "lowercase", K::Path),
+            ("alpine:", "tag", K::Tag),
+            ("alpine:.x", "tag", K::Tag),
+            ("alpine@sha256:abc", "digest", K::Digest),
+            ("alpine@sha256", "digest", K::Digest),
+            ("a//b", "path component", K::Path),
+            ("-a", "path component", K::Path),
+            ("a-", "path component", K::Path),
+            ("a..b", "path component", K::Path),
+            ("ex ample.com/app", "registry", K::Registry),
+            ("example.com:port/app", "registry", K::Registry),
+            ("example.com/", "path component", K::Path),
         ] {
             let e = input.parse::<ImageRef>().expect_err(input);
             assert!(e.to_string().contains(why), "{input}: {e}");
+            assert_eq!((e.kind(), e.reference()), (kind, input), "{e}");
         }
         let long = format!("example.com/{}", "a".repeat(250));
-        assert!(
-            long.parse::<ImageRef>()
-                .expect_err("long")
-                .to_string()
-                .contains("255")
-        );
+        let e = long.parse::<ImageRef>().expect_err("long");
+        assert!(e.to_string().contains("255"));
+        assert_eq!(e.kind(), K::TooLong);
     }
 }

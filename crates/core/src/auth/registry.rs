@@ -21,7 +21,34 @@ pub enum Check {
 #[error("{registry}: {message}")]
 pub struct CheckError {
     registry: String,
+    kind: CheckErrorKind,
     message: String,
+}
+
+/// What kind of thing went wrong in a [`CheckError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckErrorKind {
+    /// The registry could not be reached or did not answer over HTTP.
+    Network,
+    /// The registry answered `/v2/` with a status that is neither success nor refusal.
+    Status,
+    /// The token server the registry named is not https: credentials were not sent to it.
+    InsecureRealm,
+    /// The token server could not be reached or gave no usable answer.
+    TokenServer,
+}
+
+impl CheckError {
+    /// What went wrong.
+    pub fn kind(&self) -> CheckErrorKind {
+        self.kind
+    }
+
+    /// The registry host.
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
 }
 
 /// A parsed `WWW-Authenticate: Bearer realm=…,service=…,scope=…` challenge.
@@ -83,8 +110,9 @@ pub fn check(
     insecure: bool,
 ) -> Result<Check, CheckError> {
     let registry = image.registry();
-    let err = |message: String| CheckError {
+    let err = |kind, message: String| CheckError {
         registry: registry.to_owned(),
+        kind,
         message,
     };
     let host = if registry == super::DOCKER_HUB {
@@ -107,12 +135,19 @@ pub fn check(
     if let Some(basic) = credentials.basic_authorization() {
         req = req.header("Authorization", basic.as_str());
     }
-    let resp = req.call().map_err(|e| err(format!("GET {url}: {e}")))?;
+    let resp = req
+        .call()
+        .map_err(|e| err(CheckErrorKind::Network, format!("GET {url}: {e}")))?;
     match resp.status().as_u16() {
         200 => return Ok(Check::Ok),
         401 => {}
         403 => return Ok(Check::Denied),
-        other => return Err(err(format!("GET {url}: unexpected status {other}"))),
+        other => {
+            return Err(err(
+                CheckErrorKind::Status,
+                format!("GET {url}: unexpected status {other}"),
+            ));
+        }
     }
     let Some(challenge) = resp
         .headers()
@@ -125,12 +160,17 @@ pub fn check(
     // The realm comes from the registry's answer: credentials go there only over https,
     // unless plain HTTP is allowed for the registry itself.
     if !realm_allowed(&challenge.realm, insecure) {
-        return Err(err(format!(
-            "the token server {} is not https: refusing to send credentials (use --insecure)",
-            challenge.realm
-        )));
+        return Err(err(
+            CheckErrorKind::InsecureRealm,
+            format!(
+                "the token server {} is not https: refusing to send credentials (use --insecure)",
+                challenge.realm
+            ),
+        ));
     }
-    let Some(token) = fetch_token(&agent, &challenge, credentials).map_err(err)? else {
+    let Some(token) = fetch_token(&agent, &challenge, credentials)
+        .map_err(|m| err(CheckErrorKind::TokenServer, m))?
+    else {
         return Ok(Check::Denied);
     };
     let mut bearer = Zeroizing::new(String::with_capacity(7 + token.expose().len()));
@@ -140,7 +180,7 @@ pub fn check(
         .get(&url)
         .header("Authorization", bearer.as_str())
         .call()
-        .map_err(|e| err(format!("GET {url}: {e}")))?;
+        .map_err(|e| err(CheckErrorKind::Network, format!("GET {url}: {e}")))?;
     Ok(if resp.status().as_u16() == 200 {
         Check::Ok
     } else {
