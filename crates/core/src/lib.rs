@@ -64,4 +64,24 @@ mod send_sync {
         unwind::<crate::pool::BufPool>();
         unwind::<crate::cache::TtlLru<String, u64>>();
     }
+
+    /// Every error can be sent to another thread and boxed as `dyn Error + Send + Sync`
+    /// (what `anyhow` and `?` into `Box<dyn Error + Send + Sync>` need).
+    #[test]
+    fn errors_are_send_sync_and_static() {
+        fn error<E: std::error::Error + Send + Sync + 'static>() {}
+        error::<crate::exec::ExecError>();
+        error::<crate::metrics::MetricsError>();
+        error::<crate::scan::ConfigError>();
+        error::<crate::scan::SuppressError>();
+        error::<crate::scan::CacheError>();
+        error::<crate::scan::RequestError>();
+        error::<crate::tar::DockerIgnoreError>();
+        error::<crate::tar::ContextError>();
+        error::<crate::tar::ExtractError>();
+        error::<crate::auth::AuthError>();
+        error::<crate::auth::ReferenceError>();
+        #[cfg(feature = "registry")]
+        error::<crate::auth::CheckError>();
+    }
 }
