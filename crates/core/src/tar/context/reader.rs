@@ -27,10 +27,22 @@ use super::{Context, ContextError};
 /// ```
 #[derive(Debug)]
 pub struct ContextReader {
-    rx: crossbeam_channel::Receiver<Result<Vec<u8>, ContextError>>,
+    rx: crossbeam_channel::Receiver<Msg>,
     current: Vec<u8>,
     pos: usize,
+    /// The writer said the tar is complete.
+    ended: bool,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What the writer thread sends: chunks, then `End` once the tar is whole, or the failure.
+/// A queue that closes without `End` (the writer panicked) is an error, never a short tar
+/// passed off as a whole one.
+#[derive(Debug)]
+enum Msg {
+    Chunk(Vec<u8>),
+    End,
+    Failed(ContextError),
 }
 
 /// Chunks in flight between the writer thread and the reader.
@@ -52,15 +64,16 @@ impl Context {
                 let result = self
                     .write_to(&mut w)
                     .and_then(|_| w.send().map_err(ContextError::write));
-                if let Err(e) = result {
-                    let _ = tx.send(Err(e));
-                }
+                let _ = tx.send(match result {
+                    Ok(()) => Msg::End,
+                    Err(e) => Msg::Failed(e),
+                });
             });
         let thread = match spawned {
             Ok(t) => Some(t),
             Err(e) => {
                 // The queue is empty: this never blocks.
-                let _ = on_failure.send(Err(ContextError::write(e)));
+                let _ = on_failure.send(Msg::Failed(ContextError::write(e)));
                 None
             }
         };
@@ -69,13 +82,14 @@ impl Context {
             rx,
             current: Vec::new(),
             pos: 0,
+            ended: false,
             thread,
         }
     }
 }
 
 struct ChunkWriter {
-    tx: crossbeam_channel::Sender<Result<Vec<u8>, ContextError>>,
+    tx: crossbeam_channel::Sender<Msg>,
     buf: Vec<u8>,
 }
 
@@ -86,7 +100,7 @@ impl ChunkWriter {
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(READER_CHUNK));
         self.tx
-            .send(Ok(chunk))
+            .send(Msg::Chunk(chunk))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the reader was dropped"))
     }
 }
@@ -108,13 +122,21 @@ impl Write for ChunkWriter {
 impl Read for ContextReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.current.len() {
+            if self.ended {
+                return Ok(0);
+            }
             match self.rx.recv() {
-                Ok(Ok(chunk)) => {
+                Ok(Msg::Chunk(chunk)) => {
                     self.current = chunk;
                     self.pos = 0;
                 }
-                Ok(Err(e)) => return Err(io::Error::other(e)),
-                Err(_) => return Ok(0),
+                Ok(Msg::End) => self.ended = true,
+                Ok(Msg::Failed(e)) => return Err(io::Error::other(e)),
+                Err(_) => {
+                    return Err(io::Error::other(
+                        "the context writer stopped before the end of the tar",
+                    ));
+                }
             }
         }
         let n = out.len().min(self.current.len() - self.pos);
@@ -132,5 +154,45 @@ impl Drop for ContextReader {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(msgs: Vec<Msg>) -> ContextReader {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for m in msgs {
+            let _ = tx.send(m);
+        }
+        ContextReader {
+            rx,
+            current: Vec::new(),
+            pos: 0,
+            ended: false,
+            thread: None,
+        }
+    }
+
+    #[test]
+    fn a_writer_that_stops_without_finishing_is_an_error_not_a_short_tar() {
+        let mut got = Vec::new();
+        let e = reader(vec![Msg::Chunk(b"abc".to_vec())]).read_to_end(&mut got);
+        assert_eq!(got, b"abc");
+        assert!(
+            e.as_ref()
+                .is_err_and(|e| e.to_string().contains("before the end")),
+            "{e:?}"
+        );
+
+        let mut whole = reader(vec![Msg::Chunk(b"abc".to_vec()), Msg::End]);
+        let mut got = Vec::new();
+        assert_eq!(whole.read_to_end(&mut got).ok(), Some(3));
+        assert_eq!(
+            whole.read(&mut [0; 8]).ok(),
+            Some(0),
+            "the end stays the end"
+        );
     }
 }
