@@ -2,6 +2,9 @@
 
 use std::process::{Command, Output};
 
+mod common;
+use common::{Scratch, TOKEN_LINE};
+
 fn capstan(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_capstan"))
         .args(args)
@@ -83,35 +86,6 @@ fn capstan_in(dir: &std::path::Path, args: &[&str], stdin: Option<&[u8]>) -> Out
     drop(child.stdin.take());
     child.wait_with_output().expect("wait for capstan")
 }
-
-/// A scratch directory under the target dir, removed on drop.
-struct Scratch(std::path::PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-        let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::remove_dir_all(format!("{}.cache", dir.display()));
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        Scratch(dir)
-    }
-    fn write(&self, rel: &str, text: &str) {
-        let p = self.0.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).expect("mkdir");
-        }
-        std::fs::write(p, text).expect("write fixture");
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-        let _ = std::fs::remove_dir_all(format!("{}.cache", self.0.display()));
-    }
-}
-
-const TOKEN_LINE: &str = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
 
 #[test]
 fn scan_exits_0_when_clean_and_1_with_findings_redacted() {
@@ -706,8 +680,6 @@ fn auth_shows_source_and_user_but_never_the_secret_unless_asked() {
     assert_eq!(out.status.code(), Some(2));
     assert_shows(&out.stderr, "lowercase");
 }
-
-mod common;
 
 /// Debian's `docker-registry` on a free loopback port with htpasswd auth; stopped on drop. Both
 /// programs come from `common::tool`: a missing one fails naming the package to install.

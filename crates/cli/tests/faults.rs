@@ -5,46 +5,29 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
+use common::{Scratch, TOKEN_LINE, sigint, wait};
 
-const TOKEN_LINE: &str = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Scratch(dir)
-    }
-    /// `n` files, every tenth with a secret.
-    fn tree(&self, n: usize) -> PathBuf {
-        let root = self.0.join("tree");
-        for i in 0..n {
-            let dir = root.join(format!("d{}", i / 500));
-            if i % 500 == 0 {
-                std::fs::create_dir_all(&dir).expect("dir");
-            }
-            let body = if i % 10 == 0 {
-                format!("line one\n{TOKEN_LINE}")
-            } else {
-                "fn main() { let total = items.iter().sum(); }\n".repeat(40)
-            };
-            std::fs::write(dir.join(format!("f{i}.rs")), body).expect("write");
+/// `n` files in `s`'s `tree`, every tenth with a secret.
+fn tree(s: &Scratch, n: usize) -> PathBuf {
+    let root = s.path("tree");
+    for i in 0..n {
+        let dir = root.join(format!("d{}", i / 500));
+        if i % 500 == 0 {
+            std::fs::create_dir_all(&dir).expect("dir");
         }
-        root
+        let body = if i % 10 == 0 {
+            format!("line one\n{TOKEN_LINE}")
+        } else {
+            "fn main() { let total = items.iter().sum(); }\n".repeat(40)
+        };
+        std::fs::write(dir.join(format!("f{i}.rs")), body).expect("write");
     }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    root
 }
 
 fn capstan() -> Command {
@@ -64,21 +47,6 @@ fn bytes_read(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("rchar: "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
-}
-
-/// Waits for `child` at most `limit`; a hang kills it and fails the test.
-fn wait(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("capstan did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Starts capstan with `args` and sends it SIGINT once it has read 4 MiB — once it is reading
@@ -102,19 +70,15 @@ fn interrupted_once_reading<'a>(args: impl IntoIterator<Item = &'a OsStr>) -> Ch
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let sent = common::tool("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
+    sigint(&child);
     child
 }
 
 #[test]
 fn a_full_disk_is_exit_2_with_a_message() {
-    let s = Scratch::new("full");
-    std::fs::write(s.0.join(".env"), TOKEN_LINE).expect("write");
-    std::fs::write(s.0.join("Dockerfile"), "FROM scratch\n").expect("write");
+    let s = Scratch::new("faults-full");
+    s.write(".env", TOKEN_LINE);
+    s.write("Dockerfile", "FROM scratch\n");
     let full = || {
         std::fs::OpenOptions::new()
             .write(true)
@@ -142,8 +106,8 @@ fn a_full_disk_is_exit_2_with_a_message() {
 
 #[test]
 fn a_reader_that_goes_away_ends_the_scan_quietly() {
-    let s = Scratch::new("pipe");
-    let root = s.tree(3000);
+    let s = Scratch::new("faults-pipe");
+    let root = tree(&s, 3000);
     let mut child = capstan()
         .args(["scan", "--no-cache", "--threads", "1", "-f", "jsonl"])
         .arg(&root)
@@ -169,9 +133,9 @@ fn a_reader_that_goes_away_ends_the_scan_quietly() {
 
 #[test]
 fn ctrl_c_stops_the_walk_and_reports_what_was_found_marked_interrupted() {
-    let s = Scratch::new("sigint");
+    let s = Scratch::new("faults-sigint");
     // ~7 s of scanning for a debug build on one thread: long enough to be stopped midway.
-    let root = s.tree(40_000);
+    let root = tree(&s, 40_000);
     let report = s.0.join("report.json");
     let scan = ["scan", "--no-cache", "--threads", "1", "-f", "json", "-o"];
     let child = interrupted_once_reading(
@@ -211,7 +175,7 @@ fn ctrl_c_stops_the_walk_and_reports_what_was_found_marked_interrupted() {
 
 #[test]
 fn control_characters_in_names_cannot_forge_lines_or_colours() {
-    let s = Scratch::new("names");
+    let s = Scratch::new("faults-names");
     let evil =
         s.0.join("tree")
             .join("a\nFAKE:1:1: critical forged [secret] x\x1b[31m.env");
@@ -237,8 +201,8 @@ fn control_characters_in_names_cannot_forge_lines_or_colours() {
 
 #[test]
 fn ctrl_c_while_writing_a_context_file_leaves_no_half_file() {
-    let s = Scratch::new("sigint-context");
-    let root = s.tree(40_000);
+    let s = Scratch::new("faults-sigint-context");
+    let root = tree(&s, 40_000);
     std::fs::write(root.join("Dockerfile"), "FROM scratch\n").expect("Dockerfile");
     let out = s.0.join("context.tar");
     let context = ["context", "--scan", "-o"];
