@@ -5,53 +5,42 @@
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod common;
+use common::{Scratch, TOKEN_LINE, sigint, wait};
 
-const TOKEN_LINE: &str = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
-
-/// A scratch directory with a tree to scan (`tree/.env` holds a secret, `tree/Dockerfile` makes
-/// it a build context) and a cache directory.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("outputs-{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("tree")).expect("scratch dir");
-        std::fs::write(dir.join("tree/.env"), TOKEN_LINE).expect("write");
-        std::fs::write(dir.join("tree/Dockerfile"), "FROM scratch\n").expect("write");
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn tree(&self) -> PathBuf {
-        self.path("tree")
-    }
-    fn capstan(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_capstan"));
-        c.env("XDG_CACHE_HOME", self.path("cache"));
-        c
-    }
+/// A scratch directory `outputs-NAME` with a tree to scan (`tree/.env` holds a secret,
+/// `tree/Dockerfile` makes it a build context).
+fn scratch(name: &str) -> Scratch {
+    let s = Scratch::new(&format!("outputs-{name}"));
+    s.write("tree/.env", TOKEN_LINE);
+    s.write("tree/Dockerfile", "FROM scratch\n");
+    s
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// capstan with the scratch directory's cache.
+fn capstan(s: &Scratch) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_capstan"));
+    c.env("XDG_CACHE_HOME", s.cache());
+    c
 }
 
-/// The names in `dir` but the cache, sorted: what a run left there.
+/// `capstan ARGS -o OUTPUT TREE`: a run writing into `output`.
+fn capstan_to(s: &Scratch, args: &[&str], output: &Path) -> Command {
+    let mut c = capstan(s);
+    c.args(args).arg("-o").arg(output).arg(s.path("tree"));
+    c
+}
+
+/// The names in `dir`, sorted: what a run left there.
 fn names_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("read dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "cache")
         .collect();
     names.sort();
     names
@@ -66,20 +55,26 @@ fn run(cmd: &mut Command) -> Output {
     wait(child, Duration::from_secs(60))
 }
 
-/// Waits for `child` at most `limit`; a hang (e.g. writing to a FIFO nobody reads) kills it
-/// and fails the test.
-fn wait(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("capstan did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Runs `cmd` as [`run`] does and checks it exits `code`, showing its stderr when it does not.
+#[track_caller]
+fn run_exits(cmd: &mut Command, code: i32) -> Output {
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Checks that an error message names `path` and says `cause`.
+#[track_caller]
+fn assert_names_path_and_cause(err: &str, path: &Path, cause: &str) {
+    assert!(
+        err.contains(&*path.to_string_lossy()),
+        "names the path: {err}"
+    );
+    assert!(err.contains(cause), "the cause: {err}");
 }
 
 fn shell(program: &str, args: &[&std::ffi::OsStr]) {
@@ -95,7 +90,8 @@ fn mkfifo(path: &Path) {
     shell("mkfifo", &[path.as_os_str()]);
 }
 
-/// Reads a FIFO to its end in a thread: the receiver gets what was written into it.
+/// Reads a FIFO to its end in a thread: the receiver gets what was written into it
+/// ([`received`]).
 fn read_fifo(path: &Path) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
     let (tx, rx) = mpsc::channel();
     let path = path.to_owned();
@@ -107,6 +103,14 @@ fn read_fifo(path: &Path) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
         let _ = tx.send(read);
     });
     rx
+}
+
+/// What the reader of [`read_fifo`] got once the writer closed the FIFO.
+fn received(reader: &mpsc::Receiver<std::io::Result<Vec<u8>>>) -> Vec<u8> {
+    reader
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the reader got an end of file")
+        .expect("read")
 }
 
 fn file_type(path: &Path) -> std::fs::FileType {
@@ -127,7 +131,7 @@ fn assert_json_report(bytes: &[u8]) {
 
 #[test]
 fn a_character_device_is_written_in_place_and_stays_a_device() {
-    let s = Scratch::new("chardev");
+    let s = scratch("chardev");
     // The same devices as /dev/full and /dev/null, made where a temporary file could be put.
     let full = s.path("full");
     let null = s.path("null");
@@ -142,27 +146,11 @@ fn a_character_device_is_written_in_place_and_stays_a_device() {
     let before = names_in(&s.0);
 
     // A write error is exit 2 with the path and the cause.
-    let out = run(s.capstan().args(["scan", "-o"]).arg(&full).arg(s.tree()));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains(&*full.to_string_lossy()),
-        "names the path: {err}"
-    );
-    assert!(err.contains("No space left on device"), "the cause: {err}");
+    let out = run_exits(&mut capstan_to(&s, &["scan"], &full), 2);
+    assert_names_path_and_cause(&stderr(&out), &full, "No space left on device");
 
     // Written into: a finding is exit 1, as with a file.
-    let out = run(s
-        .capstan()
-        .args(["scan", "-f", "json", "-o"])
-        .arg(&null)
-        .arg(s.tree()));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_exits(&mut capstan_to(&s, &["scan", "-f", "json"], &null), 1);
 
     for (node, minor) in [(&full, 7), (&null, 3)] {
         let meta = std::fs::symlink_metadata(node).expect("node");
@@ -179,50 +167,27 @@ fn a_character_device_is_written_in_place_and_stays_a_device() {
 
 #[test]
 fn a_fifo_gets_the_whole_report_and_stays_a_fifo() {
-    let s = Scratch::new("fifo");
+    let s = scratch("fifo");
     let fifo = s.path("report.fifo");
     mkfifo(&fifo);
-    let received = read_fifo(&fifo);
-    let out = run(s
-        .capstan()
-        .args(["scan", "-f", "json", "-o"])
-        .arg(&fifo)
-        .arg(s.tree()));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let reader = read_fifo(&fifo);
+    run_exits(&mut capstan_to(&s, &["scan", "-f", "json"], &fifo), 1);
     // Checked before waiting for the reader: a FIFO replaced by a file is never opened for
     // writing, and its reader waits forever.
     assert!(file_type(&fifo).is_fifo(), "still a FIFO");
-    let bytes = received
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the reader got an end of file")
-        .expect("read");
-    assert_json_report(&bytes);
+    assert_json_report(&received(&reader));
     assert_eq!(names_in(&s.0), ["report.fifo", "tree"]);
 }
 
 #[test]
 fn context_writes_its_tar_into_a_fifo() {
-    let s = Scratch::new("context-fifo");
+    let s = scratch("context-fifo");
     let fifo = s.path("ctx.fifo");
     mkfifo(&fifo);
-    let received = read_fifo(&fifo);
-    let out = run(s.capstan().args(["context", "-o"]).arg(&fifo).arg(s.tree()));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let reader = read_fifo(&fifo);
+    run_exits(&mut capstan_to(&s, &["context"], &fifo), 0);
     assert!(file_type(&fifo).is_fifo(), "still a FIFO");
-    let tar = received
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the reader got an end of file")
-        .expect("read");
+    let tar = received(&reader);
     assert!(
         !tar.is_empty() && tar.len().is_multiple_of(512),
         "whole tar blocks: {} bytes",
@@ -244,7 +209,7 @@ fn context_writes_its_tar_into_a_fifo() {
 
 #[test]
 fn a_symlink_stays_a_link_and_its_target_through_a_chain_is_replaced() {
-    let s = Scratch::new("symlink");
+    let s = scratch("symlink");
     std::fs::create_dir(s.path("real")).expect("dir");
     std::fs::create_dir(s.path("links")).expect("dir");
     let target = s.path("real/report.json");
@@ -253,17 +218,8 @@ fn a_symlink_stays_a_link_and_its_target_through_a_chain_is_replaced() {
     std::os::unix::fs::symlink("../real/report.json", s.path("links/out.json")).expect("link");
     std::os::unix::fs::symlink("out.json", s.path("links/chain")).expect("link");
 
-    let out = run(s
-        .capstan()
-        .args(["scan", "-f", "json", "-o"])
-        .arg(s.path("links/chain"))
-        .arg(s.tree()));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let chain = s.path("links/chain");
+    run_exits(&mut capstan_to(&s, &["scan", "-f", "json"], &chain), 1);
     for link in ["links/chain", "links/out.json"] {
         assert!(
             file_type(&s.path(link)).is_symlink(),
@@ -286,17 +242,11 @@ fn a_symlink_stays_a_link_and_its_target_through_a_chain_is_replaced() {
 
 #[test]
 fn a_dangling_symlink_gets_its_target_created_0600() {
-    let s = Scratch::new("dangling");
+    let s = scratch("dangling");
     std::fs::create_dir(s.path("sub")).expect("dir");
     let link = s.path("report.txt");
     std::os::unix::fs::symlink("sub/new.txt", &link).expect("link");
-    let out = run(s.capstan().args(["scan", "-o"]).arg(&link).arg(s.tree()));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_exits(&mut capstan_to(&s, &["scan"], &link), 1);
     assert!(file_type(&link).is_symlink(), "still a link");
     let created = s.path("sub/new.txt");
     let meta = std::fs::symlink_metadata(&created).expect("the target was created");
@@ -313,22 +263,18 @@ fn a_dangling_symlink_gets_its_target_created_0600() {
 
 #[test]
 fn a_metrics_file_behind_a_symlink_is_replaced_0644_and_the_link_kept() {
-    let s = Scratch::new("metrics");
+    let s = scratch("metrics");
     let link = s.path("capstan.prom");
     std::fs::write(s.path("real.prom"), "old\n").expect("write");
     std::os::unix::fs::symlink("real.prom", &link).expect("link");
-    let out = run(s
-        .capstan()
-        .args(["scan", "-o"])
-        .arg(s.path("report.txt"))
-        .arg("--metrics-file")
-        .arg(&link)
-        .arg(s.tree()));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_exits(
+        capstan(&s)
+            .args(["scan", "-o"])
+            .arg(s.path("report.txt"))
+            .arg("--metrics-file")
+            .arg(&link)
+            .arg(s.path("tree")),
+        1,
     );
     assert!(file_type(&link).is_symlink(), "still a link");
     let meta = std::fs::metadata(s.path("real.prom")).expect("target");
@@ -349,7 +295,7 @@ fn a_metrics_file_behind_a_symlink_is_replaced_0644_and_the_link_kept() {
 
 #[test]
 fn a_directory_that_cannot_be_written_is_exit_2_naming_the_path_and_nothing_is_left() {
-    let s = Scratch::new("readonly");
+    let s = scratch("readonly");
     let dir = s.path("ro");
     std::fs::create_dir(&dir).expect("dir");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).expect("chmod");
@@ -367,45 +313,31 @@ fn a_directory_that_cannot_be_written_is_exit_2_naming_the_path_and_nothing_is_l
     };
     cmd.args(["scan", "--no-cache", "-o"])
         .arg(&target)
-        .arg(s.tree());
-    let out = run(&mut cmd);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains(&*target.to_string_lossy()),
-        "names the path: {err}"
-    );
-    assert!(err.contains("Permission denied"), "the cause: {err}");
+        .arg(s.path("tree"));
+    let out = run_exits(&mut cmd, 2);
+    assert_names_path_and_cause(&stderr(&out), &target, "Permission denied");
     assert!(names_in(&dir).is_empty(), "{:?}", names_in(&dir));
 }
 
 #[test]
 fn a_path_under_a_regular_file_is_exit_2_naming_the_path() {
-    let s = Scratch::new("notdir");
+    let s = scratch("notdir");
     let target = s.path("tree/Dockerfile/report.txt");
-    let out = run(s.capstan().args(["scan", "-o"]).arg(&target).arg(s.tree()));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains(&*target.to_string_lossy()),
-        "names the path: {err}"
-    );
-    assert!(err.contains("Not a directory"), "the cause: {err}");
+    let out = run_exits(&mut capstan_to(&s, &["scan"], &target), 2);
+    assert_names_path_and_cause(&stderr(&out), &target, "Not a directory");
 }
 
 #[test]
 fn an_unfinished_context_leaves_the_previous_file_and_no_temporary_file() {
-    let s = Scratch::new("unfinished");
+    let s = scratch("unfinished");
     let target = s.path("ctx.tar");
     std::fs::write(&target, "the previous context").expect("write");
     // Stopped at the secret: the tar is written up to there, then dropped unfinished.
-    let out = run(s
-        .capstan()
-        .args(["context", "--fail-on-findings", "-o"])
-        .arg(&target)
-        .arg(s.tree()));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let out = run_exits(
+        &mut capstan_to(&s, &["context", "--fail-on-findings"], &target),
+        1,
+    );
+    let err = stderr(&out);
     assert!(err.contains("not finished"), "{err}");
     assert_eq!(
         std::fs::read_to_string(&target).expect("read"),
@@ -414,8 +346,14 @@ fn an_unfinished_context_leaves_the_previous_file_and_no_temporary_file() {
     assert_eq!(names_in(&s.0), ["ctx.tar", "tree"]);
 }
 
-/// Waits until `child` is blocked opening a FIFO that has no reader (past its SIGINT setup).
-fn blocked_opening_a_fifo(child: &mut Child) {
+/// Starts `cmd` (stdout to /dev/null, stderr piped) and returns once it is blocked opening a
+/// FIFO that has no reader (past its SIGINT setup).
+fn started_blocked_opening_a_fifo(cmd: &mut Command) -> Child {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
     let wchan = format!("/proc/{}/wchan", child.id());
     let started = Instant::now();
     while std::fs::read_to_string(&wchan).unwrap_or_default() != "wait_for_partner" {
@@ -429,32 +367,17 @@ fn blocked_opening_a_fifo(child: &mut Child) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn sigint(child: &Child) {
-    let sent = common::tool("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
+    child
 }
 
 #[test]
 fn a_second_ctrl_c_ends_a_scan_at_once_by_the_signal() {
-    let s = Scratch::new("sigint-twice");
+    let s = scratch("sigint-twice");
     let fifo = s.path("report.fifo");
     mkfifo(&fifo);
     // Nobody reads the FIFO: the scan waits in its open, where only the signals move it.
-    let mut child = s
-        .capstan()
-        .args(["scan", "-f", "json", "-o"])
-        .arg(&fifo)
-        .arg(s.tree())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run");
-    blocked_opening_a_fifo(&mut child);
+    let mut child =
+        started_blocked_opening_a_fifo(&mut capstan_to(&s, &["scan", "-f", "json"], &fifo));
     sigint(&child);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
@@ -469,39 +392,32 @@ fn a_second_ctrl_c_ends_a_scan_at_once_by_the_signal() {
 
 #[test]
 fn a_ctrl_c_ignored_from_the_start_stays_ignored() {
-    let s = Scratch::new("sigint-ignored");
+    let s = scratch("sigint-ignored");
     let fifo = s.path("report.fifo");
     mkfifo(&fifo);
     // As a background job of a script: started with SIGINT ignored.
-    let mut child = common::tool("sh")
-        .arg("-c")
-        .arg("trap '' INT; exec \"$@\"")
-        .arg("sh")
-        .arg(env!("CARGO_BIN_EXE_capstan"))
-        .args(["scan", "-f", "json", "-o"])
-        .arg(&fifo)
-        .arg(s.tree())
-        .env("XDG_CACHE_HOME", s.path("cache"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run");
-    blocked_opening_a_fifo(&mut child);
+    let mut child = started_blocked_opening_a_fifo(
+        common::tool("sh")
+            .arg("-c")
+            .arg("trap '' INT; exec \"$@\"")
+            .arg("sh")
+            .arg(env!("CARGO_BIN_EXE_capstan"))
+            .args(["scan", "-f", "json", "-o"])
+            .arg(&fifo)
+            .arg(s.path("tree"))
+            .env("XDG_CACHE_HOME", s.cache()),
+    );
     sigint(&child);
     sigint(&child);
     std::thread::sleep(Duration::from_millis(500));
     assert!(child.try_wait().expect("wait").is_none(), "still running");
-    let received = read_fifo(&fifo);
+    let reader = read_fifo(&fifo);
     let out = wait(child, Duration::from_secs(60));
     assert_eq!(
         out.status.code(),
         Some(1),
         "a finding, not interrupted: {}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr(&out)
     );
-    let bytes = received
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the reader got an end of file")
-        .expect("read");
-    assert_json_report(&bytes);
+    assert_json_report(&received(&reader));
 }
