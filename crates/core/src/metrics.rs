@@ -2,7 +2,7 @@
 //!
 //! A [`Registry`] holds named metric families. Handles ([`Counter`], [`Gauge`]) are cheap clones
 //! of an atomic, so the hot path pays one relaxed add. Components that already keep their own
-//! counters (pools, caches) publish through a [`Collector`], read at snapshot time.
+//! counters (the buffer pool) publish through a [`Collector`], read at snapshot time.
 //!
 //! ```
 //! use capstan::metrics::Registry;

@@ -11,10 +11,8 @@ mod clock;
 mod flight;
 mod loading;
 mod lru;
-mod metrics;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use flight::{FlightStats, SingleFlight};
 pub use loading::LoadingCache;
 pub use lru::{CacheStats, TtlLru, TtlLruBuilder};
-pub use metrics::CacheMetrics;
