@@ -1,8 +1,9 @@
 //! Counters and gauges with a snapshot API and the Prometheus text format.
 //!
-//! A [`Registry`] holds named metric families. Handles ([`Counter`], [`Gauge`]) are cheap clones
-//! of an atomic, so the hot path pays one relaxed add. Components that already keep their own
-//! counters (the buffer pool) publish through a [`Collector`], read at snapshot time.
+//! A [`Registry`] holds named counter families. A [`Counter`] handle is a cheap clone of an
+//! atomic, so the hot path pays one relaxed add. Components that already keep their own
+//! counters (the buffer pool) publish through a [`Collector`], read at snapshot time; gauges
+//! are reported that way ([`Collect::gauge`]).
 //!
 //! ```
 //! use capstan::metrics::Registry;
@@ -23,7 +24,7 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 
@@ -42,7 +43,7 @@ enum Repr {
         "invalid label name {0:?}: use letters, digits and '_', not starting with a digit or '__'"
     )]
     InvalidLabel(String),
-    #[error("metric {0:?} is already registered with a different type or labels")]
+    #[error("metric {0:?} is already registered with different labels")]
     Conflict(String),
     #[error("metric {name:?} takes {expected} label values, got {got}")]
     LabelCount {
@@ -60,7 +61,7 @@ pub enum MetricsErrorKind {
     InvalidName,
     /// Not a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`).
     InvalidLabel,
-    /// The name is already registered with another type or other label names.
+    /// The name is already registered with other label names.
     Conflict,
     /// A labelled metric was given the wrong number of label values.
     LabelCount,
@@ -156,58 +157,12 @@ impl Counter {
     }
 }
 
-/// A value that goes up and down. Cloning gives another handle to the same value.
-#[derive(Debug, Clone, Default)]
-pub struct Gauge(Arc<AtomicI64>);
-
-impl Gauge {
-    /// Sets the value.
-    #[inline]
-    pub fn set(&self, v: i64) {
-        self.0.store(v, Relaxed);
-    }
-    /// Adds `n` (which may be negative).
-    #[inline]
-    pub fn add(&self, n: i64) {
-        self.0.fetch_add(n, Relaxed);
-    }
-    /// Adds one.
-    #[inline]
-    pub fn inc(&self) {
-        self.add(1);
-    }
-    /// Subtracts one.
-    #[inline]
-    pub fn dec(&self) {
-        self.add(-1);
-    }
-    /// The current value.
-    pub fn get(&self) -> i64 {
-        self.0.load(Relaxed)
-    }
-}
-
-#[derive(Debug, Clone)]
-enum Cell {
-    Counter(Counter),
-    Gauge(Gauge),
-}
-
-impl Cell {
-    fn value(&self) -> Value {
-        match self {
-            Cell::Counter(c) => Value::Counter(c.get()),
-            Cell::Gauge(g) => Value::Gauge(g.get()),
-        }
-    }
-}
-
+/// A registered counter family: its label names and a counter per set of label values.
 #[derive(Debug)]
 struct Family {
     help: String,
-    kind: Kind,
     label_names: Vec<String>,
-    series: BTreeMap<Vec<String>, Cell>,
+    series: BTreeMap<Vec<String>, Counter>,
 }
 
 /// Something that reports metrics it keeps itself, read at every [`Registry::snapshot`].
@@ -266,7 +221,7 @@ impl Collect {
     }
 }
 
-/// A set of named metrics.
+/// A set of named counters, plus the collectors read at every snapshot.
 #[derive(Default)]
 pub struct Registry {
     families: Mutex<BTreeMap<String, Family>>,
@@ -290,18 +245,7 @@ impl Registry {
 
     /// The counter `name`, registering it on first use. Asking again returns the same counter.
     pub fn counter(&self, name: &str, help: &str) -> Result<Counter, MetricsError> {
-        match self.cell(name, help, Kind::Counter, &[], &[])? {
-            Cell::Counter(c) => Ok(c),
-            Cell::Gauge(_) => Err(MetricsError::conflict(name)),
-        }
-    }
-
-    /// The gauge `name`, registering it on first use.
-    pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge, MetricsError> {
-        match self.cell(name, help, Kind::Gauge, &[], &[])? {
-            Cell::Gauge(g) => Ok(g),
-            Cell::Counter(_) => Err(MetricsError::conflict(name)),
-        }
+        self.cell(name, help, &[], &[])
     }
 
     /// A family of counters distinguished by the values of `label_names`.
@@ -311,7 +255,7 @@ impl Registry {
         help: &str,
         label_names: &[&str],
     ) -> Result<CounterVec<'_>, MetricsError> {
-        self.register_family(name, help, Kind::Counter, label_names)?;
+        self.register_family(name, help, label_names)?;
         Ok(CounterVec {
             registry: self,
             name: name.to_owned(),
@@ -328,7 +272,6 @@ impl Registry {
         &self,
         name: &str,
         help: &str,
-        kind: Kind,
         label_names: &[&str],
     ) -> Result<(), MetricsError> {
         validate_name(name)?;
@@ -338,16 +281,14 @@ impl Registry {
         let mut families = self.families.lock();
         let family = families.entry(name.to_owned()).or_insert_with(|| Family {
             help: help.to_owned(),
-            kind,
             label_names: label_names.iter().map(|&s| s.to_owned()).collect(),
             series: BTreeMap::new(),
         });
-        if family.kind != kind
-            || family
-                .label_names
-                .iter()
-                .map(String::as_str)
-                .ne(label_names.iter().copied())
+        if family
+            .label_names
+            .iter()
+            .map(String::as_str)
+            .ne(label_names.iter().copied())
         {
             return Err(MetricsError::conflict(name));
         }
@@ -358,11 +299,10 @@ impl Registry {
         &self,
         name: &str,
         help: &str,
-        kind: Kind,
         label_names: &[&str],
         values: &[&str],
-    ) -> Result<Cell, MetricsError> {
-        self.register_family(name, help, kind, label_names)?;
+    ) -> Result<Counter, MetricsError> {
+        self.register_family(name, help, label_names)?;
         let mut families = self.families.lock();
         let Some(family) = families.get_mut(name) else {
             unreachable!("invariant: register_family inserted {name}")
@@ -375,11 +315,7 @@ impl Registry {
             }));
         }
         let key: Vec<String> = values.iter().map(|&v| v.to_owned()).collect();
-        let cell = family.series.entry(key).or_insert_with(|| match kind {
-            Kind::Counter => Cell::Counter(Counter::default()),
-            Kind::Gauge => Cell::Gauge(Gauge::default()),
-        });
-        Ok(cell.clone())
+        Ok(family.series.entry(key).or_default().clone())
     }
 
     /// The current value of every metric, registered and collected, sorted by name.
@@ -390,22 +326,22 @@ impl Registry {
         }
         let mut out = collect.families;
         for (name, family) in self.families.lock().iter() {
-            let samples = family.series.iter().map(|(values, cell)| Sample {
+            let samples = family.series.iter().map(|(values, counter)| Sample {
                 labels: family
                     .label_names
                     .iter()
                     .cloned()
                     .zip(values.iter().cloned())
                     .collect(),
-                value: cell.value(),
+                value: Value::Counter(counter.get()),
             });
             let snap = out.entry(name.clone()).or_insert_with(|| FamilySnapshot {
                 name: name.clone(),
                 help: family.help.clone(),
-                kind: family.kind,
+                kind: Kind::Counter,
                 samples: Vec::new(),
             });
-            if snap.kind == family.kind {
+            if snap.kind == Kind::Counter {
                 snap.samples.extend(samples);
             }
         }
@@ -434,13 +370,7 @@ impl CounterVec<'_> {
                 .unwrap_or_default()
         };
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        match self
-            .registry
-            .cell(&self.name, &self.help, Kind::Counter, &names, values)?
-        {
-            Cell::Counter(c) => Ok(c),
-            Cell::Gauge(_) => Err(MetricsError::conflict(&self.name)),
-        }
+        self.registry.cell(&self.name, &self.help, &names, values)
     }
 }
 
@@ -575,25 +505,26 @@ mod tests {
     }
 
     #[test]
-    fn same_name_same_counter_other_type_conflicts() -> Result<(), MetricsError> {
+    fn same_name_same_counter_other_labels_conflict() -> Result<(), MetricsError> {
         let r = Registry::new();
         let a = r.counter("hits_total", "h")?;
         let b = r.counter("hits_total", "h")?;
         a.inc();
         b.add(2);
         assert_eq!(a.get(), 3);
-        let e = r.gauge("hits_total", "h").err();
+        let e = r.counter_vec("hits_total", "h", &["x"]).err();
         assert_eq!(
             e.as_ref().map(|e| (e.kind(), e.name())),
             Some((MetricsErrorKind::Conflict, "hits_total"))
         );
         assert_eq!(
             e.map(|e| e.to_string()).as_deref(),
-            Some("metric \"hits_total\" is already registered with a different type or labels")
+            Some("metric \"hits_total\" is already registered with different labels")
         );
+        r.counter_vec("by_file_total", "f", &["file"])?;
         assert!(
-            r.counter_vec("hits_total", "h", &["x"]).is_err(),
-            "other labels conflict"
+            r.counter("by_file_total", "f").is_err(),
+            "a labelled family is not a plain counter"
         );
         Ok(())
     }
@@ -621,10 +552,14 @@ mod tests {
 
     #[test]
     fn prometheus_text_is_exact_and_escaped() -> Result<(), MetricsError> {
+        struct Depth;
+        impl Collector for Depth {
+            fn collect(&self, out: &mut Collect) {
+                out.gauge("queue_depth", "Items\nwaiting \\ now.", &[], 4);
+            }
+        }
         let r = Registry::new();
-        let g = r.gauge("queue_depth", "Items\nwaiting \\ now.")?;
-        g.set(5);
-        g.dec();
+        r.register(Depth);
         r.counter_vec("errs_total", "Errors.", &["file"])?
             .with(&["a\"b\\c\nd"])?
             .add(2);
