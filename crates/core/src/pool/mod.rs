@@ -16,4 +16,4 @@ pub use buf::{
     BufPool, BufPoolBuilder, BufPoolMetrics, BufPoolStats, ClassStats, MAX_THREAD_CACHE, PooledBuf,
     SIZE_CLASSES, STATS_FLUSH_EVERY,
 };
-pub use object::{Pool, PoolStats, Pooled, PooledString, Reset, StringPool};
+pub use object::{Pool, PoolStats, Pooled, Reset, StringPool};

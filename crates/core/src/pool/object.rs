@@ -199,9 +199,6 @@ impl<T: Reset> fmt::Debug for Pooled<'_, T> {
 /// ```
 pub type StringPool = Pool<String>;
 
-/// A `String` on loan from a [`StringPool`].
-pub type PooledString<'p> = Pooled<'p, String>;
-
 impl Pool<String> {
     /// A pool keeping at most `cap` idle strings, each made with `initial_capacity` bytes.
     pub fn strings(cap: usize, initial_capacity: usize) -> Self {
