@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use capstan::tar::{ExtractErrorKind, extract};
+use capstan::tar::{ExtractErrorKind, TarLimits, extract_limited};
 
 struct Sandbox {
     root: PathBuf,
@@ -75,7 +75,8 @@ fn raw_tar(members: &[Member<'_>]) -> Vec<u8> {
 }
 
 fn refused(s: &Sandbox, members: &[Member<'_>]) -> String {
-    let err = extract(raw_tar(members).as_slice(), &s.dest()).expect_err("refused");
+    let err = extract_limited(raw_tar(members).as_slice(), &s.dest(), TarLimits::default())
+        .expect_err("refused");
     assert!(s.outside().is_empty(), "written outside: {:?}", s.outside());
     assert_eq!(
         err.kind(),
@@ -160,7 +161,8 @@ fn hardlinks_out_devices_and_fifos_are_refused() {
 fn truncated_archives_are_errors_and_stay_inside() {
     let s = Sandbox::new("truncated");
     let whole = raw_tar(&[member("a.txt", b"first\n"), member("b.txt", &[b'x'; 4000])]);
-    let err = extract(&whole[..1024 + 1000], &s.dest()).expect_err("truncated");
+    let err = extract_limited(&whole[..1024 + 1000], &s.dest(), TarLimits::default())
+        .expect_err("truncated");
     assert_eq!(err.kind(), ExtractErrorKind::Archive, "{err}");
     assert!(
         std::error::Error::source(&err).is_some_and(<dyn std::error::Error>::is::<std::io::Error>),
@@ -204,7 +206,8 @@ fn a_good_archive_extracts_with_long_names_links_and_directory_modes() {
     b.append_link(&mut h, "hard.txt", "ro/inside.txt")
         .expect("hardlink");
     let bytes = b.into_inner().expect("tar");
-    let done = extract(bytes.as_slice(), &s.dest()).expect("extracts");
+    let done =
+        extract_limited(bytes.as_slice(), &s.dest(), TarLimits::default()).expect("extracts");
     assert_eq!((done.files, done.dirs, done.links), (2, 1, 2));
     let d = s.dest();
     assert_eq!(std::fs::read(d.join(&long)).expect("long"), b"long\n");
@@ -239,7 +242,7 @@ fn a_capstan_context_round_trips() {
         .write_to(&mut tar)
         .expect("writes");
     let out = Sandbox::new("roundtrip-out");
-    extract(tar.as_slice(), &out.dest()).expect("extracts");
+    extract_limited(tar.as_slice(), &out.dest(), TarLimits::default()).expect("extracts");
     assert_eq!(
         std::fs::read(out.dest().join("app/main.c")).expect("file"),
         b"int main;\n"

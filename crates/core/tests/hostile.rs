@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::Mutex;
 
 use capstan::scan::{RuleSet, Rules, Scanner, TreeScanner, WalkOptions};
-use capstan::tar::{Context, ContextOptions, TarLimits, extract, extract_limited};
+use capstan::tar::{Context, ContextOptions, TarLimits, extract_limited};
 
 const TOKEN: &str = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
 
@@ -116,7 +116,7 @@ fn headers_claiming_gigabytes_are_refused_before_anything_is_buffered() {
         (&pax, "PAX extension header claims"),
         (&long, "GNU long-name"),
     ] {
-        let err = extract(&bytes[..], &d.0).expect_err("refused");
+        let err = extract_limited(&bytes[..], &d.0, TarLimits::default()).expect_err("refused");
         assert!(err.to_string().contains(what), "{err}");
         let rules = rules();
         let out = TreeScanner::new(&rules, WalkOptions::default())
@@ -126,7 +126,7 @@ fn headers_claiming_gigabytes_are_refused_before_anything_is_buffered() {
     // A member declaring 10 GiB with 1 KB behind it: a truncation error naming it, no file.
     let mut huge = header("big.bin", b'0', 10 << 30).to_vec();
     huge.extend_from_slice(&[b'z'; 1024]);
-    let err = extract(&huge[..], &d.0).expect_err("truncated");
+    let err = extract_limited(&huge[..], &d.0, TarLimits::default()).expect_err("truncated");
     assert!(
         err.to_string()
             .contains("big.bin: truncated: 1024 of 10737418240 bytes"),
@@ -215,7 +215,7 @@ fn a_thousand_levels_deep_scan_and_context_round_trip() {
     let mut tar = Vec::new();
     ctx.write_to(&mut tar).expect("write");
     std::fs::create_dir_all(d.0.join("out")).expect("out");
-    extract(&tar[..], &d.0.join("out")).expect("extract");
+    extract_limited(&tar[..], &d.0.join("out"), TarLimits::default()).expect("extract");
     let back = std::fs::read(
         d.0.join("out")
             .join(path.strip_prefix(d.0.join("ctx")).expect("rel"))
@@ -250,7 +250,7 @@ fn names_with_newlines_and_invalid_utf8_are_scanned_and_sent_byte_for_byte() {
     c.write_to(&mut tar).expect("write");
     let back = d.0.join("back");
     std::fs::create_dir_all(&back).expect("dir");
-    extract(&tar[..], &back).expect("extract");
+    extract_limited(&tar[..], &back, TarLimits::default()).expect("extract");
     for name in odd {
         let p = back.join(std::ffi::OsStr::from_bytes(name));
         assert_eq!(

@@ -1,6 +1,6 @@
-//! The archive reader shared by extraction (`extract`) and scanning (the tree scanner's look
-//! into archives): a tar stream from an untrusted source, opened from any [`Read`] through the
-//! [`Guard`] within given [`TarLimits`], and read member by member.
+//! The archive reader shared by extraction (`extract_limited`) and scanning (the tree scanner's
+//! look into archives): a tar stream from an untrusted source, opened from any [`Read`] through
+//! the [`Guard`] within given [`TarLimits`], and read member by member.
 //!
 //! A [`Member`] gives its name's bytes (a PAX `path` or GNU long name when there is one; the
 //! `tar` crate reads them), its kind, its size (a PAX `size`, a GNU sparse member's expanded

@@ -104,14 +104,22 @@ pub struct Extracted {
     pub bytes: u64,
 }
 
-/// Extracts the tar read from `archive` into the existing directory `dest`.
+/// Extracts the tar read from `archive` into the existing directory `dest`, within `limits`
+/// ([`TarLimits::default`] unless the caller has its own).
 ///
 /// Refused, stopping the extraction with an error naming the member: absolute names, `..`
 /// components, symlinks whose target leaves `dest`, hardlinks to anything outside it or to a
 /// non-file, writing through a symlink, device nodes and FIFOs. Directory modes are applied
 /// after their contents; set-id bits are dropped.
 ///
+/// A gzip-compressed archive (`.tar.gz`, `.tgz`) is recognised by its first bytes and
+/// decompressed as it streams. An archive with more members or member bytes than `limits`
+/// allow, or a PAX / GNU long-name extension larger than they allow, stops with an
+/// [`ExtractError`] of kind [`Archive`](ExtractErrorKind::Archive) naming the limit (what was
+/// extracted before it stays, inside `dest`).
+///
 /// ```
+/// use capstan::tar::{TarLimits, extract_limited};
 /// let dir = std::env::temp_dir().join(format!("capstan-doc-extract-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
 /// let mut b = tar::Builder::new(Vec::new());
@@ -119,21 +127,12 @@ pub struct Extracted {
 /// h.set_size(3);
 /// h.set_mode(0o644);
 /// b.append_data(&mut h, "a/b.txt", &b"hi\n"[..])?;
-/// let done = capstan::tar::extract(b.into_inner()?.as_slice(), &dir)?;
+/// let done = extract_limited(b.into_inner()?.as_slice(), &dir, TarLimits::default())?;
 /// assert_eq!(done.files, 1);
 /// assert_eq!(std::fs::read(dir.join("a/b.txt"))?, b"hi\n");
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn extract<R: Read>(archive: R, dest: &Path) -> Result<Extracted, ExtractError> {
-    extract_limited(archive, dest, TarLimits::default())
-}
-
-/// [`extract`] within `limits`. A gzip-compressed archive (`.tar.gz`, `.tgz`) is recognised
-/// by its first bytes and decompressed as it streams. An archive with more members or member bytes than they allow,
-/// or a PAX / GNU long-name extension larger than they allow, stops with
-/// an [`ExtractError`] of kind [`Archive`](ExtractErrorKind::Archive) naming the limit (what was extracted before it stays, inside
-/// `dest`).
 ///
 /// ```
 /// use capstan::tar::{TarLimits, extract_limited};

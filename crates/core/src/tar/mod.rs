@@ -14,5 +14,5 @@ pub use context::{
     NoObserver, Skipped, Stop,
 };
 pub use dockerignore::{DockerIgnore, DockerIgnoreError, DockerIgnoreErrorKind};
-pub use extract::{ExtractError, ExtractErrorKind, Extracted, extract, extract_limited};
+pub use extract::{ExtractError, ExtractErrorKind, Extracted, extract_limited};
 pub use guard::TarLimits;
