@@ -110,11 +110,6 @@ impl AuthCache {
         self.clock.now().as_millis() as u64
     }
 
-    /// Forgets everything (the next lookups resolve again).
-    pub fn clear(&self) {
-        self.cache.clear();
-    }
-
     /// Empties the cache when a config file changed since the last check.
     fn recheck(&self) {
         let now = self.millis();
