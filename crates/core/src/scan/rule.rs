@@ -167,31 +167,6 @@ pub struct Rule {
     pub example_path: Option<String>,
 }
 
-impl Rule {
-    /// A rule with this id and regex and every other field at its default.
-    pub fn new(id: impl Into<String>, regex: impl Into<String>) -> Self {
-        Rule {
-            id: id.into(),
-            description: String::new(),
-            category: Category::Secret,
-            severity: Severity::High,
-            regex: Some(regex.into()),
-            secret_group: None,
-            entropy: None,
-            keywords: Vec::new(),
-            path: None,
-            tags: Vec::new(),
-            multiline: false,
-            crypto: None,
-            allowlists: Vec::new(),
-            skip_report: false,
-            examples: Vec::new(),
-            counterexamples: Vec::new(),
-            example_path: None,
-        }
-    }
-}
-
 /// A set of rules and global allowlists, loaded but not compiled.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RuleSet {
