@@ -3,14 +3,12 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::Hash;
-use std::time::Duration;
 
 use super::{Clock, MonotonicClock, SingleFlight, TtlLru, TtlLruBuilder};
 
 /// A [`TtlLru`] in front of a [`SingleFlight`]: a hit costs one shard lookup; a miss runs the
 /// loader once however many threads ask for the key at the same time. Successful values are
-/// cached with the cache's TTL; errors are returned to every waiter and are not cached, unless a
-/// negative TTL is set.
+/// cached with the cache's TTL; errors are returned to every waiter and are not cached.
 ///
 /// ```
 /// use capstan::cache::{LoadingCache, TtlLru};
@@ -25,16 +23,14 @@ use super::{Clock, MonotonicClock, SingleFlight, TtlLru, TtlLruBuilder};
 /// assert_eq!(v.as_deref(), Ok("token"));
 /// ```
 pub struct LoadingCache<K, V, E, C = MonotonicClock> {
-    cache: TtlLru<K, Result<V, E>, C>,
+    cache: TtlLru<K, V, C>,
     flights: SingleFlight<K, V, E>,
-    negative_ttl: Option<Duration>,
 }
 
 impl<K, V, E, C> fmt::Debug for LoadingCache<K, V, E, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoadingCache")
             .field("cache", &self.cache)
-            .field("negative_ttl", &self.negative_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -45,15 +41,7 @@ impl<K: Hash + Eq + Clone, V: Clone, E: Clone, C: Clock> LoadingCache<K, V, E, C
         LoadingCache {
             cache: builder.build(),
             flights: SingleFlight::new(),
-            negative_ttl: None,
         }
-    }
-
-    /// Caches errors too, for `ttl` (a "not found" from a slow helper, say).
-    #[must_use]
-    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
-        self.negative_ttl = Some(ttl);
-        self
     }
 
     /// The cached value for `key`, or the result of loading it (once, for all concurrent callers).
@@ -65,24 +53,16 @@ impl<K: Hash + Eq + Clone, V: Clone, E: Clone, C: Clock> LoadingCache<K, V, E, C
         F: FnOnce() -> Result<V, E>,
     {
         if let Some(hit) = self.cache.get(key) {
-            return hit;
+            return Ok(hit);
         }
         self.flights.get_or_load(key, || {
             // A previous leader may have filled the cache between our miss and our flight.
             if let Some(hit) = self.cache.get(key) {
-                return hit;
+                return Ok(hit);
             }
             let result = loader();
-            match &result {
-                Ok(v) => {
-                    self.cache.insert(key.to_owned(), Ok(v.clone()));
-                }
-                Err(e) => {
-                    if let Some(ttl) = self.negative_ttl {
-                        self.cache
-                            .insert_with_ttl(key.to_owned(), Err(e.clone()), ttl);
-                    }
-                }
+            if let Ok(v) = &result {
+                self.cache.insert(key.to_owned(), v.clone());
             }
             result
         })
@@ -103,7 +83,7 @@ impl<K: Hash + Eq + Clone, V: Clone, E: Clone, C: Clock> LoadingCache<K, V, E, C
     }
 
     /// The cache underneath (for stats, purging or direct inserts).
-    pub fn cache(&self) -> &TtlLru<K, Result<V, E>, C> {
+    pub fn cache(&self) -> &TtlLru<K, V, C> {
         &self.cache
     }
 
@@ -119,6 +99,7 @@ mod tests {
     use super::*;
     use std::sync::Barrier;
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::time::Duration;
 
     fn lc(clock: &ManualClock) -> LoadingCache<String, u32, String, ManualClock> {
         LoadingCache::new(
@@ -158,27 +139,14 @@ mod tests {
     }
 
     #[test]
-    fn errors_are_not_cached_unless_negative_ttl() {
-        let clock = ManualClock::new();
-        let c = lc(&clock);
+    fn errors_are_not_cached() {
+        let c = lc(&ManualClock::new());
         assert_eq!(
             c.get_or_load("h", || Err("no".into())),
             Err("no".to_string())
         );
+        assert!(c.cache().is_empty());
         assert_eq!(c.get_or_load("h", || Ok(3)), Ok(3));
-
-        let neg = lc(&clock).negative_ttl(Duration::from_secs(5));
-        assert_eq!(
-            neg.get_or_load("h", || Err("no".into())),
-            Err("no".to_string())
-        );
-        assert_eq!(
-            neg.get_or_load("h", || Ok(3)),
-            Err("no".to_string()),
-            "negative hit"
-        );
-        clock.advance(Duration::from_secs(5));
-        assert_eq!(neg.get_or_load("h", || Ok(3)), Ok(3));
     }
 
     #[test]
