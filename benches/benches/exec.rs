@@ -2,7 +2,7 @@
 //!
 //! - `Batcher` push throughput (one producer and two), against a `std::sync::mpsc`
 //!   `sync_channel` feeding a consumer thread that batches by hand — the same bounded queue
-//!   and background thread, minus capstan's flush-by-age, flush acknowledgement and counters.
+//!   and background thread, minus capstan's flush-by-age and counters.
 //! - `Limiter` acquire + release, against a `parking_lot` mutex/condvar semaphore.
 
 use std::hint::black_box;

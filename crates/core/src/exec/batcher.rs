@@ -11,11 +11,6 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounde
 
 use super::ExecError;
 
-enum Msg<T> {
-    Item(T),
-    Flush(Sender<()>),
-}
-
 #[derive(Default)]
 struct Counters {
     /// Items the background thread took off the queue. Every counter is written by that thread
@@ -29,8 +24,8 @@ struct Counters {
 /// Counters of a [`Batcher`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BatchStats {
-    /// Items accepted by `push`: exact once the batcher is shut down; while it runs, the count
-    /// can be off by the one item the background thread is taking or a pending `flush` request.
+    /// Items accepted by `push` and `try_push`: exact once the batcher is shut down; while it
+    /// runs, the count can be off by the one item the background thread is taking.
     pub pushed: u64,
     /// Items handed to the sink.
     pub delivered: u64,
@@ -97,7 +92,7 @@ impl BatcherBuilder {
 }
 
 fn run<T, F: FnMut(Vec<T>)>(
-    rx: &Receiver<Msg<T>>,
+    rx: &Receiver<T>,
     mut sink: F,
     max_items: usize,
     max_age: Duration,
@@ -124,7 +119,7 @@ fn run<T, F: FnMut(Vec<T>)>(
             Some(d) => rx.recv_deadline(d),
         };
         match msg {
-            Ok(Msg::Item(item)) => {
+            Ok(item) => {
                 c.received.fetch_add(1, Relaxed);
                 if batch.is_empty() {
                     deadline = Instant::now().checked_add(max_age);
@@ -133,10 +128,6 @@ fn run<T, F: FnMut(Vec<T>)>(
                 if batch.len() >= max_items {
                     emit(&mut batch, &mut deadline);
                 }
-            }
-            Ok(Msg::Flush(ack)) => {
-                emit(&mut batch, &mut deadline);
-                let _ = ack.send(());
             }
             Err(RecvTimeoutError::Timeout) => emit(&mut batch, &mut deadline),
             Err(RecvTimeoutError::Disconnected) => {
@@ -149,10 +140,10 @@ fn run<T, F: FnMut(Vec<T>)>(
 
 /// Hands items pushed from many threads to a sink in batches, by count or by age.
 ///
-/// `push` blocks while the queue is full (backpressure). Every pushed item reaches the sink:
-/// [`flush`](Batcher::flush) waits for what was pushed before it, and
-/// [`shutdown`](Batcher::shutdown) (or drop) delivers the rest before the thread ends. A sink
-/// that panics loses only the batch it was given; the batcher carries on and counts it.
+/// `push` blocks while the queue is full (backpressure); `try_push` gives the item back instead.
+/// Every accepted item reaches the sink: in a batch that fills up or grows old, or at
+/// [`shutdown`](Batcher::shutdown) (or drop), which delivers the rest before the thread ends. A
+/// sink that panics loses only the batch it was given; the batcher carries on and counts it.
 ///
 /// ```
 /// use capstan::exec::Batcher;
@@ -172,7 +163,7 @@ fn run<T, F: FnMut(Vec<T>)>(
 /// # Ok::<(), capstan::exec::ExecError>(())
 /// ```
 pub struct Batcher<T: Send + 'static> {
-    tx: Option<Sender<Msg<T>>>,
+    tx: Option<Sender<T>>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
 }
@@ -198,16 +189,15 @@ impl Batcher<()> {
 }
 
 impl<T: Send + 'static> Batcher<T> {
-    fn sender(&self) -> Result<&Sender<Msg<T>>, ExecError> {
+    fn sender(&self) -> Result<&Sender<T>, ExecError> {
         self.tx.as_ref().ok_or_else(ExecError::shut_down)
     }
 
     /// Queues `item`, waiting while the queue is full.
     pub fn push(&self, item: T) -> Result<(), ExecError> {
         self.sender()?
-            .send(Msg::Item(item))
-            .map_err(|_| ExecError::shut_down())?;
-        Ok(())
+            .send(item)
+            .map_err(|_| ExecError::shut_down())
     }
 
     /// Queues `item` if there is room now; gives it back otherwise.
@@ -216,21 +206,11 @@ impl<T: Send + 'static> Batcher<T> {
             Ok(tx) => tx,
             Err(e) => return Err((item, e)),
         };
-        match tx.try_send(Msg::Item(item)) {
+        match tx.try_send(item) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(Msg::Item(item))) => Err((item, ExecError::queue_full())),
-            Err(TrySendError::Disconnected(Msg::Item(item))) => Err((item, ExecError::shut_down())),
-            Err(_) => unreachable!("invariant: try_send returns the message it was given"),
+            Err(TrySendError::Full(item)) => Err((item, ExecError::queue_full())),
+            Err(TrySendError::Disconnected(item)) => Err((item, ExecError::shut_down())),
         }
-    }
-
-    /// Waits until everything this thread pushed before the call has reached the sink.
-    pub fn flush(&self) -> Result<(), ExecError> {
-        let (ack, done) = bounded(1);
-        self.sender()?
-            .send(Msg::Flush(ack))
-            .map_err(|_| ExecError::shut_down())?;
-        done.recv().map_err(|_| ExecError::shut_down())
     }
 
     /// Counters so far.
@@ -328,20 +308,6 @@ mod tests {
         }
         assert_eq!(*got.lock(), vec![vec![1, 2]]);
         drop(b);
-    }
-
-    #[test]
-    fn flush_delivers_what_was_pushed_before() {
-        let (b, got) = collecting(
-            Batcher::builder()
-                .max_items(1000)
-                .max_age(Duration::from_secs(60)),
-        );
-        for i in 0..10 {
-            b.push(i).expect("push");
-        }
-        b.flush().expect("flush");
-        assert_eq!(got.lock().concat(), (0..10).collect::<Vec<_>>());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! - [`Limiter`]: a counting semaphore with RAII permits ("at most three pulls at once").
 //! - [`Batcher`]: items pushed from many threads reach a sink in batches, by count or by age,
-//!   with backpressure and a final flush.
+//!   with backpressure, the rest delivered at shutdown.
 
 mod batcher;
 mod limiter;
@@ -50,7 +50,7 @@ pub fn threads(requested: usize) -> Result<usize, ExecError> {
     }
 }
 
-/// Why a push, a flush or a thread request did not complete.
+/// Why a push or a thread request did not complete.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 pub struct ExecError(Repr);
