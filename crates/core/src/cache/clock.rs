@@ -1,5 +1,3 @@
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A monotonic time source: the time elapsed since an arbitrary, fixed epoch.
@@ -84,29 +82,23 @@ fn instant_since_start() -> Duration {
     START.get_or_init(Instant::now).elapsed()
 }
 
-/// A clock that moves only when told to; clones share the same time.
-///
-/// ```
-/// use capstan::cache::{Clock, ManualClock};
-/// use std::time::Duration;
-///
-/// let clock = ManualClock::new();
-/// clock.advance(Duration::from_secs(90));
-/// assert_eq!(clock.now(), Duration::from_secs(90));
-/// ```
+/// A clock that moves only when told to, for tests; clones share the same time.
+#[cfg(test)]
 #[derive(Debug, Clone, Default)]
-pub struct ManualClock {
-    nanos: Arc<AtomicU64>,
+pub(crate) struct ManualClock {
+    nanos: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
+#[cfg(test)]
 impl ManualClock {
     /// A clock at time zero.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ManualClock::default()
     }
 
     /// Moves time forward by `by`.
-    pub fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
+        use std::sync::atomic::Ordering;
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         let _ = self
             .nanos
@@ -116,9 +108,10 @@ impl ManualClock {
     }
 }
 
+#[cfg(test)]
 impl Clock for ManualClock {
     fn now(&self) -> Duration {
-        Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
+        Duration::from_nanos(self.nanos.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
 

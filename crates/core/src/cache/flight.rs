@@ -64,7 +64,7 @@ impl<K, V, E> Default for SingleFlight<K, V, E> {
 
 /// Counters of a [`SingleFlight`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FlightStats {
+pub(crate) struct FlightStats {
     /// Loader runs.
     pub loads: u64,
     /// Callers that received another caller's result instead of loading.
@@ -168,14 +168,15 @@ impl<K: Hash + Eq, V: Clone, E: Clone> SingleFlight<K, V, E> {
     }
 
     /// Loads running now.
-    pub fn in_flight(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn in_flight(&self) -> usize {
         self.flights.lock().len()
     }
 }
 
 impl<K, V, E> SingleFlight<K, V, E> {
     /// Counters since the group was made.
-    pub fn stats(&self) -> FlightStats {
+    pub(crate) fn stats(&self) -> FlightStats {
         FlightStats {
             loads: self.loads.load(Relaxed),
             shared: self.shared.load(Relaxed),

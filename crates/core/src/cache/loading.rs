@@ -82,12 +82,12 @@ impl<K: Hash + Eq + Clone, V: Clone, E: Clone, C: Clock> LoadingCache<K, V, E, C
         self.cache.clear();
     }
 
-    /// The cache underneath (for stats, purging or direct inserts).
+    /// The cache underneath (for purging expired entries, its length, or direct inserts).
     pub fn cache(&self) -> &TtlLru<K, V, C> {
         &self.cache
     }
 
-    /// The single-flight group underneath (for its stats).
+    /// The single-flight group underneath.
     pub fn flights(&self) -> &SingleFlight<K, V, E> {
         &self.flights
     }

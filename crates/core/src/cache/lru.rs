@@ -276,15 +276,15 @@ type Shards<K, V> = Box<[CachePadded<Mutex<Shard<K, V>>>]>;
 /// shard when it is full.
 ///
 /// ```
-/// use capstan::cache::{ManualClock, TtlLru};
+/// use capstan::cache::TtlLru;
 /// use std::time::Duration;
 ///
-/// let clock = ManualClock::new();
-/// let cache = TtlLru::builder().capacity(100).ttl(Duration::from_secs(60)).clock(clock.clone()).build();
+/// let cache = TtlLru::new(100, Duration::from_secs(60));
 /// cache.insert("docker.io".to_string(), 1);
 /// assert_eq!(cache.get("docker.io"), Some(1));
-/// clock.advance(Duration::from_secs(61));
-/// assert_eq!(cache.get("docker.io"), None); // expired, and evicted
+/// cache.insert_with_ttl("ghcr.io".to_string(), 2, Duration::ZERO);
+/// assert_eq!(cache.get("ghcr.io"), None); // expired at once, and removed
+/// assert_eq!(cache.len(), 1);
 /// ```
 pub struct TtlLru<K, V, C = MonotonicClock> {
     shards: Shards<K, V>,
@@ -463,7 +463,8 @@ impl<K: Hash + Eq, V, C: Clock> TtlLru<K, V, C> {
     }
 
     /// Counters since the cache was made.
-    pub fn stats(&self) -> CacheStats {
+    #[cfg(test)]
+    pub(crate) fn stats(&self) -> CacheStats {
         let mut st = CacheStats::default();
         for shard in &*self.shards {
             let s = shard.lock();
@@ -479,8 +480,9 @@ impl<K: Hash + Eq, V, C: Clock> TtlLru<K, V, C> {
 }
 
 /// Counters of a [`TtlLru`].
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CacheStats {
+pub(crate) struct CacheStats {
     /// Gets that found a fresh entry.
     pub hits: u64,
     /// Gets that found nothing or an expired entry.

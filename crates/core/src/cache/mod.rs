@@ -12,7 +12,9 @@ mod flight;
 mod loading;
 mod lru;
 
-pub use clock::{Clock, ManualClock, MonotonicClock};
-pub use flight::{FlightStats, SingleFlight};
+#[cfg(test)]
+pub(crate) use clock::ManualClock;
+pub use clock::{Clock, MonotonicClock};
+pub use flight::SingleFlight;
 pub use loading::LoadingCache;
-pub use lru::{CacheStats, TtlLru, TtlLruBuilder};
+pub use lru::{TtlLru, TtlLruBuilder};
