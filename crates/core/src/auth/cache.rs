@@ -9,10 +9,17 @@ use std::time::{Duration, SystemTime};
 use parking_lot::Mutex;
 
 use super::{AuthError, ImageRef, Resolved, Resolver};
-use crate::cache::{Clock, LoadingCache, MonotonicClock, TtlLru};
+use crate::cache::{Clock, LoadingCache, TtlLru};
 
-/// How often (at most) the config files are stat'ed for changes.
+/// How often (at most) the config files are stat'ed for changes and expired entries dropped.
 const RECHECK: Duration = Duration::from_secs(1);
+
+/// The clock the entries' TTLs and the recheck read: the real one; in this crate's unit tests,
+/// one they move by hand.
+#[cfg(not(test))]
+type AuthClock = crate::cache::MonotonicClock;
+#[cfg(test)]
+type AuthClock = crate::cache::ManualClock;
 
 /// The files' modification times and sizes (`None`: absent).
 type Stamp = Vec<Option<(SystemTime, u64)>>;
@@ -21,8 +28,10 @@ type Stamp = Vec<Option<(SystemTime, u64)>>;
 ///
 /// Keyed by registry host — or by the scoped `auths` key (podman's `quay.io/org/repo`) when a
 /// config file has one that matches. Concurrent lookups of one registry share one resolution
-/// (one helper run). The cache is emptied when a config file changes (mtime or size; checked at
-/// most once a second, so a hit stays a hash lookup).
+/// (one helper run). The cache is emptied when a config file changes (mtime or size; checked
+/// during a lookup, at most once a second, so a hit stays a hash lookup); the same check drops
+/// the entries whose TTL has passed, so expired credentials (zeroed when dropped) leave memory
+/// without waiting for their registry to be asked for again.
 ///
 /// ```
 /// use capstan::auth::{AuthCache, Resolver};
@@ -38,16 +47,15 @@ type Stamp = Vec<Option<(SystemTime, u64)>>;
 /// ```
 pub struct AuthCache {
     resolver: Resolver,
-    cache: LoadingCache<String, Arc<Resolved>, Arc<AuthError>>,
+    cache: LoadingCache<String, Arc<Resolved>, Arc<AuthError>, AuthClock>,
     /// Scoped `auths` keys (`host/path…`) found in the files, longest first.
     scopes: Mutex<Arc<Vec<String>>>,
     stamp: Mutex<Stamp>,
-    /// Coarse-clock milliseconds of the last stat.
+    /// Milliseconds on the cache's clock of the last recheck.
     checked: AtomicU64,
     /// Bumped whenever a config change empties the cache: a load that began before the bump
     /// must not leave its (stale) answer behind.
     generation: AtomicU64,
-    clock: MonotonicClock,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -68,16 +76,22 @@ impl AuthCache {
     pub fn with_ttl(resolver: Resolver, ttl: Duration) -> Self {
         let stamp = stamp(&resolver.files);
         let scopes = Mutex::new(Arc::new(scoped_keys(&resolver.files)));
-        let clock = MonotonicClock::default();
-        AuthCache {
-            cache: LoadingCache::new(TtlLru::builder().capacity(1024).ttl(ttl)),
+        let cache = LoadingCache::new(
+            TtlLru::builder()
+                .capacity(1024)
+                .ttl(ttl)
+                .clock(AuthClock::default()),
+        );
+        let cache = AuthCache {
+            cache,
             resolver,
             scopes,
             stamp: Mutex::new(stamp),
-            checked: AtomicU64::new(clock.now().as_millis() as u64),
+            checked: AtomicU64::new(0),
             generation: AtomicU64::new(0),
-            clock,
-        }
+        };
+        cache.checked.store(cache.millis(), Ordering::Relaxed);
+        cache
     }
 
     /// The credentials for `image`'s registry, from the cache or resolved once for every
@@ -106,11 +120,13 @@ impl AuthCache {
         got
     }
 
+    /// Milliseconds on the clock the entries' TTLs are read from.
     fn millis(&self) -> u64 {
-        self.clock.now().as_millis() as u64
+        self.cache.cache().clock().now().as_millis() as u64
     }
 
-    /// Empties the cache when a config file changed since the last check.
+    /// Empties the cache when a config file changed since the last check, and otherwise drops
+    /// the entries whose TTL has passed. At most once a second; the other calls return at once.
     fn recheck(&self) {
         let now = self.millis();
         let last = self.checked.load(Ordering::Relaxed);
@@ -124,12 +140,15 @@ impl AuthCache {
         }
         let current = stamp(&self.resolver.files);
         let mut known = self.stamp.lock();
-        if *known != current {
-            *known = current;
-            *self.scopes.lock() = Arc::new(scoped_keys(&self.resolver.files));
-            self.generation.fetch_add(1, Ordering::AcqRel);
-            self.cache.clear();
+        if *known == current {
+            drop(known);
+            self.cache.cache().purge_expired();
+            return;
         }
+        *known = current;
+        *self.scopes.lock() = Arc::new(scoped_keys(&self.resolver.files));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.cache.clear();
     }
 }
 
@@ -166,4 +185,48 @@ fn scoped_keys(files: &[PathBuf]) -> Vec<String> {
     keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
     keys.dedup();
     keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recheck_drops_expired_credentials() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("capstan-authcache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let cfg = dir.join("config.json");
+        std::fs::write(&cfg, r#"{"auths": {"ghcr.io": {"auth": "dTpw"}}}"#)?;
+        let auth = AuthCache::with_ttl(Resolver::with_file(&cfg), Duration::from_secs(60));
+        let entries = auth.cache.cache();
+        let clock = entries.clock();
+
+        auth.get(&"ghcr.io/org/app".parse()?)?;
+        clock.advance(Duration::from_secs(30));
+        auth.get(&"docker.io/library/alpine".parse()?)?; // anonymous, cached too
+        assert_eq!(entries.len(), 2);
+
+        // ghcr.io's TTL has passed, docker.io's has not. Nothing asks for ghcr.io again: only
+        // the recheck can drop it.
+        clock.advance(Duration::from_secs(31));
+        assert_eq!(entries.len(), 2, "an expired entry stays until dropped");
+        auth.recheck();
+        assert_eq!(entries.len(), 1, "the recheck dropped the expired entry");
+        assert!(entries.contains_key("docker.io"), "a fresh entry is kept");
+
+        // At most once a second: docker.io expires at 90 s, a recheck at 89.5 s finds nothing
+        // to drop, the one at 90 s does not run, the one at 90.5 s drops it.
+        clock.advance(Duration::from_millis(28_500));
+        auth.recheck();
+        assert_eq!(entries.len(), 1);
+        clock.advance(Duration::from_millis(500));
+        auth.recheck();
+        assert_eq!(entries.len(), 1, "less than a second since the last recheck");
+        clock.advance(Duration::from_millis(500));
+        auth.recheck();
+        assert!(entries.is_empty());
+
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
 }
