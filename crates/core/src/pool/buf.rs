@@ -7,8 +7,9 @@
 //! 1. **Shared, bounded queues**, one per size class: lock-free `ArrayQueue`s sharded by thread
 //!    (a thread visits other shards only when its own is empty or full), so two threads do not
 //!    bounce one queue's cache lines. Every thread can take from and give back to them; the
-//!    shards' capacities add up to the class cap, so a burst of gets can never pin more than
-//!    `cap × class size` bytes once it is over.
+//!    shards' capacities add up to the class cap, so once a burst of gets is over a class holds
+//!    at most `cap` idle buffers: `cap × class size` bytes, or up to twice that if every buffer
+//!    kept had grown to the largest capacity a class takes back (2 × its size, see below).
 //! 2. **A tiny per-thread cache** in front of them: at most [`MAX_THREAD_CACHE`] buffers per class
 //!    (defaults: 2 for the classes up to 8 KiB, 1 for 32 and 64 KiB, none for 1 MiB — at most
 //!    122 KiB per thread and pool). It is what makes get+put cost a few nanoseconds, and it never
@@ -23,8 +24,11 @@
 //! at most that many operations per thread.
 //!
 //! Requests larger than the largest class are plain allocations and are never kept. A returned
-//! buffer is filed by its *capacity*; one that grew past twice its class size, or shrank below
-//! the smallest class, is freed instead, so a pool never pins more than it promised.
+//! buffer is filed by its *capacity*: under the largest class no bigger than it, if it is at
+//! most twice that class's size; one that grew further, or shrank below the smallest class, is
+//! freed instead. So a kept buffer is at most 2 × its class size, and the shared queues of a
+//! class never pin more than `2 × cap × class size` bytes (the thread caches hold only buffers
+//! of exactly their class size).
 //!
 //! The numbers behind these choices are in `BENCHMARKS.md` (bench `pool`).
 
@@ -185,7 +189,10 @@ impl Default for BufPool {
 
 impl BufPool {
     /// A pool with the default caps (256 idle buffers of 1 and 4 KiB, 128 of 8 KiB, 64 of 32 KiB,
-    /// 32 of 64 KiB, 8 of 1 MiB: at most 24 MiB idle) and the default per-thread cache.
+    /// 32 of 64 KiB, 8 of 1 MiB) and the default per-thread cache. Idle, the shared queues hold
+    /// at most 14.25 MiB of buffers at their class sizes, and at most 28.5 MiB if every buffer
+    /// kept had grown to twice its class size (the most a class takes back); each thread that
+    /// used the pool may also cache up to 122 KiB.
     pub fn new() -> Self {
         BufPool::builder().build()
     }
