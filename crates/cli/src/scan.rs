@@ -72,7 +72,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE", help_heading = "Suppressing")]
     baseline: Option<PathBuf>,
     /// An ignore file: fingerprints or gitleaks' `path:rule:line`, one per line
-    /// [default: .capstanignore in the current directory and in each directory scanned].
+    /// [default: .capstanignore in the current directory and in each directory named as an
+    /// input, not in subdirectories found below them].
     #[arg(long, value_name = "FILE", help_heading = "Suppressing")]
     ignore_file: Vec<PathBuf>,
 

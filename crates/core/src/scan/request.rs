@@ -66,8 +66,9 @@ impl RuleSources {
 /// Which ignore files suppress findings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IgnoreFiles {
-    /// [`IGNORE_FILE_NAME`] in the current directory and in each directory scanned, where
-    /// present (the default).
+    /// [`IGNORE_FILE_NAME`], where present, in the current directory and in each input that is
+    /// a directory — only there, not in the subdirectories the walk finds below them (the
+    /// default).
     Discover,
     /// Exactly these files (none: no ignore file).
     Only(Vec<PathBuf>),
