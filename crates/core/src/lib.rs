@@ -1,14 +1,19 @@
 //! capstan: the hot paths of container builds and supply-chain checks.
 //!
 //! This crate is where all of capstan's logic lives; the `capstan` binary, the C ABI
-//! (`libcapstan`) and the Go package are thin front ends over it. Today it holds the primitives
-//! those paths run on:
+//! (`libcapstan`) and the Go package are thin front ends over it. Today it holds those paths and
+//! the primitives they run on:
 //!
+//! - [`scan`]: rules, rule packs and the streaming scanner for secrets, crypto and threats;
+//! - [`tar`]: build contexts (`.dockerignore` matching, the deterministic context tar) and safe
+//!   extraction of archives from anywhere;
+//! - [`auth`]: image references, registry credentials from docker's and podman's config files
+//!   and credential helpers, the `X-Registry-Auth` header, the per-registry credential cache,
+//!   and (feature `registry`) checking credentials against a registry (`GET /v2/`, bearer tokens);
 //! - [`pool`]: byte buffers in size classes, generic object pools, pooled string builders;
 //! - [`cache`]: a sharded TTL-LRU, single-flight loading, and both together;
 //! - [`exec`]: thread counts, a limiter, a batcher;
-//! - [`metrics`]: counters, gauges and the Prometheus text format;
-//! - [`scan`]: rules, rule packs and the streaming scanner for secrets, crypto and threats.
+//! - [`metrics`]: counters, gauges and the Prometheus text format.
 //!
 //! ```
 //! use capstan::cache::LoadingCache;
