@@ -221,7 +221,11 @@ mod tests {
         assert_eq!(entries.len(), 1);
         clock.advance(Duration::from_millis(500));
         auth.recheck();
-        assert_eq!(entries.len(), 1, "less than a second since the last recheck");
+        assert_eq!(
+            entries.len(),
+            1,
+            "less than a second since the last recheck"
+        );
         clock.advance(Duration::from_millis(500));
         auth.recheck();
         assert!(entries.is_empty());
