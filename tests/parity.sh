@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Parity: one scan request run through every front end — the CLI (Rust over core's
-# scan::Request), the C ABI (crates/ffi/tests/c/parity.c: capstan_request_run, then
-# capstan_findings_to_json) and the Go package (crates/ffi/go/internal/parity: ScanRequest.Run)
-# — must give the same findings. The fixture: a tree with three GitHub tokens in three files and
-# an MD5 call, a baseline holding token a's fingerprint, an ignore file holding token b's, and a
-# .capstanignore in the tree holding token c's (named ignore files turn discovery off, so it must
-# NOT apply). Fails with a diff unless the three sets of (rule_id, path, line, column,
-# fingerprint, algorithm, quantum_class) are equal, and unless that set is the expected one:
-# tokens a and b left out, token c and the MD5 finding (with its algorithm and quantum class) in.
+# scan::Request), the C ABI (the C example, examples/c/scan.c --json: capstan_request_run, then
+# capstan_findings_to_json) and the Go package (the Go example, examples/go -json:
+# ScanRequest.Run) — must give the same findings. The fixture: a tree with three GitHub tokens
+# in three files and an MD5 call, a baseline holding token a's fingerprint, an ignore file holding
+# token b's, and a .capstanignore in the tree holding token c's (named ignore files turn discovery
+# off, so it must NOT apply). Fails with a diff unless the three sets of (rule_id, path, line,
+# column, fingerprint, algorithm, quantum_class) are equal, and unless that set is the expected
+# one: tokens a and b left out, token c and the MD5 finding (with its algorithm and quantum class)
+# in.
 #   tests/parity.sh [CAPSTAN]   (the capstan binary; default: built here in release; run by .ci/test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,19 +34,23 @@ printf 'GITHUB_TOKEN=ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b\n' >"$tree/b/.env"
 printf 'GITHUB_TOKEN=ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9\n' >"$tree/c/.env"
 printf 'import hashlib\ndigest = hashlib.md5(data).hexdigest()\n' >"$tree/app.py"
 
-cc -std=c11 -O1 -g -Wall -Wextra -Werror -I crates/ffi/include crates/ffi/tests/c/parity.c \
-    "$target/release/libcapstan.a" -lpthread -ldl -lm -o "$tmp/parity-c"
-(cd crates/ffi/go && "${go_tree[@]}" go build -o "$tmp/parity-go" ./internal/parity)
+# The examples, built here against the tree's library.
+cc -std=c11 -O1 -g -Wall -Wextra -Werror -I crates/ffi/include examples/c/scan.c \
+    "$target/release/libcapstan.a" -lpthread -ldl -lm -o "$tmp/scan-c"
+(cd examples/go && "${go_tree[@]}" go build -o "$tmp/scan-go" .)
 
-cli() { # cli OUT ARGS...: capstan scan's JSON report; exit 0 (clean) or 1 (findings) only
+run() { # run OUT COMMAND...: the command's stdout in OUT; exit 0 (clean) or 1 (findings) only
     local out="$1" status=0
     shift
-    "$capstan" scan --no-cache --format json "$@" >"$out" 2>"$out.err" || status=$?
+    "$@" >"$out" 2>"$out.err" || status=$?
     if ((status > 1)); then
         cat "$out.err" >&2
-        echo "parity: capstan scan $* exited $status" >&2
+        echo "parity: $* exited $status" >&2
         exit 1
     fi
+}
+cli() { # cli OUT ARGS...: capstan scan's JSON report
+    run "$1" "$capstan" scan --no-cache --format json "${@:2}"
 }
 
 # The fingerprints come from a first, unsuppressed run.
@@ -66,9 +71,11 @@ open(f"{tmp}/tree/.capstanignore", "w").write(f"# token c: must not apply\n{fp['
 json.dump(fp, open(f"{tmp}/fingerprints.json", "w"))
 PY
 
-cli "$tmp/cli.json" --baseline "$tmp/baseline.json" --ignore-file "$tmp/ignore" "$tree"
-"$tmp/parity-c" --baseline "$tmp/baseline.json" --ignore-file "$tmp/ignore" "$tree" >"$tmp/c.json"
-"$tmp/parity-go" -baseline "$tmp/baseline.json" -ignore-file "$tmp/ignore" "$tree" >"$tmp/go.json"
+# The same arguments to all three (Go's flag package reads --name as -name).
+request=(--baseline "$tmp/baseline.json" --ignore-file "$tmp/ignore" "$tree")
+cli "$tmp/cli.json" "${request[@]}"
+run "$tmp/c.json" "$tmp/scan-c" --json "${request[@]}"
+run "$tmp/go.json" "$tmp/scan-go" --json "${request[@]}"
 
 python3 - "$tmp" <<'PY'
 import difflib, json, sys

@@ -2,9 +2,11 @@
  * scan: scan the files and directories named on the command line as `capstan scan` does —
  * every built-in rule, .capstanignore files honoured, an optional baseline and ignore files —
  * and print one line per finding (secrets redacted; crypto findings with their algorithm and
- * quantum class).
+ * quantum class), or with --json the findings as one JSON array (capstan_findings_to_json: the
+ * finding objects of `capstan scan --format json`; tests/parity.sh compares them with the CLI's
+ * and the Go example's).
  *
- *   make -C examples/c && examples/c/scan [--baseline FILE] [--ignore-file FILE]... src/ .env
+ *   make -C examples/c && examples/c/scan [--json] [--baseline FILE] [--ignore-file FILE]... src/
  *
  * Exit status: 0 clean, 1 findings, 2 an error (bad argument, unreadable path).
  */
@@ -13,9 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static int report(const capstan_findings *findings) {
-    size_t n = capstan_findings_len(findings);
-    for (size_t i = 0; i < n; i++) {
+/* One line per finding: 0, or -1 on an error. */
+static int print_lines(const capstan_findings *findings) {
+    for (size_t i = 0; i < capstan_findings_len(findings); i++) {
         capstan_finding f;
         if (capstan_findings_get(findings, i, &f) != CAPSTAN_OK) {
             fprintf(stderr, "scan: %s\n", capstan_last_error());
@@ -29,6 +31,27 @@ static int report(const capstan_findings *findings) {
         }
         printf("\n");
     }
+    return 0;
+}
+
+/* The findings as one JSON array: 0, or -1 on an error. */
+static int print_json(const capstan_findings *findings) {
+    char *json = NULL;
+    if (capstan_findings_to_json(findings, &json) != CAPSTAN_OK) {
+        fprintf(stderr, "scan: %s\n", capstan_last_error());
+        return -1;
+    }
+    printf("%s\n", json);
+    capstan_string_free(json);
+    return 0;
+}
+
+/* Prints the findings (as JSON or as lines), then the errors and the count suppressed on
+ * stderr; returns how many findings, or -1 on an error. */
+static int report(const capstan_findings *findings, int json) {
+    if ((json ? print_json(findings) : print_lines(findings)) < 0) {
+        return -1;
+    }
     for (size_t i = 0; i < capstan_findings_errors_len(findings); i++) {
         fprintf(stderr, "scan: %s\n", capstan_findings_error(findings, i));
     }
@@ -36,7 +59,7 @@ static int report(const capstan_findings *findings) {
     if (suppressed > 0) {
         fprintf(stderr, "scan: %llu finding(s) suppressed\n", suppressed);
     }
-    return (int)n;
+    return (int)capstan_findings_len(findings);
 }
 
 int main(int argc, char **argv) {
@@ -45,10 +68,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "scan: %s\n", capstan_last_error());
         return 2;
     }
-    int inputs = 0;
+    int inputs = 0, json = 0;
     capstan_status st = CAPSTAN_OK;
     for (int i = 1; i < argc && st == CAPSTAN_OK; i++) {
-        if (strcmp(argv[i], "--baseline") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (strcmp(argv[i], "--baseline") == 0 && i + 1 < argc) {
             st = capstan_request_add_baseline(req, argv[++i]);
         } else if (strcmp(argv[i], "--ignore-file") == 0 && i + 1 < argc) {
             st = capstan_request_add_ignore_file(req, argv[++i]);
@@ -58,7 +83,8 @@ int main(int argc, char **argv) {
         }
     }
     if (st == CAPSTAN_OK && inputs == 0) {
-        fprintf(stderr, "usage: %s [--baseline FILE] [--ignore-file FILE]... PATH...\n", argv[0]);
+        fprintf(stderr, "usage: %s [--json] [--baseline FILE] [--ignore-file FILE]... PATH...\n",
+                argv[0]);
         capstan_request_free(req);
         return 2;
     }
@@ -71,7 +97,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "scan: %s\n", capstan_last_error());
         return 2;
     }
-    int found = report(findings);
+    int found = report(findings, json);
     int status = found < 0 || capstan_findings_errors_len(findings) > 0 ? 2 : found > 0 ? 1 : 0;
     capstan_findings_free(findings);
     return status;

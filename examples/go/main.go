@@ -1,14 +1,17 @@
 // Command scan scans the files and directories named on the command line as `capstan scan`
 // does — every built-in rule, .capstanignore files honoured, an optional baseline and ignore
 // files — and prints one line per finding (secrets redacted; crypto findings with their algorithm
-// and quantum class), like examples/c/scan.c.
+// and quantum class), like examples/c/scan.c; or with -json the findings as one JSON array (the
+// finding objects of `capstan scan --format json`; tests/parity.sh compares them with the CLI's
+// and the C example's).
 //
-//	cargo build --release -p capstan-ffi && cd examples/go && go run . [-baseline FILE] [-ignore-file FILE]... ../../src
+//	cargo build --release -p capstan-ffi && cd examples/go && go run . [-json] [-baseline FILE] [-ignore-file FILE]... ../../src
 //
 // Exit status: 0 clean, 1 findings, 2 an error.
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,10 +27,11 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
 	var req capstan.ScanRequest
+	asJSON := flag.Bool("json", false, "print the findings as one JSON array")
 	flag.Var((*list)(&req.Baselines), "baseline", "a previous JSON report whose findings are left out (repeatable)")
-	flag.Var((*list)(&req.IgnoreFiles), "ignore-file", "an ignore file (repeatable)")
+	flag.Var((*list)(&req.IgnoreFiles), "ignore-file", "an ignore file (repeatable; naming one turns .capstanignore discovery off)")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: %s [-baseline FILE] [-ignore-file FILE]... PATH...\n", os.Args[0])
+		fmt.Fprintf(os.Stderr, "usage: %s [-json] [-baseline FILE] [-ignore-file FILE]... PATH...\n", os.Args[0])
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -42,12 +46,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	for _, f := range res.Findings {
-		fmt.Printf("%s:%d:%d: %s %s [%s] %s", f.Path, f.Line, f.Column, f.Severity, f.RuleID, f.Category, f.Secret)
-		if f.Algorithm != "" {
-			fmt.Printf(" (%s, %s)", f.Algorithm, f.QuantumClass)
-		}
-		fmt.Println()
+	if *asJSON {
+		printJSON(res.Findings)
+	} else {
+		printLines(res.Findings)
 	}
 	for _, e := range unreadable {
 		fmt.Fprintln(os.Stderr, "scan:", e)
@@ -61,4 +63,28 @@ func main() {
 	case len(res.Findings) > 0:
 		os.Exit(1)
 	}
+}
+
+// printLines prints one line per finding.
+func printLines(findings []capstan.Finding) {
+	for _, f := range findings {
+		fmt.Printf("%s:%d:%d: %s %s [%s] %s", f.Path, f.Line, f.Column, f.Severity, f.RuleID, f.Category, f.Secret)
+		if f.Algorithm != "" {
+			fmt.Printf(" (%s, %s)", f.Algorithm, f.QuantumClass)
+		}
+		fmt.Println()
+	}
+}
+
+// printJSON prints the findings as one JSON array ([] for none), as capstan_findings_to_json does.
+func printJSON(findings []capstan.Finding) {
+	if findings == nil {
+		findings = []capstan.Finding{}
+	}
+	out, err := json.Marshal(findings)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scan:", err)
+		os.Exit(2)
+	}
+	fmt.Printf("%s\n", out)
 }
