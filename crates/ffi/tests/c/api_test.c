@@ -42,6 +42,13 @@ static void write_file(const char *path, const char *text) {
     fclose(f);
 }
 
+/* Writes text to dir/name. */
+static void write_in(const char *dir, const char *name, const char *text) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    write_file(path, text);
+}
+
 static void test_version_and_errors(void) {
     CHECK(capstan_version() != NULL && strlen(capstan_version()) > 0);
     capstan_rules *r = NULL;
@@ -168,10 +175,8 @@ static void test_tree(const capstan_rules *r, const char *tmp) {
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/sub", dir);
     mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/sub/.env", dir);
-    write_file(path, TOKEN_LINE);
-    snprintf(path, sizeof path, "%s/clean.txt", dir);
-    write_file(path, "nothing here\n");
+    write_in(dir, "sub/.env", TOKEN_LINE);
+    write_in(dir, "clean.txt", "nothing here\n");
     capstan_findings *f = NULL;
     CHECK(capstan_scan_path(r, dir, 2, &f) == CAPSTAN_OK);
     CHECK(capstan_findings_len(f) >= 1);
@@ -219,8 +224,7 @@ static void test_request(const capstan_rules *r, const char *tmp) {
         snprintf(line, sizeof line, "GITHUB_TOKEN=%s\n", TOKENS[i]);
         write_file(path, line);
     }
-    snprintf(path, sizeof path, "%s/app.py", dir);
-    write_file(path, "import hashlib\ndigest = hashlib.md5(data).hexdigest()\n");
+    write_in(dir, "app.py", "import hashlib\ndigest = hashlib.md5(data).hexdigest()\n");
 
     capstan_request *req = NULL;
     CHECK(capstan_request_new(&req) == CAPSTAN_OK);
@@ -391,18 +395,20 @@ static int32_t collect(void *user, const uint8_t *data, size_t len) {
     return 0;
 }
 
+/* A build context in dir (made here): a Dockerfile, a .dockerignore leaving out *.log, app.txt
+ * (sent) and debug.log (left out). */
+static void make_context(const char *dir) {
+    mkdir(dir, 0755);
+    write_in(dir, "Dockerfile", "FROM scratch\nCOPY . /\n");
+    write_in(dir, ".dockerignore", "*.log\n");
+    write_in(dir, "app.txt", "hello\n");
+    write_in(dir, "debug.log", "ignored\n");
+}
+
 static void test_context(const capstan_rules *r, const char *tmp) {
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/ctx", tmp);
-    mkdir(dir, 0755);
-    snprintf(path, sizeof path, "%s/Dockerfile", dir);
-    write_file(path, "FROM scratch\nCOPY . /\n");
-    snprintf(path, sizeof path, "%s/.dockerignore", dir);
-    write_file(path, "*.log\n");
-    snprintf(path, sizeof path, "%s/app.txt", dir);
-    write_file(path, "hello\n");
-    snprintf(path, sizeof path, "%s/debug.log", dir);
-    write_file(path, "ignored\n");
+    make_context(dir);
 
     struct sink s = {NULL, 0, 0, -1, 0};
     CHECK(capstan_context_write(dir, NULL, collect, &s) == CAPSTAN_OK);
@@ -438,8 +444,7 @@ static void test_context(const capstan_rules *r, const char *tmp) {
     CHECK(capstan_context_write(path, NULL, collect, &s) == CAPSTAN_ERR_IO);
 
     /* The single pass: a secret stops the context, the findings still come back. */
-    snprintf(path, sizeof path, "%s/.env", dir);
-    write_file(path, TOKEN_LINE);
+    write_in(dir, ".env", TOKEN_LINE);
     struct sink scanned = {NULL, 0, 0, -1, 0};
     capstan_findings *f = NULL;
     CHECK(capstan_context_write_scan(r, dir, NULL, collect, &scanned, 2, false, &f) == CAPSTAN_OK);
@@ -493,29 +498,19 @@ static capstan_status read_all(capstan_context_reader *r, size_t chunk, unsigned
 static void test_context_reader(const char *tmp) {
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/rctx", tmp);
-    mkdir(dir, 0755);
-    snprintf(path, sizeof path, "%s/Dockerfile", dir);
-    write_file(path, "FROM scratch\nCOPY . /\n");
-    snprintf(path, sizeof path, "%s/.dockerignore", dir);
-    write_file(path, "*.log\n");
-    snprintf(path, sizeof path, "%s/app.txt", dir);
-    write_file(path, "hello\n");
-    snprintf(path, sizeof path, "%s/debug.log", dir);
-    write_file(path, "ignored\n");
+    make_context(dir);
     /* 1 MiB: more than the reader's queue holds, so the background writer waits on the reads. */
-    snprintf(path, sizeof path, "%s/big.bin", dir);
     char *big = malloc((1 << 20) + 1);
     for (size_t i = 0; i < (1 << 20); i++) {
         big[i] = "0123456789abcdef"[i % 16];
     }
     big[1 << 20] = '\0';
-    write_file(path, big);
+    write_in(dir, "big.bin", big);
     free(big);
     char zz[101];
     memset(zz, 'z', 100);
     zz[100] = '\0';
-    snprintf(path, sizeof path, "%s/zz.txt", dir);
-    write_file(path, zz);
+    write_in(dir, "zz.txt", zz);
 
     /* What capstan_context_write_fd writes. */
     snprintf(path, sizeof path, "%s/rctx.tar", tmp);
@@ -587,8 +582,7 @@ static void test_context_reader(const char *tmp) {
      * too (the writer is held up in big.bin long before it reaches zz.txt). */
     r = NULL;
     CHECK(capstan_context_reader_new(dir, NULL, &r) == CAPSTAN_OK);
-    snprintf(path, sizeof path, "%s/zz.txt", dir);
-    write_file(path, "short\n");
+    write_in(dir, "zz.txt", "short\n");
     CHECK(read_all(r, 4096, &got, &got_len) == CAPSTAN_ERR_IO);
     CHECK(contains(capstan_last_error(), "zz.txt") && contains(capstan_last_error(), "changed"));
     CHECK(got_len < want_len);
