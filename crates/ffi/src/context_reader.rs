@@ -163,39 +163,23 @@ pub unsafe extern "C" fn capstan_context_reader_free(reader: *mut capstan_contex
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::last_error;
+    use crate::tests::{TempDir, c, last_error};
     use core_capstan::tar::{Context, ContextOptions};
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    use std::path::{Path, PathBuf};
-
-    struct Dir(PathBuf);
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use std::path::Path;
 
     /// A context bigger than the reader's queue (a 1 MiB file), with `zz.txt` (100 bytes)
     /// after it in tar order.
-    fn context(name: &str) -> Dir {
-        let dir =
-            std::env::temp_dir().join(format!("capstan-ffi-reader-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let write = |name: &str, data: &[u8]| std::fs::write(dir.join(name), data).expect("write");
+    fn context(name: &str) -> TempDir {
+        let dir = TempDir::new(&format!("reader-{name}"));
+        let write =
+            |name: &str, data: &[u8]| std::fs::write(dir.0.join(name), data).expect("write");
         write("Dockerfile", b"FROM scratch\nCOPY . /\n");
         write(".dockerignore", b"*.log\n");
         write("app.txt", b"hello\n");
         write("debug.log", b"ignored\n");
         write("big.bin", &b"0123456789abcdef".repeat(64 << 10));
         write("zz.txt", &[b'z'; 100]);
-        Dir(dir)
-    }
-
-    fn c(p: &Path) -> CString {
-        CString::new(p.as_os_str().as_bytes()).expect("no NUL")
+        dir
     }
 
     fn new_reader(dir: &Path) -> *mut capstan_context_reader {

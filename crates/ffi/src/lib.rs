@@ -331,12 +331,40 @@ unsafe fn handle_mut<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T, FfiError
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::PathBuf;
 
     pub(crate) fn last_error() -> Option<String> {
         let p = capstan_last_error();
         // SAFETY: a non-NULL pointer from capstan_last_error points at this thread's live
         // CString, and no capstan call runs between getting it and copying it.
         (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    }
+
+    /// An empty directory `capstan-ffi-NAME-PID` in the system's temporary directory, removed
+    /// on drop.
+    pub(crate) struct TempDir(pub(crate) PathBuf);
+
+    impl TempDir {
+        pub(crate) fn new(name: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("capstan-ffi-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// `p` as a C string.
+    pub(crate) fn c(p: &Path) -> CString {
+        CString::new(p.as_os_str().as_bytes()).expect("no NUL")
     }
 
     #[test]

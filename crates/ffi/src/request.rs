@@ -426,15 +426,13 @@ pub unsafe extern "C" fn capstan_request_free(req: *mut capstan_request) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::last_error;
+    use crate::tests::{TempDir, c, last_error};
     use crate::{
         capstan_finding, capstan_findings_algorithm, capstan_findings_free, capstan_findings_get,
         capstan_findings_len, capstan_findings_quantum_class, capstan_findings_suppressed,
         capstan_findings_tags, capstan_rules_builtin, capstan_rules_free,
     };
-    use std::ffi::{CStr, CString};
-    use std::os::unix::ffi::OsStrExt;
-    use std::path::Path;
+    use std::ffi::CStr;
 
     const TOKENS: [&str; 3] = [
         "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki",
@@ -442,18 +440,10 @@ mod tests {
         "ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9",
     ];
 
-    struct Tree(PathBuf);
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     /// A tree with three tokens (`a/.env`, `b/.env`, `c/.env`) and an MD5 call (`app.py`).
-    fn tree(name: &str) -> Tree {
-        let dir = std::env::temp_dir().join(format!("capstan-ffi-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    fn tree(name: &str) -> TempDir {
+        let t = TempDir::new(name);
+        let dir = &t.0;
         for (sub, token) in ["a", "b", "c"].iter().zip(TOKENS) {
             std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
             std::fs::write(
@@ -467,11 +457,7 @@ mod tests {
             "import hashlib\ndigest = hashlib.md5(data).hexdigest()\n",
         )
         .expect("write");
-        Tree(dir)
-    }
-
-    fn c(p: &Path) -> CString {
-        CString::new(p.as_os_str().as_bytes()).expect("no NUL")
+        t
     }
 
     fn new_request() -> *mut capstan_request {
