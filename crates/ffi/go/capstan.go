@@ -529,7 +529,7 @@ type ScanRequest struct {
 	Baselines []string
 	// Ignore files (fingerprints, or gitleaks' path:rule:line). Naming any turns discovery off.
 	IgnoreFiles []string
-	// Don't look for .capstanignore in the current directory and each directory scanned.
+	// Don't look for .capstanignore in the current directory and each directory named in Inputs.
 	NoIgnoreDiscovery bool
 	// Report secrets in full instead of their first characters (never cached).
 	NoRedact bool

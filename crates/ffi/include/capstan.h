@@ -377,8 +377,9 @@ enum capstan_status capstan_request_add_baseline(struct capstan_request *req, co
 // `req` is a live handle used by no other thread meanwhile; `path` is NUL-terminated.
 enum capstan_status capstan_request_add_ignore_file(struct capstan_request *req, const char *path);
 
-// Whether `.capstanignore` in the current directory and in each directory scanned applies
-// (default: on, as in `capstan scan`). Turning it on once ignore files are named is
+// Whether `.capstanignore` in the current directory and in each directory named as an input
+// (not in subdirectories the walk finds) applies (default: on, as in `capstan scan`). Turning
+// it on once ignore files are named is
 // `CAPSTAN_ERR_INVALID_ARGUMENT`: named files replace discovery.
 //
 // # Safety

@@ -278,8 +278,9 @@ pub unsafe extern "C" fn capstan_request_add_ignore_file(
     unsafe { set(req, f) }
 }
 
-/// Whether `.capstanignore` in the current directory and in each directory scanned applies
-/// (default: on, as in `capstan scan`). Turning it on once ignore files are named is
+/// Whether `.capstanignore` in the current directory and in each directory named as an input
+/// (not in subdirectories the walk finds) applies (default: on, as in `capstan scan`). Turning
+/// it on once ignore files are named is
 /// `CAPSTAN_ERR_INVALID_ARGUMENT`: named files replace discovery.
 ///
 /// # Safety
