@@ -1,6 +1,6 @@
 //! Registry credentials: image references, docker/podman config files and credential helpers
-//! resolved in docker's order, the `X-Registry-Auth` header (the auth cache and the bearer
-//! flow follow).
+//! resolved in docker's order, the `X-Registry-Auth` header, a per-registry single-flight cache
+//! ([`AuthCache`]) and, with the `registry` feature, the bearer-token flow behind `check`.
 
 mod cache;
 pub(crate) mod creds;
