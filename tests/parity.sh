@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Parity: one scan request run through every front end — the CLI (Rust over core's
-# scan::Request), the C ABI (the C example, examples/c/scan.c --json: capstan_request_run, then
+# scan::Request), the library from Rust (examples/rust/request.rs), the C ABI (the C example, examples/c/scan.c --json: capstan_request_run, then
 # capstan_findings_to_json) and the Go package (the Go example, examples/go -json:
 # ScanRequest.Run) — must give the same findings. The fixture: a tree with three GitHub tokens
 # in three files and an MD5 call, a baseline holding token a's fingerprint, an ignore file holding
 # token b's, and a .capstanignore in the tree holding token c's (named ignore files turn discovery
-# off, so it must NOT apply). Fails with a diff unless the three sets of (rule_id, path, line,
+# off, so it must NOT apply). Fails with a diff unless the four sets of (rule_id, path, line,
 # column, fingerprint, algorithm, quantum_class) are equal, and unless that set is the expected
 # one: tokens a and b left out, token c and the MD5 finding (with its algorithm and quantum class)
 # in.
@@ -21,6 +21,7 @@ else
     capstan="$target/release/capstan"
 fi
 cargo build --release --locked --quiet -p capstan-ffi
+cargo build --release --locked --quiet -p capstan-examples --example request
 # As .ci/test: the Go package links target/release/libcapstan.a unless told where else it is.
 go_tree=(env)
 [[ "$target" -ef target ]] || go_tree=(env CGO_LDFLAGS="${CGO_LDFLAGS:--g -O2} -L$target/release")
@@ -71,9 +72,10 @@ open(f"{tmp}/tree/.capstanignore", "w").write(f"# token c: must not apply\n{fp['
 json.dump(fp, open(f"{tmp}/fingerprints.json", "w"))
 PY
 
-# The same arguments to all three (Go's flag package reads --name as -name).
+# The same arguments to all four (Go's flag package reads --name as -name).
 request=(--baseline "$tmp/baseline.json" --ignore-file "$tmp/ignore" "$tree")
 cli "$tmp/cli.json" "${request[@]}"
+run "$tmp/rust.json" "$target/release/examples/request" "${request[@]}"
 run "$tmp/c.json" "$tmp/scan-c" --json "${request[@]}"
 run "$tmp/go.json" "$tmp/scan-go" --json "${request[@]}"
 
@@ -92,7 +94,7 @@ def show(rs):
 
 want = rows("cli")
 failed = False
-for name, label in (("c", "C ABI"), ("go", "Go package")):
+for name, label in (("rust", "Rust library"), ("c", "C ABI"), ("go", "Go package")):
     got = rows(name)
     if got != want:
         failed = True
@@ -115,5 +117,5 @@ for p in problems:
     print(f"parity: {p}\n" + "\n".join(show(want)), file=sys.stderr)
 if failed or problems:
     sys.exit(1)
-print(f"parity: CLI, C and Go agree on {len(want)} findings (2 suppressed)")
+print(f"parity: CLI, Rust, C and Go agree on {len(want)} findings (2 suppressed)")
 PY
