@@ -298,8 +298,7 @@ impl Request {
             CachePolicy::UserDefault => ScanCache::default_path()?,
             CachePolicy::Dir(d) => d.join("scan.redb"),
         };
-        let settings = TreeScanner::new(rules, options.clone()).settings_digest();
-        match ScanCache::open(&path, &settings) {
+        match ScanCache::open(&path, &options.settings_digest(rules)) {
             Ok(c) => {
                 if c.rebuilt() {
                     warnings.push(format!(

@@ -49,6 +49,19 @@ impl WalkOptions {
     pub fn cacheable(&self) -> bool {
         self.redact
     }
+
+    /// What cached results of a scan with `rules` and these options depend on (the rule set,
+    /// the capstan version, and the options that change findings).
+    pub(crate) fn settings_digest(&self, rules: &Rules) -> String {
+        format!(
+            "{} max={} binary={} redact={} archives={}",
+            rules.digest(),
+            self.max_file_size,
+            self.binary,
+            self.redact,
+            self.archives
+        )
+    }
 }
 
 impl Default for WalkOptions {
@@ -184,15 +197,7 @@ impl<'a> TreeScanner<'a> {
     /// What cached results depend on: the rule set, the capstan version, and the options that
     /// change findings.
     pub fn settings_digest(&self) -> String {
-        let o = &self.opts;
-        format!(
-            "{} max={} binary={} redact={} archives={}",
-            self.rules.digest(),
-            o.max_file_size,
-            o.binary,
-            o.redact,
-            o.archives
-        )
+        self.opts.settings_digest(self.rules)
     }
 
     fn cancelled(&self) -> bool {
