@@ -40,6 +40,7 @@ pub mod exec;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod image;
 pub mod metrics;
 pub mod pool;
 pub mod scan;

@@ -6,7 +6,7 @@ mod cache;
 pub(crate) mod creds;
 mod reference;
 #[cfg(feature = "registry")]
-mod registry;
+pub(crate) mod registry;
 
 pub use cache::AuthCache;
 pub use creds::{

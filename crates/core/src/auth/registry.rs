@@ -199,7 +199,7 @@ static TOKENS: std::sync::LazyLock<crate::cache::TtlLru<String, Secret>> =
     });
 
 /// The token for `c`, from the process-wide token cache or the token server.
-fn fetch_token(
+pub(crate) fn fetch_token(
     agent: &ureq::Agent,
     c: &BearerChallenge,
     credentials: &Credentials,
@@ -309,7 +309,7 @@ fn scrub(v: &mut serde_json::Value) {
 
 /// Whether credentials may go to the token server at `realm`: https, or plain HTTP on
 /// loopback or with `insecure`.
-fn realm_allowed(realm: &str, insecure: bool) -> bool {
+pub(crate) fn realm_allowed(realm: &str, insecure: bool) -> bool {
     if let Some(rest) = realm.strip_prefix("https://") {
         return !rest.is_empty();
     }
@@ -319,7 +319,7 @@ fn realm_allowed(realm: &str, insecure: bool) -> bool {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or(rest)
     } else {

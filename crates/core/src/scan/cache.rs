@@ -123,6 +123,10 @@ pub struct CachedFile {
     /// Members passed over with a reason (too large).
     #[serde(rename = "s", default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Issue>,
+    /// An image layer's whiteouts (`dir/.wh.name`, `dir/.wh..wh..opq`): what it deletes from
+    /// the layers below, so a cached layer still says which lower files it removed.
+    #[serde(rename = "w", default, skip_serializing_if = "Vec::is_empty")]
+    pub whiteouts: Vec<String>,
 }
 
 /// An open scan cache; share it between the walker's threads by reference.

@@ -42,6 +42,41 @@ pub struct Finding {
     /// Crypto rules: the algorithm, primitive, quantum class and replacement.
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub crypto: Option<CryptoInfo>,
+    /// Image scans: the image, manifest and layer the finding was made in (`path` is then the
+    /// path inside the layer, or `config:…` in the image config).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageOrigin>,
+}
+
+/// Where in a container image a finding was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageOrigin {
+    /// The image as given: `alpine`, `ghcr.io/org/app:1.2`, `oci:DIR:TAG`,
+    /// `docker-archive:FILE`.
+    pub image: String,
+    /// The digest of the manifest scanned (the platform's, for a multi-platform image); none
+    /// for a legacy `docker save` archive, which has no manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
+    /// The platform picked from a multi-platform index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// The layer holding the file; none for findings in the image config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<LayerRef>,
+    /// The layer whose whiteout deleted the file: it is not in the running container's
+    /// filesystem, but its bytes still ship with every pull.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_in_layer: Option<u32>,
+}
+
+/// A layer of an image: its index from the base (0) and its digest as the manifest names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRef {
+    /// 0 for the base layer.
+    pub index: u32,
+    /// `sha256:…`.
+    pub digest: String,
 }
 
 /// Shannon entropy of `bytes` in bits per byte (0 for empty input).

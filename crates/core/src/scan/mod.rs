@@ -34,7 +34,7 @@ mod walk;
 pub use cache::{CacheError, CacheErrorKind, CachedFile, ScanCache};
 pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
-pub use finding::{Finding, redact, shannon_entropy};
+pub use finding::{Finding, ImageOrigin, LayerRef, redact, shannon_entropy};
 pub use observe::{ContextScan, scan_in_background};
 pub use outcome::{Issue, Progress, ScanOutcome, ScanStats};
 pub use packs::PACKS;
@@ -45,4 +45,5 @@ pub use request::{
 pub use rule::{Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity};
 pub use scanner::{BINARY_PROBE, MAX_LINE, MULTILINE_WINDOW, OVERLAP, Scanner};
 pub use suppress::{SuppressError, SuppressErrorKind, Suppressions};
+pub(crate) use walk::sort_findings;
 pub use walk::{FileSink, TreeScanner, WalkOptions};

@@ -42,6 +42,12 @@ pub struct ScanStats {
     pub cache_hits: u64,
     /// Files looked up in the cache and scanned.
     pub cache_misses: u64,
+    /// Image scans: layers pulled and scanned.
+    pub layers_pulled: u64,
+    /// Image scans: layers answered from the cache (not pulled).
+    pub layers_cached: u64,
+    /// Image scans: layers another image of the same run had already scanned.
+    pub layers_shared: u64,
     /// Wall time of the scan, in seconds.
     pub seconds: f64,
 }
@@ -110,6 +116,20 @@ impl ScanStats {
         for (name, help, v) in counters {
             registry.counter(name, help)?.add(v);
         }
+        if self.layers_pulled + self.layers_cached + self.layers_shared > 0 {
+            let layers = registry.counter_vec(
+                "capstan_image_layers_total",
+                "Image layers by how they were answered: pulled and scanned, from the cache, or shared with an image scanned before in the same run.",
+                &["source"],
+            )?;
+            for (source, v) in [
+                ("pulled", self.layers_pulled),
+                ("cache", self.layers_cached),
+                ("shared", self.layers_shared),
+            ] {
+                layers.with(&[source])?.add(v);
+            }
+        }
         let by = registry.counter_vec(
             "capstan_scan_findings_total",
             "Findings by category.",
@@ -161,9 +181,9 @@ impl ScanOutcome {
 /// Live counters, readable from another thread while a scan runs (for a progress line).
 #[derive(Debug, Default)]
 pub struct Progress {
-    pub(super) files: AtomicU64,
-    pub(super) bytes: AtomicU64,
-    pub(super) findings: AtomicU64,
+    pub(crate) files: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) findings: AtomicU64,
 }
 
 impl Progress {

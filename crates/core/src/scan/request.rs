@@ -15,6 +15,7 @@ use std::sync::atomic::AtomicBool;
 use super::outcome::{Progress, ScanOutcome};
 use super::walk::{FileSink, TreeScanner, WalkOptions};
 use super::{ConfigError, Finding, PACKS, RuleSet, Rules, ScanCache, SuppressError, Suppressions};
+use crate::image::{ImageError, ImageOptions, ImageSource};
 
 /// The name of the ignore file a scan looks for when none is named.
 pub const IGNORE_FILE_NAME: &str = ".capstanignore";
@@ -108,6 +109,8 @@ pub enum CachePolicy {
 #[derive(Debug, Clone)]
 pub struct Request {
     inputs: Vec<PathBuf>,
+    images: Vec<String>,
+    image_options: ImageOptions,
     rules: RuleChoice,
     options: WalkOptions,
     baselines: Vec<PathBuf>,
@@ -128,12 +131,46 @@ impl Request {
     pub fn new<P: Into<PathBuf>>(inputs: impl IntoIterator<Item = P>) -> Self {
         Request {
             inputs: inputs.into_iter().map(Into::into).collect(),
+            images: Vec::new(),
+            image_options: ImageOptions::default(),
             rules: RuleChoice::Sources(RuleSources::default()),
             options: WalkOptions::default(),
             baselines: Vec::new(),
             ignore_files: IgnoreFiles::Discover,
             cache: CachePolicy::Off,
         }
+    }
+
+    /// A scan of container images (every option of a tree scan applies the same way): each
+    /// an [`ImageSource`] as text — a registry reference in docker's short form (`alpine`,
+    /// `ghcr.io/org/app:1.2`, `…@sha256:…`), `oci:DIR[:TAG]` or `docker-archive:FILE`.
+    /// Findings carry an [`ImageOrigin`](super::ImageOrigin) and come image by image: the
+    /// config's first, then layer by layer from the base, in path order inside each.
+    ///
+    /// ```no_run
+    /// use capstan::scan::{CachePolicy, Request};
+    /// let outcome = Request::images(["ghcr.io/org/app:1.2"])
+    ///     .packs(["secrets"])
+    ///     .cache(CachePolicy::UserDefault) // a layer seen before is not pulled again
+    ///     .prepare()?
+    ///     .run();
+    /// for f in &outcome.findings {
+    ///     let origin = f.image.as_ref().expect("image findings say where");
+    ///     println!("{} {} layer {:?} removed in {:?}", f.rule_id, f.path,
+    ///         origin.layer.as_ref().map(|l| l.index), origin.removed_in_layer);
+    /// }
+    /// # Ok::<(), capstan::scan::RequestError>(())
+    /// ```
+    pub fn images<S: Into<String>>(images: impl IntoIterator<Item = S>) -> Self {
+        let mut r = Request::new(Vec::<PathBuf>::new());
+        r.images = images.into_iter().map(Into::into).collect();
+        r
+    }
+
+    /// How images are pulled: platform, concurrent pulls, plain HTTP.
+    pub fn image_options(mut self, options: ImageOptions) -> Self {
+        self.image_options = options;
+        self
     }
 
     /// Where the rules come from (replaces earlier rule choices).
@@ -220,8 +257,25 @@ impl Request {
     /// Checks the request, compiles its rules, reads its baselines and ignore files and opens
     /// its cache (a cache that cannot be opened is a warning, never an error).
     pub fn prepare(&self) -> Result<Scan, RequestError> {
-        if self.inputs.is_empty() {
+        if self.inputs.is_empty() && self.images.is_empty() {
             return Err(RequestError::invalid("nothing to scan: no input was given"));
+        }
+        let images = self
+            .images
+            .iter()
+            .map(|given| {
+                given
+                    .parse::<ImageSource>()
+                    .map(|s| (given.clone(), s))
+                    .map_err(RequestError::image)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.image_options.pulls == 0 || self.image_options.pulls > crate::exec::MAX_THREADS {
+            return Err(RequestError::invalid(format!(
+                "{} concurrent pulls: use 1 to {}",
+                self.image_options.pulls,
+                crate::exec::MAX_THREADS
+            )));
         }
         let mut options = self.options.clone();
         options.threads = crate::exec::threads(options.threads)
@@ -240,6 +294,8 @@ impl Request {
         let cache = self.open_cache(&rules, &options, &mut warnings);
         Ok(Scan {
             inputs: self.inputs.clone(),
+            images,
+            image_options: self.image_options.clone(),
             rules,
             options,
             suppress,
@@ -320,6 +376,8 @@ impl Request {
 #[derive(Debug)]
 pub struct Scan {
     inputs: Vec<PathBuf>,
+    images: Vec<crate::image::scan::Target>,
+    image_options: ImageOptions,
     rules: Arc<Rules>,
     options: WalkOptions,
     suppress: Suppressions,
@@ -394,13 +452,23 @@ impl Scan {
         if hooks.on_file.is_some() {
             walker = walker.on_file(&filtered);
         }
-        let mut outcome = walker.scan(&self.inputs);
+        let mut outcome = if self.images.is_empty() {
+            walker.scan(&self.inputs)
+        } else {
+            let run = crate::image::scan::Run::new(&walker, &self.image_options);
+            let outcome = run.scan(&self.images);
+            // Image findings are assembled per image, not per file: handed over at the end.
+            filtered(&outcome.findings);
+            outcome
+        };
         drop(walker);
         let total = outcome.findings.len();
         outcome.findings.retain(|f| !suppress.suppresses(f));
         outcome.stats.suppressed = (total - outcome.findings.len()) as u64;
         outcome.stats.count(&outcome.findings);
+        let mut notes = std::mem::take(&mut outcome.warnings);
         outcome.warnings = self.warnings;
+        outcome.warnings.append(&mut notes);
         if let Some(c) = self.cache
             && let Err(e) = c.close()
         {
@@ -424,6 +492,8 @@ enum Repr {
     Suppress(SuppressError),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Image(ImageError),
 }
 
 /// What kind of thing went wrong in a [`RequestError`].
@@ -436,6 +506,8 @@ pub enum RequestErrorKind {
     Suppression,
     /// A setting out of range (threads, sizes) or no input.
     Invalid,
+    /// An image that is not a reference or source (`oci:` without a directory).
+    Image,
 }
 
 impl RequestError {
@@ -448,6 +520,9 @@ impl RequestError {
     fn suppress(e: SuppressError) -> Self {
         RequestError(Repr::Suppress(e))
     }
+    fn image(e: ImageError) -> Self {
+        RequestError(Repr::Image(e))
+    }
 
     /// What went wrong.
     pub fn kind(&self) -> RequestErrorKind {
@@ -455,6 +530,7 @@ impl RequestError {
             Repr::Config(_) => RequestErrorKind::Config,
             Repr::Suppress(_) => RequestErrorKind::Suppression,
             Repr::Invalid(_) => RequestErrorKind::Invalid,
+            Repr::Image(_) => RequestErrorKind::Image,
         }
     }
 
@@ -463,7 +539,7 @@ impl RequestError {
         match &self.0 {
             Repr::Config(e) => e.path(),
             Repr::Suppress(e) => Some(e.path()),
-            Repr::Invalid(_) => None,
+            Repr::Invalid(_) | Repr::Image(_) => None,
         }
     }
 
@@ -480,7 +556,7 @@ impl RequestError {
         match &self.0 {
             Repr::Config(e) => e.is_io(),
             Repr::Suppress(e) => e.is_io(),
-            Repr::Invalid(_) => false,
+            Repr::Invalid(_) | Repr::Image(_) => false,
         }
     }
 }

@@ -658,6 +658,7 @@ fn finding(
         fingerprint: fingerprint(&rule.id, path, secret),
         tags: rule.tags.clone(),
         crypto: rule.crypto.clone(),
+        image: None,
     }
 }
 

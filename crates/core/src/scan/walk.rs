@@ -233,47 +233,131 @@ impl<'a> TreeScanner<'a> {
     }
 
     fn finish(&self, mut all: Local, start: Instant) -> ScanOutcome {
-        all.findings.sort_by(|a, b| {
-            (
-                &a.path,
-                a.line,
-                a.column,
-                &a.rule_id,
-                a.end_line,
-                a.end_column,
-            )
-                .cmp(&(
-                    &b.path,
-                    b.line,
-                    b.column,
-                    &b.rule_id,
-                    b.end_line,
-                    b.end_column,
-                ))
-        });
+        sort_findings(&mut all.findings);
         all.errors.sort_by(|a, b| a.path.cmp(&b.path));
         all.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        self.outcome(
+            all.findings,
+            all.errors,
+            all.skipped,
+            all.skipped_quietly,
+            start,
+        )
+    }
+
+    /// The outcome of a scan that found `findings` (in the order given), its stats taken from
+    /// the live counters and the cache's.
+    pub(crate) fn outcome(
+        &self,
+        findings: Vec<Finding>,
+        errors: Vec<Issue>,
+        skipped: Vec<Issue>,
+        skipped_quietly: u64,
+        start: Instant,
+    ) -> ScanOutcome {
         let mut stats = ScanStats {
             files: self.progress.files(),
             bytes: self.progress.bytes(),
-            skipped: all.skipped.len() as u64 + all.skipped_quietly,
-            errors: all.errors.len() as u64,
+            skipped: skipped.len() as u64 + skipped_quietly,
+            errors: errors.len() as u64,
             cache_hits: self.cache.map_or(0, ScanCache::hits),
             cache_misses: self.cache.map_or(0, ScanCache::misses),
             seconds: start.elapsed().as_secs_f64(),
             ..ScanStats::default()
         };
-        stats.count(&all.findings);
+        stats.count(&findings);
         ScanOutcome {
-            findings: all.findings,
-            errors: all.errors,
-            skipped: all.skipped,
+            findings,
+            errors,
+            skipped,
             stats,
             interrupted: self.cancelled(),
             warnings: Vec::new(),
         }
     }
 
+    /// The rules and options this scanner runs with.
+    pub(crate) fn rules(&self) -> &Rules {
+        self.rules
+    }
+
+    /// The options this scanner runs with.
+    pub(crate) fn options(&self) -> &WalkOptions {
+        &self.opts
+    }
+
+    /// The cache, when one is in use.
+    pub(crate) fn cache_in_use(&self) -> Option<&'a ScanCache> {
+        self.cache
+    }
+
+    /// Scans the members of one image layer (a decompressed tar stream) under their own names
+    /// (`etc/app.env`; nested archives as `app.tar!member`), listing its whiteouts instead of
+    /// scanning them. The findings are in the scanner's order.
+    pub(crate) fn scan_layer(&self, reader: &mut dyn Read) -> io::Result<CachedFile> {
+        let mut local = Local::default();
+        let mut found = Vec::new();
+        let mut whiteouts = Vec::new();
+        let mut archive =
+            crate::tar::ArchiveReader::new(reader, crate::tar::TarLimits::streaming());
+        for member in archive.members().map_err(io::Error::other)? {
+            if self.cancelled() {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+            }
+            let mut member = member.map_err(io::Error::other)?;
+            let name = member.name().into_owned();
+            let path = crate::image::member_path(&name);
+            if crate::image::is_whiteout(path) {
+                whiteouts.push(path.to_owned());
+                continue;
+            }
+            if !member.is_file() {
+                continue;
+            }
+            let limit = Some(Limit {
+                size: member.size(),
+                explicit: false,
+            });
+            self.scan_stream(path, &mut member, 1, limit, &mut found, &mut local)
+                .map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
+        }
+        Ok(CachedFile {
+            findings: found,
+            files: local.files,
+            skipped_quietly: local.skipped_quietly,
+            skipped: local.skipped,
+            whiteouts,
+        })
+    }
+
+    pub(crate) fn cancelled_now(&self) -> bool {
+        self.cancelled()
+    }
+}
+
+/// Sorts findings by path, line, column, rule and end (a scan's order).
+pub(crate) fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (
+            &a.path,
+            a.line,
+            a.column,
+            &a.rule_id,
+            a.end_line,
+            a.end_column,
+        )
+            .cmp(&(
+                &b.path,
+                b.line,
+                b.column,
+                &b.rule_id,
+                b.end_line,
+                b.end_column,
+            ))
+    });
+}
+
+impl TreeScanner<'_> {
     fn walk(&self, root: &Path, merged: &Mutex<Local>) {
         let o = &self.opts;
         let mut b = ignore::WalkBuilder::new(root);
@@ -490,6 +574,7 @@ impl<'a> TreeScanner<'a> {
                 files: local.files - before.0,
                 skipped_quietly: local.skipped_quietly - before.1,
                 skipped: local.skipped[before.2..].to_vec(),
+                whiteouts: Vec::new(),
             };
             cache.put(key, &hash, &entry);
             found = entry.findings;

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+#[allow(dead_code)] // image tests only
+pub mod oci;
 mod tools;
 #[allow(unused_imports)] // each test binary uses its own subset
 pub use tools::{TOOLS, tool};
