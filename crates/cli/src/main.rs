@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod auth;
 mod context;
+mod image;
 mod output;
 mod scan;
 mod signal;
@@ -45,6 +46,27 @@ Exit status: 0 no findings, 1 findings, 2 usage error or a file that could not b
 (the scan still covers every other file), 130 interrupted (Ctrl-C stops the walk and reports
 what was found so far, marked interrupted; a second Ctrl-C ends it at once).")]
     Scan(Box<scan::ScanArgs>),
+    /// Scan container images straight from a registry (or an OCI layout, or a `docker save`
+    /// archive): every layer, including files that an upper layer deleted, and the config.
+    #[command(after_help = "\
+Examples:
+  capstan image alpine:3.20                      Docker Hub, this host's platform
+  capstan image ghcr.io/org/app:1.2 --platform linux/arm64
+  capstan image registry:5000/team/app@sha256:…  by digest
+  capstan image oci:./layout:v1                  an OCI image layout (skopeo copy … oci:DIR:TAG)
+  capstan image docker-archive:app.tar           `docker save` output
+  capstan image --format json app:1 base:2 > findings.json
+
+Layers are streamed through the scanner as they download (nothing is written to disk), each
+checked against its digest; a layer seen before (this run or, with the cache, any earlier run
+with the same rules) is not pulled again. Findings name the image, manifest digest and layer;
+a file deleted by an upper layer is reported with `removed_in_layer`: its bytes still ship.
+The image config's Env, Labels, Cmd, Entrypoint and history are scanned as config:Env[1]…
+Credentials come from docker's config and credential helpers, as `capstan auth` shows.
+
+Exit status: 0 no findings, 1 findings, 2 an image or layer that could not be read (the
+others are still scanned and reported), 130 interrupted.")]
+    Image(Box<image::ImageArgs>),
     /// List the rules a scan would use (id, category, keywords), or show why a config is invalid.
     Rules(RulesArgs),
     /// Write a build context as docker sends it: .dockerignore applied, deterministic PAX tar.
@@ -139,6 +161,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan::scan(&args),
+        Command::Image(args) => image::image(&args),
         Command::Rules(args) => rules(&args),
         Command::Context(args) => context::context(&args),
         Command::Extract(args) => context::extract(&args),

@@ -25,20 +25,6 @@ pub struct ScanArgs {
     /// standard input.
     #[arg(value_name = "PATH", default_value = ".")]
     paths: Vec<PathBuf>,
-    #[command(flatten)]
-    source: RuleSource,
-    /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
-    format: Format,
-    /// Write the report to FILE (atomically: a reader never sees half a report).
-    #[arg(long, short = 'o', value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Print secrets in full instead of their first characters.
-    #[arg(long)]
-    no_redact: bool,
-    /// Scan binary files too (those with a NUL byte in their first 8 KiB).
-    #[arg(long)]
-    binary: bool,
 
     /// Worker threads: 0 or unset means one per core; at most 1024.
     #[arg(long, short = 'j', value_name = "N", help_heading = "Walking")]
@@ -60,13 +46,42 @@ pub struct ScanArgs {
     /// repeatable.
     #[arg(long, short = 'x', value_name = "GLOB", help_heading = "Walking")]
     exclude: Vec<String>,
+    #[command(flatten)]
+    content: ContentArgs,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// What is scanned inside each file: shared by `scan` and `image`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ContentArgs {
     /// Skip files larger than this (`512K`, `10M`, `10MB`, `1.5G`: powers of 1024); archives
-    /// named on the command line are exempt. 0 is refused: it would skip every file.
-    #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size, help_heading = "Walking")]
+    /// are exempt. 0 is refused: it would skip every file.
+    #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size, help_heading = "Scanning")]
     max_file_size: u64,
+    /// Scan binary files too (those with a NUL byte in their first 8 KiB).
+    #[arg(long, help_heading = "Scanning")]
+    binary: bool,
     /// Treat tar and tar.gz files as plain (binary) files instead of scanning their members.
-    #[arg(long, help_heading = "Walking")]
+    #[arg(long, help_heading = "Scanning")]
     no_archives: bool,
+}
+
+/// Rules, suppression, cache and report options: shared by `scan` and `image`.
+#[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools)]
+pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    source: RuleSource,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report to FILE (atomically: a reader never sees half a report).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Print secrets in full instead of their first characters.
+    #[arg(long)]
+    no_redact: bool,
 
     /// Suppress the findings of a previous JSON report (`--format json`).
     #[arg(long, value_name = "FILE", help_heading = "Suppressing")]
@@ -80,7 +95,7 @@ pub struct ScanArgs {
     /// Where the incremental cache lives [default: $`XDG_CACHE_HOME/capstan` or ~/.cache/capstan].
     #[arg(long, value_name = "DIR", help_heading = "Cache")]
     cache_dir: Option<PathBuf>,
-    /// Scan every file; don't read or write the cache.
+    /// Scan everything; don't read or write the cache.
     #[arg(long, help_heading = "Cache")]
     no_cache: bool,
 
@@ -179,9 +194,15 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    run(&args.report, &request(args))
+}
+
+/// Prepares and runs `request`, then reports as `args` say: the one path from a request to a
+/// report, for `scan` and `image`.
+pub(crate) fn run(args: &ReportArgs, request: &Request) -> anyhow::Result<ExitCode> {
     // First of all, so that a Ctrl-C during rule compilation already ends in a report.
     let stop = crate::signal::stop_on_sigint();
-    let scan = request(args).prepare()?;
+    let scan = request.prepare()?;
     let mut out = Output::open(args.output.as_deref())?;
     let streamed = Mutex::new((&mut out, None::<io::Error>));
     // SIGINT stops the walk (what was found is still reported, marked interrupted); so does a
@@ -249,31 +270,48 @@ fn request(args: &ScanArgs) -> Request {
         hidden: !args.no_hidden,
         follow_links: args.follow,
         excludes: args.exclude.clone(),
-        max_file_size: args.max_file_size,
-        binary: args.binary,
-        redact: !args.no_redact,
-        archives: !args.no_archives,
+        ..args.content.options(&args.report)
     };
-    let mut request = Request::new(&args.paths)
-        .rule_sources(args.source.sources())
-        .options(options)
-        .cache(match (&args.cache_dir, args.no_cache) {
-            (_, true) => CachePolicy::Off,
-            (Some(dir), false) => CachePolicy::Dir(dir.clone()),
-            (None, false) => CachePolicy::UserDefault,
-        });
-    if let Some(b) = &args.baseline {
-        request = request.baseline(b);
+    args.report
+        .apply(Request::new(&args.paths).options(options))
+}
+
+impl ContentArgs {
+    /// The walk options these (and `report`'s redaction) set, the others at their defaults.
+    pub(crate) fn options(&self, report: &ReportArgs) -> WalkOptions {
+        WalkOptions {
+            max_file_size: self.max_file_size,
+            binary: self.binary,
+            redact: !report.no_redact,
+            archives: !self.no_archives,
+            ..WalkOptions::default()
+        }
     }
-    if !args.ignore_file.is_empty() {
-        request = request.ignore_files(IgnoreFiles::Only(args.ignore_file.clone()));
+}
+
+impl ReportArgs {
+    /// `request` with these rules, cache and suppressions.
+    pub(crate) fn apply(&self, request: Request) -> Request {
+        let mut request = request.rule_sources(self.source.sources()).cache(
+            match (&self.cache_dir, self.no_cache) {
+                (_, true) => CachePolicy::Off,
+                (Some(dir), false) => CachePolicy::Dir(dir.clone()),
+                (None, false) => CachePolicy::UserDefault,
+            },
+        );
+        if let Some(b) = &self.baseline {
+            request = request.baseline(b);
+        }
+        if !self.ignore_file.is_empty() {
+            request = request.ignore_files(IgnoreFiles::Only(self.ignore_file.clone()));
+        }
+        request
     }
-    request
 }
 
 /// 130 interrupted by Ctrl-C (a signal after the walk finished changes nothing), 2 a file could
 /// not be read, then 0 clean or `--exit-code` on findings.
-fn exit_status(args: &ScanArgs, outcome: &ScanOutcome) -> ExitCode {
+fn exit_status(args: &ReportArgs, outcome: &ScanOutcome) -> ExitCode {
     if outcome.interrupted && crate::signal::interrupted() {
         ExitCode::from(130)
     } else if !outcome.errors.is_empty() {
@@ -320,7 +358,7 @@ fn draw_progress(p: &Progress, done: &AtomicBool) {
 }
 
 fn write_report(
-    args: &ScanArgs,
+    args: &ReportArgs,
     outcome: &mut ScanOutcome,
     out: &mut Output,
 ) -> anyhow::Result<()> {
@@ -361,33 +399,50 @@ fn write_report(
 fn text(out: &mut dyn Write, findings: &[Finding], style: Style, heading: bool) -> io::Result<()> {
     // Each line is built in one pooled string and written whole: no allocation per finding.
     let mut line = StringPool::global().get();
-    let mut current: Option<&str> = None;
-    for f in findings {
+    let mut place = StringPool::global().get();
+    let mut current = StringPool::global().get();
+    for (i, f) in findings.iter().enumerate() {
         line.clear();
-        text_line(&mut line, f, style, heading, &mut current).map_err(io::Error::other)?;
+        place.clear();
+        place_of(&mut place, f).map_err(io::Error::other)?;
+        if heading && (i == 0 || *current != *place) {
+            if i > 0 {
+                line.push('\n');
+            }
+            style.path(&mut line, &place).map_err(io::Error::other)?;
+            line.push('\n');
+            current.clone_from(&place);
+        }
+        text_line(&mut line, f, &place, style, heading).map_err(io::Error::other)?;
         out.write_all(line.as_bytes())?;
     }
     Ok(())
 }
 
-/// One finding's line (after its file's heading when that changes).
-fn text_line<'f>(
+/// Where a finding is, as text output names it: its path, or for an image
+/// `IMAGE@layerN:path` (`IMAGE@config:Env[1]` in the config).
+fn place_of(out: &mut String, f: &Finding) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    match &f.image {
+        None => out.push_str(&f.path),
+        Some(o) => match &o.layer {
+            Some(l) => write!(out, "{}@layer{}:{}", o.image, l.index, f.path)?,
+            None => write!(out, "{}@{}", o.image, f.path)?,
+        },
+    }
+    Ok(())
+}
+
+/// One finding's line; with `heading`, indented under its file's heading.
+fn text_line(
     line: &mut String,
-    f: &'f Finding,
+    f: &Finding,
+    place: &str,
     style: Style,
     heading: bool,
-    current: &mut Option<&'f str>,
 ) -> std::fmt::Result {
     use std::fmt::Write as _;
     if heading {
-        if *current != Some(f.path.as_str()) {
-            if current.is_some() {
-                line.push('\n');
-            }
-            style.path(line, &f.path)?;
-            line.push('\n');
-            *current = Some(&f.path);
-        }
         // `line:column`, padded to 9 columns.
         line.push_str("  ");
         let start = line.len();
@@ -396,7 +451,7 @@ fn text_line<'f>(
         line.extend(std::iter::repeat_n(' ', 9usize.saturating_sub(width) + 1));
         style.severity(line, f.severity, 8)?;
     } else {
-        style.path(line, &f.path)?;
+        style.path(line, place)?;
         write!(line, ":{}:{}: ", f.line, f.column)?;
         style.severity(line, f.severity, 0)?;
     }
@@ -409,11 +464,14 @@ fn text_line<'f>(
     {
         write!(line, " (use {})", c.replacement)?;
     }
+    if let Some(n) = f.image.as_ref().and_then(|o| o.removed_in_layer) {
+        write!(line, " (deleted in layer {n}, still in the image)")?;
+    }
     line.push('\n');
     Ok(())
 }
 
-fn summary(args: &ScanArgs, outcome: &ScanOutcome) {
+fn summary(args: &ReportArgs, outcome: &ScanOutcome) {
     use std::fmt::Write as _;
     let s = &outcome.stats;
     let mut line = format!(
@@ -434,6 +492,17 @@ fn summary(args: &ScanArgs, outcome: &ScanOutcome) {
     }
     if !outcome.errors.is_empty() {
         let _ = write!(line, ", {} could not be read", outcome.errors.len());
+    }
+    let layers = s.layers_pulled + s.layers_cached + s.layers_shared;
+    if layers > 0 {
+        let _ = write!(
+            line,
+            "; {layers} layer(s): {} pulled, {} from the cache",
+            s.layers_pulled, s.layers_cached
+        );
+        if s.layers_shared > 0 {
+            let _ = write!(line, ", {} shared with another image", s.layers_shared);
+        }
     }
     if outcome.interrupted {
         line += ", INTERRUPTED";

@@ -109,7 +109,7 @@ fn result(f: &Finding, rule_index: usize, meta: &ReportMeta) -> Value {
     if end_line == start_line {
         end_column = end_column.max(start_column);
     }
-    json!({
+    let mut result = json!({
         "ruleId": f.rule_id,
         "ruleIndex": rule_index,
         "level": level(f.severity),
@@ -124,7 +124,30 @@ fn result(f: &Finding, rule_index: usize, meta: &ReportMeta) -> Value {
             },
         }}],
         "partialFingerprints": { "capstan/v2": f.fingerprint },
-    })
+    });
+    if let Some(o) = &f.image {
+        // The location is the path inside the image; which image and layer go alongside.
+        let mut props = json!({ "image": o.image });
+        for (key, value) in [
+            (
+                "manifestDigest",
+                o.manifest_digest.as_deref().map(Value::from),
+            ),
+            ("platform", o.platform.as_deref().map(Value::from)),
+            ("layer", o.layer.as_ref().map(|l| Value::from(l.index))),
+            (
+                "layerDigest",
+                o.layer.as_ref().map(|l| Value::from(l.digest.as_str())),
+            ),
+            ("removedInLayer", o.removed_in_layer.map(Value::from)),
+        ] {
+            if let Some(v) = value {
+                props[key] = v;
+            }
+        }
+        result["properties"] = props;
+    }
+    result
 }
 
 /// `path` with `\` turned into `/` and leading `./` removed: how reports name a file.
