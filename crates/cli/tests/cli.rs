@@ -681,69 +681,9 @@ fn auth_shows_source_and_user_but_never_the_secret_unless_asked() {
     assert_shows(&out.stderr, "lowercase");
 }
 
-/// Debian's `docker-registry` on a free loopback port with htpasswd auth; stopped on drop. Both
-/// programs come from `common::tool`: a missing one fails naming the package to install.
-struct Registry {
-    child: std::process::Child,
-    port: u16,
-    _dir: Scratch,
-}
-
-impl Registry {
-    fn start(user: &str, pass: &str) -> Registry {
-        let dir = Scratch::new("auth_registry");
-        let htpasswd = common::tool("htpasswd")
-            .args(["-Bbn", user, pass])
-            .output()
-            .expect("htpasswd runs");
-        assert!(
-            htpasswd.status.success(),
-            "htpasswd: {}",
-            text(&htpasswd.stderr)
-        );
-        std::fs::write(dir.0.join("htpasswd"), &htpasswd.stdout).expect("htpasswd file");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: capstan-test\n    path: {root}/htpasswd\n",
-            root = dir.0.display()
-        );
-        std::fs::write(dir.0.join("config.yml"), config).expect("config");
-        let child = common::tool("docker-registry")
-            .arg("serve")
-            .arg(dir.0.join("config.yml"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("docker-registry starts");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the registry did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Registry {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn auth_check_against_a_real_registry_says_ok_or_denied() {
-    let reg = Registry::start("tester", "right-password");
+    let reg = common::Registry::start("tester", "right-password");
     let dir = Scratch::new("auth_check");
     let host = format!("127.0.0.1:{}", reg.port);
     let check = |pass: &str| {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// Every program a test runs, and the Debian package it comes from.
-pub const TOOLS: [(&str, &str); 9] = [
+pub const TOOLS: [(&str, &str); 11] = [
     ("docker-registry", "docker-registry"),
     ("htpasswd", "apache2-utils"),
     ("kill", "procps"),
@@ -14,7 +14,9 @@ pub const TOOLS: [(&str, &str); 9] = [
     ("mknod", "coreutils"),
     ("setpriv", "util-linux"),
     ("sh", "dash"),
+    ("skopeo", "skopeo"),
     ("tar", "tar"),
+    ("time", "time"),
     ("true", "coreutils"),
 ];
 
