@@ -85,8 +85,11 @@ fn capstan(dir: &Scratch, docker_config: &Path, args: &[&str]) -> Output {
         .expect("capstan runs")
 }
 
-/// (rule, path, line, fingerprint, layer, removed in) of each finding of a JSON report.
-fn findings(out: &Output) -> Vec<(String, String, u64, String, Option<u64>, Option<u64>)> {
+/// (rule, path, line, fingerprint, layer, removed in) of a finding in a JSON report.
+type Row = (String, String, u64, String, Option<u64>, Option<u64>);
+
+/// The [`Row`]s of a JSON report.
+fn findings(out: &Output) -> Vec<Row> {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {} {}", text(&out.stdout), text(&out.stderr)));
     v["findings"]
@@ -188,17 +191,22 @@ fn a_registry_image_gives_the_findings_of_its_layout_and_its_docker_archive() {
         "skopeo's docker-archive gives the same"
     );
 
-    // Text output names image, layer and path, and says what deleted the file.
+    text_and_sarif_name_the_layer(&dir, &config, &image);
+}
+
+/// Text output names image, layer and path, and says what deleted the file; SARIF carries the
+/// image and layer beside the path.
+fn text_and_sarif_name_the_layer(dir: &Scratch, config: &Path, image: &str) {
     let plain = capstan(
-        &dir,
-        &config,
+        dir,
+        config,
         &[
             "--no-cache",
             "--rules",
             "secrets",
             "--color",
             "never",
-            &image,
+            image,
         ],
     );
     let shown = text(&plain.stdout);
@@ -210,9 +218,9 @@ fn a_registry_image_gives_the_findings_of_its_layout_and_its_docker_archive() {
     );
     // SARIF carries the image and layer beside the path.
     let sarif = capstan(
-        &dir,
-        &config,
-        &["--no-cache", "--rules", "secrets", "-f", "sarif", &image],
+        dir,
+        config,
+        &["--no-cache", "--rules", "secrets", "-f", "sarif", image],
     );
     let s: serde_json::Value = serde_json::from_slice(&sarif.stdout).expect("sarif");
     let r = &s["runs"][0]["results"][2];
@@ -222,7 +230,7 @@ fn a_registry_image_gives_the_findings_of_its_layout_and_its_docker_archive() {
     );
     assert_eq!(r["properties"]["layer"], 0);
     assert_eq!(r["properties"]["removedInLayer"], 2);
-    assert_eq!(r["properties"]["image"].as_str(), Some(image.as_str()));
+    assert_eq!(r["properties"]["image"].as_str(), Some(image));
 }
 
 #[test]

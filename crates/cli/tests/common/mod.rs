@@ -90,7 +90,7 @@ pub fn sigint(child: &Child) {
 pub struct Registry {
     child: std::process::Child,
     pub port: u16,
-    _dir: Scratch,
+    dir: Scratch,
 }
 
 impl Registry {
@@ -134,11 +134,7 @@ impl Registry {
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        Registry {
-            child,
-            port,
-            _dir: dir,
-        }
+        Registry { child, port, dir }
     }
 }
 
@@ -150,7 +146,7 @@ impl Registry {
 
     /// Successful blob downloads of `repository` so far (200s and redirects), from the access log.
     pub fn blob_gets(&self, repository: &str) -> usize {
-        let log = std::fs::read_to_string(self._dir.0.join("access.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir.0.join("access.log")).unwrap_or_default();
         let get = format!("\"GET /v2/{repository}/blobs/");
         log.lines()
             .filter(|l| l.contains(&get) && (l.contains("\" 200 ") || l.contains("\" 307 ")))
