@@ -780,3 +780,40 @@ fn a_cached_image_is_not_pulled_again() {
         "only the config is fetched"
     );
 }
+
+#[test]
+fn layer_transfers_stay_within_the_pulls_asked_for() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for pulls in [1, 2, 4] {
+        let (_scratch, dir, w) = layout(&format!("pulls-{pulls}"));
+        let layers = w.layer_digests.clone();
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (now2, most2) = (Arc::clone(&now), Arc::clone(&most));
+        // Each layer request is held 100 ms before it is answered: overlapping requests show.
+        let hook: Box<BlobHook> = Box::new(move |digest, _| {
+            if layers.iter().any(|l| l == digest) {
+                let n = now2.fetch_add(1, Ordering::SeqCst) + 1;
+                most2.fetch_max(n, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                now2.fetch_sub(1, Ordering::SeqCst);
+            }
+            None
+        });
+        let fake = registry(&dir, Some(hook));
+        let out = scan(
+            &fake.image("v1"),
+            ImageOptions {
+                pulls,
+                ..ImageOptions::default()
+            },
+            None,
+        );
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(places(&out.findings), expected_places(), "pulls {pulls}");
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            pulls,
+            "at most (and, with 5 layers, exactly) {pulls} layer requests at once"
+        );
+    }
+}

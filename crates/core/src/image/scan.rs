@@ -16,6 +16,7 @@ use super::store::{self, Plan, Store};
 use super::{ImageError, ImageErrorKind, ImageOptions, ImageSource};
 use crate::auth::{AuthCache, Resolver};
 use crate::cache::{LoadingCache, TtlLru};
+use crate::exec::Limiter;
 use crate::scan::{
     CachedFile, Finding, ImageOrigin, Issue, LayerRef, ScanOutcome, Scanner, TreeScanner,
 };
@@ -49,6 +50,8 @@ pub(crate) struct Run<'a> {
     /// Layers done in this run, by digest: a layer two images share is pulled once.
     layers: LoadingCache<String, Arc<CachedFile>, ImageError>,
     counters: Counters,
+    /// Layer transfers in flight, across every image of the run.
+    pulls: Limiter,
 }
 
 /// What one image gave.
@@ -75,25 +78,31 @@ impl<'a> Run<'a> {
                     .ttl(std::time::Duration::from_secs(86_400)),
             ),
             counters: Counters::default(),
+            pulls: Limiter::new(options.pulls),
         }
     }
 
-    /// Scans every target in order; findings come image by image, the config's first, then
-    /// layer by layer from the base, in path order inside each.
+    /// Scans every target, several at once (one's manifest is fetched while another's layers
+    /// stream; transfers stay within `pulls` through one limiter); findings come image by
+    /// image in the order given, the config's first, then layer by layer from the base, in
+    /// path order inside each.
     pub(crate) fn scan(&self, targets: &[Target]) -> ScanOutcome {
         let start = Instant::now();
-        let mut all = Found::default();
-        for (given, source) in targets {
-            if self.walker.cancelled_now() {
-                break;
-            }
+        let done: Vec<Found> = each_at_once(targets, self.options.pulls, |(given, source)| {
             let mut found = Found::default();
+            if self.walker.cancelled_now() {
+                return found;
+            }
             if let Err(e) = self.image(given, source, &mut found) {
                 found.errors.push(Issue {
                     path: given.clone(),
                     reason: e.message().to_owned(),
                 });
             }
+            found
+        });
+        let mut all = Found::default();
+        for mut found in done {
             all.findings.append(&mut found.findings);
             all.errors.append(&mut found.errors);
             all.skipped.append(&mut found.skipped);
@@ -281,43 +290,19 @@ impl<'a> Run<'a> {
         out
     }
 
-    /// Every layer of `plan`, pulled `pulls` at a time; results in layer order.
-    fn layers(
-        &self,
-        given: &str,
-        store: &dyn Store,
-        plan: &Plan,
-    ) -> Vec<Result<Arc<CachedFile>, ImageError>> {
-        let n = plan.layers.len();
-        let results: Vec<Mutex<Option<LayerResult>>> = (0..n).map(|_| Mutex::new(None)).collect();
-        let next = AtomicUsize::new(0);
-        let workers = self.options.pulls.clamp(1, n.max(1));
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= n || self.walker.cancelled_now() {
-                            break;
-                        }
-                        let r = self.layer(given, store, &plan.layers[i]);
-                        *results[i].lock() = Some(r);
-                    }
-                });
+    /// Every layer of `plan`, `pulls` at a time; results in layer order.
+    fn layers(&self, given: &str, store: &dyn Store, plan: &Plan) -> Vec<LayerResult> {
+        each_at_once(&plan.layers, self.options.pulls, |d| {
+            if self.walker.cancelled_now() {
+                Err(ImageError::new(
+                    given,
+                    ImageErrorKind::Layer,
+                    "not scanned: interrupted",
+                ))
+            } else {
+                self.layer(given, store, d)
             }
-        });
-        results
-            .into_iter()
-            .map(|m| {
-                m.into_inner().unwrap_or_else(|| {
-                    Err(ImageError::new(
-                        given,
-                        ImageErrorKind::Layer,
-                        "not scanned: interrupted",
-                    ))
-                })
-            })
-            .collect()
+        })
     }
 
     /// One layer: from this run, the cache, or pulled and scanned as it streams.
@@ -363,13 +348,17 @@ impl<'a> Run<'a> {
         let stamp = *blake3::hash(key.as_bytes()).as_bytes();
         if let Some(hit) = cache.and_then(|c| c.get(&key, &stamp)) {
             self.counters.layers_cached.fetch_add(1, Ordering::Relaxed);
-            self.walker
-                .progress()
-                .files
-                .fetch_add(hit.files, Ordering::Relaxed);
+            // Counted as a cached file is: its files, and its bytes as stored.
+            let progress = self.walker.progress();
+            progress.files.fetch_add(hit.files, Ordering::Relaxed);
+            progress
+                .bytes
+                .fetch_add(d.size.unwrap_or(0), Ordering::Relaxed);
             return Ok(hit);
         }
         self.counters.layers.fetch_add(1, Ordering::Relaxed);
+        // Held while the layer streams: at most `pulls` transfers at once across every image.
+        let _permit = self.pulls.acquire();
         let raw = store.blob(d)?;
         let counted = Counted {
             inner: raw,
@@ -413,6 +402,34 @@ impl<'a> Run<'a> {
         }
         Ok(entry)
     }
+}
+
+/// `f` over `items` on up to `workers` scoped threads, each taking the next item when done
+/// (the work is mostly waiting on transfers); results in the order of `items`.
+fn each_at_once<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if items.len() < 2 || workers < 2 {
+        return items.iter().map(f).collect();
+    }
+    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..workers.min(items.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    *results[i].lock() = Some(f(item));
+                }
+            });
+        }
+    });
+    // Every index below `items.len()` was taken by exactly one worker, which filled it (a
+    // panic in `f` would have been resumed by the scope above).
+    results.into_iter().filter_map(Mutex::into_inner).collect()
 }
 
 /// Whether an error came from the transfer rather than the layer's content.
