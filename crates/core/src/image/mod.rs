@@ -11,9 +11,10 @@
 //! pull). The config's `Env`, `Labels`, `Cmd`, `Entrypoint` and `history[].created_by` are
 //! scanned too, under paths such as `config:Env[1]`.
 //!
-//! Scanning goes through [`scan::Request::images`](crate::scan::Request::images); this module
-//! holds what an image *is*: [`ImageSource`], [`Platform`], [`Digest`], [`ImageOptions`] and
-//! [`ImageError`].
+//! Scanning goes through [`scan::Request::images`](crate::scan::Request::images) (the scan
+//! module composes this one's sources with the scanner; nothing here knows the scanner); this
+//! module holds what an image *is* and where it comes from: [`ImageSource`], [`Platform`],
+//! [`Digest`], [`ImageOptions`] and [`ImageError`].
 //!
 //! ```
 //! use capstan::image::ImageSource;
@@ -28,11 +29,10 @@
 
 mod digest;
 mod layer;
-mod manifest;
+pub(crate) mod manifest;
 #[cfg(feature = "registry")]
-mod registry;
-pub(crate) mod scan;
-mod store;
+pub(crate) mod registry;
+pub(crate) mod store;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -41,7 +41,8 @@ use std::str::FromStr;
 pub use digest::Digest;
 pub use manifest::Platform;
 
-pub(crate) use layer::{is_whiteout, member_path};
+pub(crate) use digest::Verifying;
+pub(crate) use layer::{decompress, is_whiteout, member_path, removed_in};
 
 use crate::auth::ImageRef;
 

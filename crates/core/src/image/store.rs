@@ -13,6 +13,7 @@ use super::{Digest, ImageError, ImageErrorKind};
 pub(crate) enum Root {
     /// Its bytes, the media type it was served as, and its digest when the source vouches for
     /// one (a registry's manifest by digest, or its `Docker-Content-Digest`).
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
     Bytes(Vec<u8>, String, Option<Digest>),
     /// A descriptor to fetch it by.
     Descriptor(Descriptor),

@@ -20,6 +20,7 @@ mod cache;
 mod config;
 mod engine;
 mod finding;
+pub(crate) mod image;
 mod observe;
 mod outcome;
 mod packs;

@@ -376,7 +376,7 @@ impl Request {
 #[derive(Debug)]
 pub struct Scan {
     inputs: Vec<PathBuf>,
-    images: Vec<crate::image::scan::Target>,
+    images: Vec<super::image::Target>,
     image_options: ImageOptions,
     rules: Arc<Rules>,
     options: WalkOptions,
@@ -455,7 +455,7 @@ impl Scan {
         let mut outcome = if self.images.is_empty() {
             walker.scan(&self.inputs)
         } else {
-            let run = crate::image::scan::Run::new(&walker, &self.image_options);
+            let run = super::image::Run::new(&walker, &self.image_options);
             let outcome = run.scan(&self.images);
             // Image findings are assembled per image, not per file: handed over at the end.
             filtered(&outcome.findings);

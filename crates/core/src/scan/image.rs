@@ -1,4 +1,4 @@
-//! Scanning images: each image resolved to one manifest, its config scanned, its layers
+//! Scanning images (the sources are [`crate::image`]'s): each image resolved to one manifest, its config scanned, its layers
 //! pulled and scanned a few at a time (each layer once per run, and once ever with the cache),
 //! findings assembled layer by layer.
 
@@ -9,14 +9,14 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use super::digest::Verifying;
-use super::layer::{decompress, removed_in};
-use super::manifest::{self, Config, Descriptor};
-use super::store::{self, Plan, Store};
-use super::{ImageError, ImageErrorKind, ImageOptions, ImageSource};
 use crate::auth::{AuthCache, Resolver};
 use crate::cache::{LoadingCache, TtlLru};
 use crate::exec::Limiter;
+use crate::image::manifest::{self, Config, Descriptor};
+use crate::image::store::{self, Plan, Store};
+use crate::image::{
+    ImageError, ImageErrorKind, ImageOptions, ImageSource, Verifying, decompress, removed_in,
+};
 use crate::scan::{
     CachedFile, Finding, ImageOrigin, Issue, LayerRef, ScanOutcome, Scanner, TreeScanner,
 };
@@ -46,7 +46,7 @@ pub(crate) struct Run<'a> {
     options: &'a ImageOptions,
     auth: AuthCache,
     #[cfg(feature = "registry")]
-    requests: super::registry::Requests,
+    requests: crate::image::registry::Requests,
     /// Layers done in this run, by digest: a layer two images share is pulled once.
     layers: LoadingCache<String, Arc<CachedFile>, ImageError>,
     counters: Counters,
@@ -71,7 +71,7 @@ impl<'a> Run<'a> {
             options,
             auth: AuthCache::new(Resolver::from_env()),
             #[cfg(feature = "registry")]
-            requests: super::registry::Requests::default(),
+            requests: crate::image::registry::Requests::default(),
             layers: LoadingCache::new(
                 TtlLru::builder()
                     .capacity(1 << 16)
@@ -142,7 +142,7 @@ impl<'a> Run<'a> {
             }
             #[cfg(feature = "registry")]
             ImageSource::Registry(r) => {
-                let reg = super::registry::Registry::new(
+                let reg = crate::image::registry::Registry::new(
                     given,
                     r,
                     self.options.insecure,
@@ -208,7 +208,7 @@ impl<'a> Run<'a> {
             match result {
                 Ok(entry) => {
                     let mut fs = entry.findings.clone();
-                    crate::scan::sort_findings(&mut fs);
+                    super::sort_findings(&mut fs);
                     for mut f in fs {
                         let removed = removed_in(&f.path, i, &whiteouts).map(|j| j as u32);
                         f.image = Some(origin(
