@@ -24,7 +24,8 @@ seconds="${1:-20}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-    targets=(rules_toml dockerignore tar_extract scanner_stream image_ref auth_config helper_output)
+    targets=(rules_toml dockerignore tar_extract scanner_stream image_ref auth_config helper_output
+        image_manifest)
 fi
 gitleaks="../testdata/peers/gitleaks" # its config suites, copied into the repository
 
