@@ -179,7 +179,8 @@ fn a_registry_image_gives_the_findings_of_its_layout_and_its_docker_archive() {
         got,
         "oci: gives what the registry gives"
     );
-    let saved = format!("docker-archive:{}", archive.display());
+    // skopeo's form, with the reference after the file, is accepted too.
+    let saved = format!("docker-archive:{}:team/app:v1", archive.display());
     let from_archive = capstan(
         &dir,
         &config,

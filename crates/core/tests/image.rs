@@ -252,7 +252,7 @@ fn a_tampered_blob_is_a_digest_error_naming_it_and_the_other_layers_still_count(
         None,
     );
     assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
-    assert!(out.errors[0].path.ends_with("@layer 3"), "{:?}", out.errors);
+    assert!(out.errors[0].path.ends_with("@layer3"), "{:?}", out.errors);
     assert!(
         out.errors[0].reason.contains(victim.as_str()) && out.errors[0].reason.contains("digest"),
         "{:?}",

@@ -627,7 +627,7 @@ fn a_blob_failing_with_500_every_time_is_an_error_for_its_layer_alone() {
     let out = scan(&given, ImageOptions::default(), None);
     assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
     let e = &out.errors[0];
-    assert_eq!(e.path, format!("{given}@layer 3"));
+    assert_eq!(e.path, format!("{given}@layer3"));
     assert!(
         e.reason.contains("status 500 after 4 tries") && e.reason.contains(&victim),
         "{e:?}"
@@ -663,7 +663,7 @@ fn a_tampered_blob_is_a_digest_error_naming_it() {
     let out = scan(&given, ImageOptions::default(), None);
     assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
     let e = &out.errors[0];
-    assert_eq!(e.path, format!("{given}@layer 3"));
+    assert_eq!(e.path, format!("{given}@layer3"));
     assert!(
         e.reason.contains(&victim) && e.reason.contains("does not match its digest"),
         "{e:?}"

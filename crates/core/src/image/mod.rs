@@ -90,15 +90,16 @@ impl FromStr for ImageSource {
             });
         }
         if let Some(file) = s.strip_prefix("docker-archive:") {
-            // skopeo's `docker-archive:FILE[:REF]` form is accepted; the reference is ignored
-            // when the archive holds one image.
-            let file = match file.rsplit_once(':') {
-                Some((f, r))
-                    if !f.is_empty() && r.parse::<ImageRef>().is_ok() && !r.contains('/') =>
-                {
-                    f
-                }
-                _ => file,
+            // skopeo's `docker-archive:FILE[:REF]` form is accepted (the archive must hold one
+            // image; the reference is not needed to find it): the file is all of it if that
+            // exists, else the shortest prefix before a `:` that is a file.
+            let file = if std::path::Path::new(file).exists() {
+                file
+            } else {
+                file.match_indices(':')
+                    .map(|(i, _)| &file[..i])
+                    .find(|f| !f.is_empty() && std::path::Path::new(f).is_file())
+                    .unwrap_or(file)
             };
             if file.is_empty() {
                 return Err(ImageError::new(

@@ -222,12 +222,12 @@ impl<'a> Run<'a> {
                     }
                     found.skipped_quietly += entry.skipped_quietly;
                     found.skipped.extend(entry.skipped.iter().map(|s| Issue {
-                        path: format!("{given}@layer {i}:{}", s.path),
+                        path: format!("{given}@layer{i}:{}", s.path),
                         reason: s.reason.clone(),
                     }));
                 }
                 Err(e) => found.errors.push(Issue {
-                    path: format!("{given}@layer {i}"),
+                    path: format!("{given}@layer{i}"),
                     reason: e.message().to_owned(),
                 }),
             }
