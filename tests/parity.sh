@@ -8,7 +8,8 @@
 # off, so it must NOT apply). Fails with a diff unless the four sets of (rule_id, path, line,
 # column, fingerprint, algorithm, quantum_class) are equal, and unless that set is the expected
 # one: tokens a and b left out, token c and the MD5 finding (with its algorithm and quantum class)
-# in.
+# in. Then the same for a container image (an OCI layout; `capstan image`, `--image` for the
+# examples): the image, manifest digest, layer and removed_in_layer must agree as well.
 #   tests/parity.sh [CAPSTAN]   (the capstan binary; default: built here in release; run by .ci/test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -118,4 +119,87 @@ for p in problems:
 if failed or problems:
     sys.exit(1)
 print(f"parity: CLI, Rust, C and Go agree on {len(want)} findings (2 suppressed)")
+PY
+
+# The same for an image (an OCI layout: token a in layer 0, deleted by layer 1's whiteout; token
+# b in layer 1; token c in the config's Env), with token b's fingerprint in the baseline: the
+# image, manifest digest, layer and removed_in_layer must agree too.
+python3 - "$tmp/layout" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+out = sys.argv[1]
+os.makedirs(f"{out}/blobs/sha256")
+def put(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(f"{out}/blobs/sha256/{d}", "wb").write(data)
+    return "sha256:" + d, len(data)
+def layer(files):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return b.getvalue()
+layers = [
+    layer([("etc/app/.env", b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n")]),
+    layer([("etc/app/.wh..env", b""), ("srv/.env", b"GITHUB_TOKEN=ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b\n")]),
+]
+descs = [put(l) for l in layers]
+config = put(json.dumps({"architecture": "amd64", "os": "linux",
+    "config": {"Env": ["PATH=/bin", "GITHUB_TOKEN=ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9"]},
+    "rootfs": {"type": "layers", "diff_ids": [d for d, _ in descs]}}).encode())
+manifest = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config[0], "size": config[1]},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": n} for d, n in descs]}).encode())
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "digest": manifest[0], "size": manifest[1], "annotations": {"org.opencontainers.image.ref.name": "v1"}}]},
+    open(f"{out}/index.json", "w"))
+open(f"{out}/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+PY
+image="oci:$tmp/layout:v1"
+run "$tmp/image-all.json" "$capstan" image --no-cache --format json "$image"
+python3 - "$tmp" <<'PY'
+import json, sys
+tmp = sys.argv[1]
+found = json.load(open(f"{tmp}/image-all.json"))["findings"]
+b = [f["fingerprint"] for f in found if f["path"] == "srv/.env"]
+if len(b) != 1:
+    sys.exit(f"parity: expected one finding in srv/.env, got {found}")
+json.dump({"findings": [{"fingerprint": b[0]}]}, open(f"{tmp}/image-baseline.json", "w"))
+PY
+run "$tmp/image-cli.json" "$capstan" image --no-cache --format json \
+    --baseline "$tmp/image-baseline.json" "$image"
+run "$tmp/image-rust.json" "$target/release/examples/request" \
+    --baseline "$tmp/image-baseline.json" --image "$image"
+run "$tmp/image-c.json" "$tmp/scan-c" --json --baseline "$tmp/image-baseline.json" --image "$image"
+run "$tmp/image-go.json" "$tmp/scan-go" --json --baseline "$tmp/image-baseline.json" --image "$image"
+python3 - "$tmp" <<'PY'
+import difflib, json, sys
+tmp = sys.argv[1]
+KEYS = ("rule_id", "path", "line", "column", "fingerprint", "image", "manifest_digest")
+
+def rows(name):
+    data = json.load(open(f"{tmp}/image-{name}.json"))
+    findings = data["findings"] if isinstance(data, dict) else data
+    return [tuple(f.get(k) for k in KEYS) + ((f.get("layer") or {}).get("index"),
+            (f.get("layer") or {}).get("digest"), f.get("removed_in_layer")) for f in findings]
+
+show = lambda rs: [" ".join(map(str, r)) for r in rs]
+want = rows("cli")
+failed = False
+for name, label in (("rust", "Rust library"), ("c", "C ABI"), ("go", "Go package")):
+    got = rows(name)
+    if got != want:
+        failed = True
+        print(f"parity: for an image, the {label} differs from the CLI:", file=sys.stderr)
+        print("\n".join(difflib.unified_diff(show(want), show(got), "cli", name, lineterm="")),
+              file=sys.stderr)
+places = [(r[1], r[7], r[9]) for r in want]
+expected = [("config:Env[1]", None, None), ("etc/app/.env", 0, 1)]
+if places != expected:
+    print(f"parity: image findings {places}, expected {expected} (srv/.env baselined)", file=sys.stderr)
+    failed = True
+if failed:
+    sys.exit(1)
+print(f"parity: CLI, Rust, C and Go agree on an image's {len(want)} findings (1 suppressed)")
 PY

@@ -4,11 +4,14 @@
  * and print one line per finding (secrets redacted; crypto findings with their algorithm and
  * quantum class), or with --json the findings as one JSON array (capstan_findings_to_json: the
  * finding objects of `capstan scan --format json`; tests/parity.sh compares them with the CLI's
- * and the Go example's).
+ * and the Go example's). With --image (repeatable) it scans container images instead (a
+ * registry reference, oci:DIR[:TAG] or docker-archive:FILE), each finding prefixed with its
+ * image and layer.
  *
  *   make -C examples/c && examples/c/scan [--json] [--baseline FILE] [--ignore-file FILE]... src/
+ *   examples/c/scan --image alpine:3.20 --image oci:build/layout:v1
  *
- * Exit status: 0 clean, 1 findings, 2 an error (bad argument, unreadable path).
+ * Exit status: 0 clean, 1 findings, 2 an error (bad argument, unreadable path or image).
  */
 #include <capstan.h>
 
@@ -23,11 +26,22 @@ static int print_lines(const capstan_findings *findings) {
             fprintf(stderr, "scan: %s\n", capstan_last_error());
             return -1;
         }
+        const char *image = capstan_findings_image(findings, i);
+        long long layer = (long long)capstan_findings_layer_index(findings, i);
+        if (image != NULL && layer >= 0) { /* a file in a layer */
+            printf("%s@layer%lld:", image, layer);
+        } else if (image != NULL) { /* the image config: the path says where */
+            printf("%s@", image);
+        }
         printf("%s:%u:%u: %s %s [%s] %s", f.path, f.line, f.column, f.severity, f.rule_id,
                f.category, f.secret);
         const char *algorithm = capstan_findings_algorithm(findings, i);
         if (algorithm != NULL) { /* a crypto finding */
             printf(" (%s, %s)", algorithm, capstan_findings_quantum_class(findings, i));
+        }
+        long long removed = (long long)capstan_findings_removed_in_layer(findings, i);
+        if (removed >= 0) {
+            printf(" (deleted in layer %lld, still in the image)", removed);
         }
         printf("\n");
     }
@@ -77,14 +91,19 @@ int main(int argc, char **argv) {
             st = capstan_request_add_baseline(req, argv[++i]);
         } else if (strcmp(argv[i], "--ignore-file") == 0 && i + 1 < argc) {
             st = capstan_request_add_ignore_file(req, argv[++i]);
+        } else if (strcmp(argv[i], "--image") == 0 && i + 1 < argc) {
+            st = capstan_request_add_image(req, argv[++i]);
+            inputs++;
         } else {
             st = capstan_request_add_input(req, argv[i]);
             inputs++;
         }
     }
     if (st == CAPSTAN_OK && inputs == 0) {
-        fprintf(stderr, "usage: %s [--json] [--baseline FILE] [--ignore-file FILE]... PATH...\n",
-                argv[0]);
+        fprintf(stderr,
+                "usage: %s [--json] [--baseline FILE] [--ignore-file FILE]... PATH...\n"
+                "       %s [--json] [--baseline FILE] [--ignore-file FILE]... --image IMAGE...\n",
+                argv[0], argv[0]);
         capstan_request_free(req);
         return 2;
     }

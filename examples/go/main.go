@@ -3,11 +3,14 @@
 // files — and prints one line per finding (secrets redacted; crypto findings with their algorithm
 // and quantum class), like examples/c/scan.c; or with -json the findings as one JSON array (the
 // finding objects of `capstan scan --format json`; tests/parity.sh compares them with the CLI's
-// and the C example's).
+// and the C example's). With -image (repeatable) it scans container images instead (a registry
+// reference, oci:DIR[:TAG] or docker-archive:FILE), each finding prefixed with its image and
+// layer.
 //
 //	cargo build --release -p capstan-ffi && cd examples/go && go run . [-json] [-baseline FILE] [-ignore-file FILE]... ../../src
+//	go run . -image alpine:3.20 -image oci:build/layout:v1
 //
-// Exit status: 0 clean, 1 findings, 2 an error.
+// Exit status: 0 clean, 1 findings, 2 an error (bad argument, unreadable path or image).
 package main
 
 import (
@@ -30,12 +33,14 @@ func main() {
 	asJSON := flag.Bool("json", false, "print the findings as one JSON array")
 	flag.Var((*list)(&req.Baselines), "baseline", "a previous JSON report whose findings are left out (repeatable)")
 	flag.Var((*list)(&req.IgnoreFiles), "ignore-file", "an ignore file (repeatable; naming one turns .capstanignore discovery off)")
+	flag.Var((*list)(&req.Images), "image", "a container image to scan instead of paths: a registry reference, oci:DIR[:TAG] or docker-archive:FILE (repeatable)")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: %s [-json] [-baseline FILE] [-ignore-file FILE]... PATH...\n", os.Args[0])
+		fmt.Fprintf(os.Stderr, "       %s [-json] [-baseline FILE] [-ignore-file FILE]... -image IMAGE...\n", os.Args[0])
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() == 0 {
+	if flag.NArg() == 0 && len(req.Images) == 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -68,9 +73,17 @@ func main() {
 // printLines prints one line per finding.
 func printLines(findings []capstan.Finding) {
 	for _, f := range findings {
+		if o := f.Image; o != nil && o.Layer != nil { // a file in a layer
+			fmt.Printf("%s@layer%d:", o.Image, o.Layer.Index)
+		} else if o != nil { // the image config: the path says where
+			fmt.Printf("%s@", o.Image)
+		}
 		fmt.Printf("%s:%d:%d: %s %s [%s] %s", f.Path, f.Line, f.Column, f.Severity, f.RuleID, f.Category, f.Secret)
 		if f.Algorithm != "" {
 			fmt.Printf(" (%s, %s)", f.Algorithm, f.QuantumClass)
+		}
+		if f.Image != nil && f.Image.RemovedInLayer > 0 {
+			fmt.Printf(" (deleted in layer %d, still in the image)", f.Image.RemovedInLayer)
 		}
 		fmt.Println()
 	}

@@ -6,7 +6,11 @@
 //! ```sh
 //! cargo run --release -p capstan-examples --example request -- \
 //!     [--baseline FILE] [--ignore-file FILE]... PATH...
+//! cargo run --release -p capstan-examples --example request -- --image oci:build/layout:v1
 //! ```
+//!
+//! With `--image` (repeatable) it scans container images instead: a registry reference,
+//! `oci:DIR[:TAG]` or `docker-archive:FILE` (`Request::images`).
 //!
 //! Exit status: 0 clean, 1 findings, 2 an error (named on standard error).
 
@@ -30,6 +34,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let mut inputs = Vec::new();
     let mut baselines = Vec::new();
     let mut ignore_files = Vec::new();
+    let mut images = Vec::new();
     let mut args = std::env::args_os().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -40,10 +45,22 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         match arg.to_str() {
             Some("--baseline") => baselines.push(value()?),
             Some("--ignore-file") => ignore_files.push(value()?),
+            Some("--image") => images.push(
+                value()?
+                    .into_os_string()
+                    .into_string()
+                    .map_err(|_| "an image that is not UTF-8")?,
+            ),
             _ => inputs.push(PathBuf::from(arg)),
         }
     }
-    let mut request = Request::new(inputs);
+    let mut request = if images.is_empty() {
+        Request::new(inputs)
+    } else if inputs.is_empty() {
+        Request::images(images)
+    } else {
+        return Err("paths or --image, not both".into());
+    };
     for b in baselines {
         request = request.baseline(b);
     }

@@ -1,10 +1,13 @@
 // Package capstan links libcapstan (capstan's C ABI) into Go programs: secrets, weak-crypto and
-// threat scanning of buffers, streams and trees; deterministic Docker build contexts, optionally
-// scanned on their way out; and registry credentials resolved as the docker CLI does.
+// threat scanning of buffers, streams, trees and container images; deterministic Docker build
+// contexts, optionally scanned on their way out; and registry credentials resolved as the docker
+// CLI does.
 //
 // A scan of files and trees is a ScanRequest: the same request `capstan scan` builds from its
 // flags (rules, baselines, ignore files, redaction, threads, size limit, cache). Rules.ScanPath
-// is its short form.
+// is its short form. A scan of container images is a ScanRequest with Images (registry
+// references, oci:DIR[:TAG], docker-archive:FILE) instead of Inputs, and Rules.ScanImage its
+// short form; their findings say where in the image they were made (Finding.Image).
 //
 // Handles (Rules, Scanner, ContextReader) hold C memory: Close them when done. A finalizer frees
 // a forgotten one, but only as a safety net. Rules are safe for concurrent use; a Scanner is
@@ -33,10 +36,11 @@ typedef struct {
 	size_t len;           // findings: how many
 	char *err;            // the message, malloc'd, when status is not CAPSTAN_OK
 	uint64_t suppressed;  // findings: how many a baseline or an ignore file left out
+	uint64_t layers[3];   // findings of images: layers pulled, from the cache, shared
 } go_result;
 
 static go_result go_done(capstan_status st, void *ptr) {
-	go_result r = {st, ptr, 0, NULL, 0};
+	go_result r = {st, ptr, 0, NULL, 0, {0, 0, 0}};
 	if (st != CAPSTAN_OK) {
 		const char *m = capstan_last_error();
 		r.err = strdup(m != NULL ? m : "unknown error");
@@ -50,6 +54,9 @@ static go_result go_findings(capstan_status st, capstan_findings *f) {
 	if (f != NULL) {
 		r.len = capstan_findings_len(f);
 		r.suppressed = capstan_findings_suppressed(f);
+		r.layers[0] = capstan_findings_layers_pulled(f);
+		r.layers[1] = capstan_findings_layers_cached(f);
+		r.layers[2] = capstan_findings_layers_shared(f);
 		if (r.len == 0 && capstan_findings_errors_len(f) == 0) {
 			capstan_findings_free(f);
 			r.ptr = NULL;
@@ -88,6 +95,12 @@ static go_result go_scan_path(const capstan_rules *r, const char *path, uint32_t
 	return go_findings(st, out);
 }
 
+static go_result go_scan_image(const capstan_rules *r, const char *image, uint32_t threads) {
+	capstan_findings *out = NULL;
+	capstan_status st = capstan_scan_image(r, image, threads, &out);
+	return go_findings(st, out);
+}
+
 static go_result go_scanner_new(const capstan_rules *r, const char *path) {
 	capstan_scanner *out = NULL;
 	capstan_status st = capstan_scanner_new(r, path, &out);
@@ -105,9 +118,11 @@ static go_result go_scanner_finish(capstan_scanner *s) {
 	return go_findings(st, out);
 }
 
-// The fields of a finding read by accessor (NULL: not a crypto finding).
+// The fields of a finding read by accessor (NULL, -1: not a crypto finding, not from an image).
 typedef struct {
 	const char *algorithm, *primitive, *quantum_class, *replacement, *tags;
+	const char *image, *manifest_digest, *platform, *layer_digest;
+	int64_t layer_index, removed_in_layer;
 } go_extras;
 
 static void go_findings_fill(const capstan_findings *f, capstan_finding *items, go_extras *extras,
@@ -119,6 +134,12 @@ static void go_findings_fill(const capstan_findings *f, capstan_finding *items, 
 		extras[i].quantum_class = capstan_findings_quantum_class(f, i);
 		extras[i].replacement = capstan_findings_replacement(f, i);
 		extras[i].tags = capstan_findings_tags(f, i);
+		extras[i].image = capstan_findings_image(f, i);
+		extras[i].manifest_digest = capstan_findings_manifest_digest(f, i);
+		extras[i].platform = capstan_findings_platform(f, i);
+		extras[i].layer_digest = capstan_findings_layer_digest(f, i);
+		extras[i].layer_index = capstan_findings_layer_index(f, i);
+		extras[i].removed_in_layer = capstan_findings_removed_in_layer(f, i);
 	}
 }
 
@@ -128,6 +149,7 @@ static const char *go_next(const char *p) { return p + strlen(p) + 1; }
 
 // A whole request in one call: made, set up, run and freed, the first failure's message copied.
 static go_result go_request_run(const capstan_rules *rules, const char *inputs, size_t n_inputs,
+		const char *images, size_t n_images, const char *platform, uint32_t pulls, bool insecure,
 		const char *packs, size_t n_packs, const char *config, const char *baselines,
 		size_t n_baselines, const char *ignores, size_t n_ignores, bool discovery, bool redact,
 		uint32_t threads, uint64_t max_file_size, const char *cache_dir) {
@@ -136,6 +158,12 @@ static go_result go_request_run(const capstan_rules *rules, const char *inputs, 
 	const char *p = inputs;
 	for (size_t i = 0; st == CAPSTAN_OK && i < n_inputs; i++, p = go_next(p))
 		st = capstan_request_add_input(req, p);
+	p = images;
+	for (size_t i = 0; st == CAPSTAN_OK && i < n_images; i++, p = go_next(p))
+		st = capstan_request_add_image(req, p);
+	if (st == CAPSTAN_OK && platform != NULL) st = capstan_request_set_platform(req, platform);
+	if (st == CAPSTAN_OK && pulls != 0) st = capstan_request_set_pulls(req, pulls);
+	if (st == CAPSTAN_OK && insecure) st = capstan_request_set_insecure(req, true);
 	if (st == CAPSTAN_OK && rules != NULL) st = capstan_request_set_rules(req, rules);
 	p = packs;
 	for (size_t i = 0; st == CAPSTAN_OK && i < n_packs; i++, p = go_next(p))
@@ -203,6 +231,7 @@ static go_result go_auth_header(const char *image) {
 import "C"
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -339,10 +368,65 @@ type Finding struct {
 	Primitive    string `json:"primitive,omitempty"`
 	QuantumClass string `json:"quantum_class,omitempty"`
 	Replacement  string `json:"replacement,omitempty"`
+	// Image scans only (nil otherwise): where in the image the finding was made. Path is then
+	// the file's path inside its layer (etc/app/.env), or where in the image config
+	// (config:Env[1]). In JSON its fields sit beside the others, as capstan prints them.
+	Image *ImageOrigin `json:"-"`
 }
 
-// PathErrors lists the files a tree scan could not read (or not completely); the findings of
-// everything else are returned with it.
+// ImageOrigin is where in a container image a finding was made.
+type ImageOrigin struct {
+	// The image as given to the scan: alpine, ghcr.io/org/app:1.2, oci:DIR:TAG,
+	// docker-archive:FILE.
+	Image string `json:"image"`
+	// The digest (sha256:…) of the manifest scanned (for a multi-platform image, the chosen
+	// platform's); "" for a legacy `docker save` archive, which has none.
+	ManifestDigest string `json:"manifest_digest,omitempty"`
+	// The platform picked from a multi-platform image (linux/arm64/v8); "" for an image that
+	// is not one.
+	Platform string `json:"platform,omitempty"`
+	// The layer holding the file; nil for a finding in the image config.
+	Layer *LayerRef `json:"layer,omitempty"`
+	// The index of the layer whose whiteout deleted the file: it is not in a container's
+	// filesystem, but its bytes still ship with every pull. 0 when no layer deleted it (a
+	// file can only be deleted by a layer above its own, so never by layer 0).
+	RemovedInLayer int `json:"removed_in_layer,omitempty"`
+}
+
+// LayerRef is one layer of an image.
+type LayerRef struct {
+	Index  int    `json:"index"`  // from the base layer, 0
+	Digest string `json:"digest"` // sha256:…, as the manifest names it
+}
+
+// findingFields is a Finding without its JSON methods; findingJSON adds the image origin's
+// fields beside the others.
+type findingFields Finding
+
+type findingJSON struct {
+	findingFields
+	*ImageOrigin
+}
+
+// MarshalJSON writes the finding as `capstan scan --format json` does, an image finding's
+// origin (image, manifest_digest, platform, layer, removed_in_layer) among its fields.
+func (f Finding) MarshalJSON() ([]byte, error) {
+	return json.Marshal(findingJSON{findingFields(f), f.Image})
+}
+
+// UnmarshalJSON reads a finding as MarshalJSON (and `capstan scan --format json`) writes it.
+func (f *Finding) UnmarshalJSON(b []byte) error {
+	var j findingJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*f = Finding(j.findingFields)
+	f.Image = j.ImageOrigin
+	return nil
+}
+
+// PathErrors lists the files a tree scan could not read (or not completely), or the images and
+// layers an image scan could not; the findings of everything else are returned with it.
 type PathErrors []string
 
 func (p PathErrors) Error() string {
@@ -385,6 +469,20 @@ func take(res C.go_result) ([]Finding, error) {
 			}
 			if tags := C.GoString(x.tags); tags != "" {
 				out[i].Tags = strings.Split(tags, ",")
+			}
+			if x.image != nil {
+				o := &ImageOrigin{
+					Image:          C.GoString(x.image),
+					ManifestDigest: C.GoString(x.manifest_digest),
+					Platform:       C.GoString(x.platform),
+				}
+				if x.layer_index >= 0 {
+					o.Layer = &LayerRef{Index: int(x.layer_index), Digest: C.GoString(x.layer_digest)}
+				}
+				if x.removed_in_layer >= 0 {
+					o.RemovedInLayer = int(x.removed_in_layer)
+				}
+				out[i].Image = o
 			}
 		}
 	}
@@ -509,14 +607,62 @@ func (r *Rules) ScanPath(path string, threads int) ([]Finding, error) {
 	return take(res)
 }
 
-// ScanRequest describes a scan of files and trees: the request `capstan scan` builds from its
-// flags, with the same defaults (every built-in pack, .capstanignore files discovered, secrets
-// redacted, one thread per core, files over 10 MiB skipped) except the cache, off unless CacheDir
-// names one. The zero value of each field is its default.
+// ScanImage scans one container image (alpine, ghcr.io/org/app:1.2, oci:DIR[:TAG],
+// docker-archive:FILE: see ScanRequest.Images) on threads threads (0: one per core; more than
+// 1024 is an ErrInvalidArgument): this host's platform, 3 layers pulled at a time, HTTPS except
+// to loopback registries, credentials resolved as the docker CLI does. Like ScanPath, nothing is
+// suppressed and nothing is cached: a ScanRequest with Images does both, and picks the platform,
+// the pulls and plain HTTP. Findings come the config's first, then layer by layer from the base,
+// with Finding.Image set. Text that is not an image reference is an ErrInvalidArgument; an image
+// that cannot be read at all (not found, unreachable, refused, not matching its digest, no image
+// for this platform) is an ErrIO; layers that could not be read are reported as PathErrors
+// beside the findings of the rest.
+func (r *Rules) ScanImage(image string, threads int) ([]Finding, error) {
+	if err := noNUL("image", image); err != nil {
+		return nil, err
+	}
+	if threads < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "threads is negative"}
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.ptr == nil {
+		return nil, ErrClosed
+	}
+	res := C.go_scan_image(r.ptr, cstr(image), C.uint32_t(uint32Arg(threads)))
+	if err := fail(res); err != nil {
+		return nil, err
+	}
+	return take(res)
+}
+
+// ScanRequest describes a scan of files and trees, or of container images: the request
+// `capstan scan` builds from its flags, with the same defaults (every built-in pack,
+// .capstanignore files discovered, secrets redacted, one thread per core, files over 10 MiB
+// skipped) except the cache, off unless CacheDir names one. The zero value of each field is its
+// default.
 type ScanRequest struct {
 	// Files, directories (walked), tar / tar.gz archives (scanned inside), or "-" for standard
-	// input. Findings report paths as given here.
+	// input. Findings report paths as given here. A request has Inputs or Images, not both (an
+	// ErrInvalidArgument).
 	Inputs []string
+	// Container images: registry references in docker's short form (alpine,
+	// ghcr.io/org/app:1.2, 127.0.0.1:5000/team/app:v1, …@sha256:…), OCI image layouts
+	// (oci:DIR[:TAG]) or `docker save` archives (docker-archive:FILE). Every other field applies
+	// as to files (a layer seen before is answered from the cache). Findings come image by
+	// image, each image's config first, then layer by layer from the base, with Finding.Image
+	// set. Text that is not an image reference is an ErrInvalidArgument; an image or layer that
+	// cannot be read is reported in PathErrors ("IMAGE: cause", "IMAGE@layerN: cause") beside
+	// the findings of the rest. Registry credentials are resolved as the docker CLI does.
+	Images []string
+	// The platform to pick from a multi-platform image: os/arch or os/arch/variant
+	// (linux/arm64/v8); "" for this host's, as docker pulls.
+	Platform string
+	// Layers pulled (and scanned) at once, across all the images: 0 means the default, 3; more
+	// than 1024 is an ErrInvalidArgument.
+	Pulls int
+	// Pull over plain HTTP from any registry, not only from loopback ones.
+	Insecure bool
 	// Compiled rules (shared, not copied), or nil for Packs and Config. Giving both is an
 	// ErrInvalidArgument.
 	Rules *Rules
@@ -547,6 +693,9 @@ type ScanResult struct {
 	Findings []Finding
 	// How many findings a baseline or an ignore file left out.
 	Suppressed uint64
+	// Images: how many layers were pulled and scanned, answered from the cache, or shared with
+	// an image scanned before in the same run.
+	LayersPulled, LayersCached, LayersShared uint64
 }
 
 // packed lays out strings for C one after another, each NUL-terminated (callers check noNUL).
@@ -568,8 +717,9 @@ func packed(list []string) (*C.char, C.size_t) {
 // beside the result for the rest. The request may be run again, and from several goroutines.
 func (r ScanRequest) Run() (*ScanResult, error) {
 	for what, list := range map[string][]string{
-		"inputs": r.Inputs, "packs": r.Packs, "baselines": r.Baselines,
-		"ignore files": r.IgnoreFiles, "config": {r.Config}, "cache dir": {r.CacheDir},
+		"inputs": r.Inputs, "images": r.Images, "platform": {r.Platform}, "packs": r.Packs,
+		"baselines": r.Baselines, "ignore files": r.IgnoreFiles, "config": {r.Config},
+		"cache dir": {r.CacheDir},
 	} {
 		if err := noNUL(what, list...); err != nil {
 			return nil, err
@@ -578,10 +728,10 @@ func (r ScanRequest) Run() (*ScanResult, error) {
 	if r.Threads < 0 {
 		return nil, &Error{Status: StatusInvalidArgument, Message: "threads is negative"}
 	}
-	threads := uint64(r.Threads)
-	if threads > math.MaxUint32 {
-		threads = math.MaxUint32 // refused by libcapstan with its message
+	if r.Pulls < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "pulls is negative"}
 	}
+	threads, pulls := uint32Arg(r.Threads), uint32Arg(r.Pulls)
 	var rules *C.capstan_rules
 	if r.Rules != nil {
 		r.Rules.mu.RLock()
@@ -592,10 +742,12 @@ func (r ScanRequest) Run() (*ScanResult, error) {
 		rules = r.Rules.ptr
 	}
 	inputs, nInputs := packed(r.Inputs)
+	images, nImages := packed(r.Images)
 	packs, nPacks := packed(r.Packs)
 	baselines, nBaselines := packed(r.Baselines)
 	ignores, nIgnores := packed(r.IgnoreFiles)
-	res := C.go_request_run(rules, inputs, nInputs, packs, nPacks, optional(r.Config),
+	res := C.go_request_run(rules, inputs, nInputs, images, nImages, optional(r.Platform),
+		C.uint32_t(pulls), C.bool(r.Insecure), packs, nPacks, optional(r.Config),
 		baselines, nBaselines, ignores, nIgnores, C.bool(!r.NoIgnoreDiscovery),
 		C.bool(!r.NoRedact), C.uint32_t(threads), C.uint64_t(r.MaxFileSize),
 		optional(r.CacheDir))
@@ -603,7 +755,22 @@ func (r ScanRequest) Run() (*ScanResult, error) {
 		return nil, err
 	}
 	findings, err := take(res)
-	return &ScanResult{Findings: findings, Suppressed: uint64(res.suppressed)}, err
+	return &ScanResult{
+		Findings:     findings,
+		Suppressed:   uint64(res.suppressed),
+		LayersPulled: uint64(res.layers[0]),
+		LayersCached: uint64(res.layers[1]),
+		LayersShared: uint64(res.layers[2]),
+	}, err
+}
+
+// uint32Arg is a checked non-negative count for C: past uint32 it becomes the largest, which
+// libcapstan refuses with its message.
+func uint32Arg(n int) uint32 {
+	if uint64(n) > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(n)
 }
 
 // Scanner scans one input written to it in chunks of any size (it is an io.Writer, so io.Copy

@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char};
 
-use core_capstan::scan::{Finding, Issue, ScanOutcome};
+use core_capstan::scan::{Finding, ImageOrigin, Issue, ScanOutcome, ScanStats};
 
 use crate::{
     FfiError, boundary, c_string, capstan_status, give, give_string, handle, out_param, put, quiet,
@@ -21,6 +21,8 @@ pub struct capstan_findings {
     errors: Vec<CString>,
     /// Findings left out by a baseline or an ignore file.
     suppressed: u64,
+    /// Image scans: layers pulled, answered from the cache, shared with an earlier image.
+    layers: [u64; 3],
 }
 
 const TEXTS: usize = 7;
@@ -31,6 +33,30 @@ struct Extras {
     crypto: Option<[CString; 4]>,
     /// The rule's tags, comma-separated (empty when none).
     tags: CString,
+    /// Image findings only: where in the image.
+    image: Option<Origin>,
+}
+
+/// A finding's `ImageOrigin`, its strings as C strings.
+struct Origin {
+    image: CString,
+    manifest_digest: Option<CString>,
+    platform: Option<CString>,
+    /// The layer's index and digest; none in the image config.
+    layer: Option<(u32, CString)>,
+    removed_in_layer: Option<u32>,
+}
+
+impl Origin {
+    fn of(o: &ImageOrigin) -> Self {
+        Origin {
+            image: c_string(&o.image),
+            manifest_digest: o.manifest_digest.as_deref().map(c_string),
+            platform: o.platform.as_deref().map(c_string),
+            layer: o.layer.as_ref().map(|l| (l.index, c_string(&l.digest))),
+            removed_in_layer: o.removed_in_layer,
+        }
+    }
 }
 
 impl Extras {
@@ -45,6 +71,7 @@ impl Extras {
                 ]
             }),
             tags: c_string(&f.tags.join(",")),
+            image: f.image.as_ref().map(Origin::of),
         }
     }
 }
@@ -96,14 +123,25 @@ impl capstan_findings {
             extras,
             errors,
             suppressed: 0,
+            layers: [0; 3],
         }
     }
 
     /// The findings of a request's scan, with the files it could not read and its counters.
     pub(crate) fn from_outcome(outcome: ScanOutcome) -> Self {
         let mut f = capstan_findings::new(outcome.findings, &outcome.errors);
-        f.suppressed = outcome.stats.suppressed;
+        f.count(&outcome.stats);
         f
+    }
+
+    /// Keeps a scan's counters.
+    pub(crate) fn count(&mut self, stats: &ScanStats) {
+        self.suppressed = stats.suppressed;
+        self.layers = [
+            stats.layers_pulled,
+            stats.layers_cached,
+            stats.layers_shared,
+        ];
     }
 
     /// A string of finding `i`'s extras, or NULL.
@@ -137,6 +175,37 @@ impl capstan_findings {
         }
     }
 
+    /// A number from finding `i`'s image origin as C reads it: -1 when `pick` gives none, `i`
+    /// is past the end, the finding is not from an image or `findings` is NULL.
+    ///
+    /// # Safety
+    /// `findings` is NULL or a live handle.
+    unsafe fn origin_number(
+        findings: *const capstan_findings,
+        i: usize,
+        pick: impl FnOnce(&Origin) -> Option<u32>,
+    ) -> i64 {
+        quiet(-1, || {
+            // SAFETY: the caller promises NULL or a live handle.
+            unsafe { findings.as_ref() }
+                .and_then(|f| f.extras.get(i))
+                .and_then(|e| e.image.as_ref())
+                .and_then(pick)
+                .map_or(-1, i64::from)
+        })
+    }
+
+    /// A counter of these findings' scan (0 for NULL).
+    ///
+    /// # Safety
+    /// `findings` is NULL or a live handle.
+    unsafe fn counter(findings: *const capstan_findings, pick: fn(&Self) -> u64) -> u64 {
+        quiet(0, || {
+            // SAFETY: the caller promises NULL or a live handle.
+            unsafe { findings.as_ref() }.map_or(0, pick)
+        })
+    }
+
     /// Hands the findings to C through a checked out-parameter.
     pub(crate) fn give_to(self, out: *mut *mut capstan_findings) {
         // SAFETY: every caller checked `out` with `out_param` before doing any work.
@@ -149,8 +218,9 @@ impl capstan_findings {
 ///
 /// Its layout is fixed (programs built against it keep working); fields added to findings
 /// since are read by index instead: `capstan_findings_algorithm`, `capstan_findings_primitive`,
-/// `capstan_findings_quantum_class`, `capstan_findings_replacement` (crypto findings) and
-/// `capstan_findings_tags`.
+/// `capstan_findings_quantum_class`, `capstan_findings_replacement` (crypto findings),
+/// `capstan_findings_tags`, and `capstan_findings_image`, `_manifest_digest`, `_platform`,
+/// `_layer_index`, `_layer_digest`, `_removed_in_layer` (image findings).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct capstan_finding {
@@ -158,7 +228,9 @@ pub struct capstan_finding {
     pub rule_id: *const c_char,
     /// `secret`, `crypto` or `threat`.
     pub category: *const c_char,
-    /// The file (`archive.tar!member` inside archives), or the path given to the scan.
+    /// The file (`archive.tar!member` inside archives), or the path given to the scan; in an
+    /// image, the file's path inside its layer (`etc/app/.env`) or where in the image config
+    /// (`config:Env[1]`).
     pub path: *const c_char,
     /// The secret, redacted: its first characters and `…`.
     pub secret: *const c_char,
@@ -308,6 +380,116 @@ pub unsafe extern "C" fn capstan_findings_tags(
     unsafe { capstan_findings::extra(findings, i, |e| Some(&e.tags)) }
 }
 
+/// The image finding `i` was made in, as it was given to the scan (`alpine`,
+/// `ghcr.io/org/app:1.2`, `oci:DIR:TAG`, `docker-archive:FILE`), borrowed until
+/// `capstan_findings_free`; NULL when the finding is not from an image scan, `i` is past the end
+/// or `findings` is NULL. When this is NULL, so is every other image accessor's answer (-1 for
+/// the numbers).
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_image(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::extra(findings, i, |e| e.image.as_ref().map(|o| &o.image)) }
+}
+
+/// The digest (`sha256:…`) of the manifest finding `i`'s image was scanned from (for a
+/// multi-platform image, the chosen platform's), borrowed until `capstan_findings_free`; NULL
+/// when the image has none (a legacy `docker save` archive), the finding is not from an image,
+/// `i` is past the end or `findings` is NULL.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_manifest_digest(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        capstan_findings::extra(findings, i, |e| {
+            e.image.as_ref().and_then(|o| o.manifest_digest.as_ref())
+        })
+    }
+}
+
+/// The platform (`linux/arm64/v8`) picked from a multi-platform image for finding `i`, borrowed
+/// until `capstan_findings_free`; NULL when the image is not a multi-platform index (it was
+/// scanned whatever its platform), the finding is not from an image, `i` is past the end or
+/// `findings` is NULL.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_platform(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        capstan_findings::extra(findings, i, |e| {
+            e.image.as_ref().and_then(|o| o.platform.as_ref())
+        })
+    }
+}
+
+/// The index of the layer holding finding `i`'s file, from the base layer (0) up; -1 when the
+/// finding is in the image config (its path is `config:…`), is not from an image, `i` is past
+/// the end or `findings` is NULL.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_layer_index(
+    findings: *const capstan_findings,
+    i: usize,
+) -> i64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::origin_number(findings, i, |o| o.layer.as_ref().map(|l| l.0)) }
+}
+
+/// The digest (`sha256:…`) of the layer holding finding `i`'s file, as the image's manifest
+/// names it, borrowed until `capstan_findings_free`; NULL exactly when
+/// `capstan_findings_layer_index` is -1.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_layer_digest(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        capstan_findings::extra(findings, i, |e| {
+            e.image
+                .as_ref()
+                .and_then(|o| o.layer.as_ref())
+                .map(|l| &l.1)
+        })
+    }
+}
+
+/// The index of the layer whose whiteout deleted finding `i`'s file (always above the layer
+/// holding it): the file is not in a container's filesystem, but its bytes still ship with
+/// every pull of the image. -1 when no layer deleted it, the finding is in the image config or
+/// not from an image, `i` is past the end or `findings` is NULL.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_removed_in_layer(
+    findings: *const capstan_findings,
+    i: usize,
+) -> i64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::origin_number(findings, i, |o| o.removed_in_layer) }
+}
+
 /// How many findings a baseline or an ignore file left out of these (they are not in the list).
 /// 0 for NULL, and for findings not made by `capstan_request_run`.
 ///
@@ -315,10 +497,41 @@ pub unsafe extern "C" fn capstan_findings_tags(
 /// `findings` is NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn capstan_findings_suppressed(findings: *const capstan_findings) -> u64 {
-    quiet(0, || {
-        // SAFETY: the caller promises NULL or a live handle.
-        unsafe { findings.as_ref() }.map_or(0, |f| f.suppressed)
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::counter(findings, |f| f.suppressed) }
+}
+
+/// Image scans: how many layers were pulled (read from the registry, layout or archive) and
+/// scanned. 0 for NULL, and for findings not made by an image scan.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_layers_pulled(findings: *const capstan_findings) -> u64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::counter(findings, |f| f.layers[0]) }
+}
+
+/// Image scans: how many layers were answered from the cache (`capstan_request_set_cache_dir`)
+/// rather than pulled. 0 for NULL, and for findings not made by an image scan.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_layers_cached(findings: *const capstan_findings) -> u64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::counter(findings, |f| f.layers[1]) }
+}
+
+/// Image scans: how many layers another image of the same run had already scanned (a shared
+/// base is pulled once). 0 for NULL, and for findings not made by an image scan.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_layers_shared(findings: *const capstan_findings) -> u64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::counter(findings, |f| f.layers[2]) }
 }
 
 /// The number of files that could not be read (or not completely) during a tree scan; their

@@ -16,16 +16,20 @@
 //! used by one thread at a time; a `capstan_request` is set up by one thread, then
 //! `capstan_request_run` may be called on it from any number of threads at once.
 //!
-//! A scan of files and trees is described by a `capstan_request` — the same request the CLI
-//! builds from `capstan scan`'s flags (core's `scan::Request`): inputs, rules (compiled
-//! `capstan_rules`, or packs and a config loaded on run), baselines, ignore files (discovered
-//! `.capstanignore` files by default), redaction, threads, the size limit and a cache.
-//! `capstan_scan_path` is the short form: shared rules, no suppression, no cache.
+//! A scan of files and trees, or of container images, is described by a `capstan_request` —
+//! the same request the CLI builds from its flags (core's `scan::Request`): inputs
+//! (`capstan_request_add_input`) or images (`capstan_request_add_image`: registry references,
+//! `oci:DIR[:TAG]`, `docker-archive:FILE`; with a platform, concurrent pulls and plain HTTP),
+//! rules (compiled `capstan_rules`, or packs and a config loaded on run), baselines, ignore
+//! files (discovered `.capstanignore` files by default), redaction, threads, the size limit and
+//! a cache. `capstan_scan_path` and `capstan_scan_image` are the short forms: shared rules, no
+//! suppression, no cache.
 //!
 //! Findings are read by index: `capstan_findings_get` fills the fixed `capstan_finding` struct
 //! (its layout never changes), and per-field accessors give what came later (the crypto fields
-//! `capstan_findings_algorithm`, `_primitive`, `_quantum_class`, `_replacement`, and
-//! `capstan_findings_tags`).
+//! `capstan_findings_algorithm`, `_primitive`, `_quantum_class`, `_replacement`;
+//! `capstan_findings_tags`; and where an image finding was made, `capstan_findings_image`,
+//! `_manifest_digest`, `_platform`, `_layer_index`, `_layer_digest`, `_removed_in_layer`).
 
 #![allow(non_camel_case_types)]
 
@@ -115,7 +119,9 @@ impl From<RequestError> for FfiError {
             RequestErrorKind::Config | RequestErrorKind::Suppression => {
                 capstan_status::CAPSTAN_ERR_CONFIG
             }
-            RequestErrorKind::Invalid => capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT,
+            RequestErrorKind::Invalid | RequestErrorKind::Image => {
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            }
             _ => capstan_status::CAPSTAN_ERR_OTHER,
         };
         FfiError::new(status, e.to_string())
@@ -365,6 +371,88 @@ pub(crate) mod tests {
     /// `p` as a C string.
     pub(crate) fn c(p: &Path) -> CString {
         CString::new(p.as_os_str().as_bytes()).expect("no NUL")
+    }
+
+    /// A ustar archive of regular files (mode 0644, mtime 0), as an uncompressed layer.
+    pub(crate) fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, data) in files {
+            let mut h = [0u8; 512];
+            h[..name.len()].copy_from_slice(name.as_bytes());
+            h[100..107].copy_from_slice(b"0000644");
+            h[108..115].copy_from_slice(b"0000000");
+            h[116..123].copy_from_slice(b"0000000");
+            h[124..135].copy_from_slice(format!("{:011o}", data.len()).as_bytes());
+            h[136..147].copy_from_slice(b"00000000000");
+            h[156] = b'0';
+            h[257..263].copy_from_slice(b"ustar\0");
+            h[263..265].copy_from_slice(b"00");
+            h[148..156].copy_from_slice(b"        ");
+            let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+            h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+            out.extend_from_slice(&h);
+            out.extend_from_slice(data);
+            out.resize(out.len().next_multiple_of(512), 0);
+        }
+        out.resize(out.len() + 1024, 0);
+        out
+    }
+
+    /// What `oci_layout` wrote: the manifest's digest and each layer's.
+    pub(crate) struct Layout {
+        pub(crate) manifest: String,
+        pub(crate) layers: Vec<String>,
+    }
+
+    /// Writes an OCI image layout at `dir` holding one image tagged `tag`: `layers` (plain
+    /// tars, base first) and a config whose `Env` is `env`.
+    pub(crate) fn oci_layout(dir: &Path, tag: &str, layers: &[Vec<u8>], env: &[&str]) -> Layout {
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).expect("mkdir");
+        let put = |bytes: &[u8]| {
+            let d = core_capstan::image::Digest::sha256_of(bytes);
+            std::fs::write(blobs.join(d.hex()), bytes).expect("write blob");
+            d.to_string()
+        };
+        let digests: Vec<String> = layers.iter().map(|l| put(l)).collect();
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Env": env},
+            "rootfs": {"type": "layers", "diff_ids": digests},
+        }))
+        .expect("json");
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": put(&config),
+                "size": config.len(),
+            },
+            "layers": layers.iter().zip(&digests).map(|(l, d)| serde_json::json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": d,
+                "size": l.len(),
+            })).collect::<Vec<_>>(),
+        }))
+        .expect("json");
+        let manifest_digest = put(&manifest);
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": manifest_digest,
+                "size": manifest.len(),
+                "annotations": {"org.opencontainers.image.ref.name": tag},
+            }],
+        });
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("write");
+        std::fs::write(dir.join("index.json"), index.to_string()).expect("write");
+        Layout {
+            manifest: manifest_digest,
+            layers: digests,
+        }
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! Scan requests: the inputs, rules, suppressions and settings of one scan, as `capstan scan`
-//! takes them on its command line (core's `scan::Request`).
+//! Scan requests: the inputs (files and trees, or container images), rules, suppressions and
+//! settings of one scan, as `capstan scan` takes them on its command line (core's
+//! `scan::Request`).
 
 use std::ffi::c_char;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use core_capstan::exec::MAX_THREADS;
+use core_capstan::image::{ImageOptions, ImageSource, Platform};
 use core_capstan::scan::{
     CachePolicy, IgnoreFiles, PACKS, Request, RuleSources, Rules, WalkOptions,
 };
@@ -17,10 +20,16 @@ use crate::{
 /// What to scan and how. Made by `capstan_request_new` with the defaults of `capstan scan`
 /// (every built-in pack, `.capstanignore` files discovered, secrets redacted, one thread per
 /// core, files over 10 MiB skipped) except the cache, which is off until
-/// `capstan_request_set_cache_dir` names one. Set it up from one thread; once set up,
-/// `capstan_request_run` may run it from any number of threads at once.
+/// `capstan_request_set_cache_dir` names one. A request scans either files and trees
+/// (`capstan_request_add_input`) or container images (`capstan_request_add_image`), not both.
+/// Set it up from one thread; once set up, `capstan_request_run` may run it from any number of
+/// threads at once.
 pub struct capstan_request {
     inputs: Vec<PathBuf>,
+    /// Images as given (each checked to parse as an `ImageSource` when added).
+    images: Vec<String>,
+    /// Platform, concurrent pulls and plain HTTP for `images`.
+    image_options: ImageOptions,
     /// Compiled rules (`capstan_request_set_rules`), or `None` for `sources`.
     rules: Option<Arc<Rules>>,
     /// Packs and a config, loaded and compiled on each run.
@@ -39,7 +48,12 @@ pub struct capstan_request {
 
 impl std::fmt::Debug for capstan_request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "capstan_request({} inputs)", self.inputs.len())
+        write!(
+            f,
+            "capstan_request({} inputs, {} images)",
+            self.inputs.len(),
+            self.images.len()
+        )
     }
 }
 
@@ -48,6 +62,8 @@ impl Default for capstan_request {
         let walk = WalkOptions::default();
         capstan_request {
             inputs: Vec::new(),
+            images: Vec::new(),
+            image_options: ImageOptions::default(),
             rules: None,
             sources: RuleSources::default(),
             baselines: Vec::new(),
@@ -70,7 +86,14 @@ impl capstan_request {
             max_file_size: self.max_file_size,
             ..WalkOptions::default()
         };
-        let mut request = Request::new(&self.inputs).options(options);
+        let mut request = if self.images.is_empty() {
+            Request::new(&self.inputs)
+        } else {
+            Request::images(self.images.iter().cloned())
+        };
+        request = request
+            .options(options)
+            .image_options(self.image_options.clone());
         request = match &self.rules {
             Some(rules) => request.rules(Arc::clone(rules)),
             None => request.rule_sources(self.sources.clone()),
@@ -136,7 +159,8 @@ pub unsafe extern "C" fn capstan_request_new(out: *mut *mut capstan_request) -> 
 /// Adds an input: a file, a directory (walked), a tar / tar.gz archive (scanned inside), or
 /// `-` for standard input. Findings report paths as given here. An input that does not exist
 /// or cannot be read does not fail the run: it is listed by `capstan_findings_error`, as
-/// `capstan scan` reports it.
+/// `capstan scan` reports it. A request that has images (`capstan_request_add_image`) refuses
+/// inputs with `CAPSTAN_ERR_INVALID_ARGUMENT`: it scans one or the other.
 ///
 /// # Safety
 /// `req` is a live handle used by no other thread meanwhile; `path` is NUL-terminated.
@@ -148,7 +172,138 @@ pub unsafe extern "C" fn capstan_request_add_input(
     let f = |r: &mut capstan_request| {
         // SAFETY: the caller promises a NUL-terminated string.
         let path = unsafe { c_path(path, "path") }?;
+        if !r.images.is_empty() {
+            return Err(FfiError::invalid(format!(
+                "{}: the request scans images (capstan_request_add_image); a request scans \
+                 files and trees or images, not both",
+                path.display()
+            )));
+        }
         r.inputs.push(path.to_path_buf());
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Adds a container image to scan: a registry reference in docker's short form (`alpine`,
+/// `ghcr.io/org/app:1.2`, `127.0.0.1:5000/team/app:v1`, `…@sha256:…`, optionally `docker://` in
+/// front), an OCI image layout `oci:DIR[:TAG]` (without a tag the layout must hold one image) or
+/// a `docker save` archive `docker-archive:FILE`. Every other setting applies as to files
+/// (rules, baselines, ignore files, redaction, threads, size limit, cache: a layer scanned
+/// before is not pulled again); `capstan_request_set_platform`, `_set_pulls` and
+/// `_set_insecure` say how images are pulled. Registry credentials are resolved as the docker
+/// CLI does (see `capstan_auth_header`).
+///
+/// Findings of an image carry where they were made: `capstan_findings_image`, the manifest
+/// digest, the platform, the layer (index and digest) and the layer that deleted the file. Their
+/// path is the file's inside the layer (`etc/app/.env`), or `config:…` for the image config's
+/// `Env`, `Labels`, `Cmd`, `Entrypoint` and history (`config:Env[1]`). An image that cannot be
+/// read (not found, unreachable, refused, not matching its digest, no image for the platform)
+/// does not fail the run: it is listed by `capstan_findings_error` as `IMAGE: cause`, a layer
+/// that cannot be read as `IMAGE@layerN: cause`.
+///
+/// Text that is not UTF-8 or not an image reference is `CAPSTAN_ERR_INVALID_ARGUMENT` (the
+/// message says why), as is an image added to a request that has inputs
+/// (`capstan_request_add_input`): a request scans one or the other.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `image` is NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_add_image(
+    req: *mut capstan_request,
+    image: *const c_char,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let image = unsafe { c_text(image, "image") }?;
+        image_source(image)?;
+        if !r.inputs.is_empty() {
+            return Err(FfiError::invalid(format!(
+                "{image}: the request scans files and trees (capstan_request_add_input); a \
+                 request scans files and trees or images, not both"
+            )));
+        }
+        r.images.push(image.to_owned());
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// `image` parsed as core parses it on a run, its error an invalid argument.
+pub(crate) fn image_source(image: &str) -> Result<ImageSource, FfiError> {
+    image
+        .parse::<ImageSource>()
+        .map_err(|e| FfiError::invalid(e.to_string()))
+}
+
+/// The platform to pick from a multi-platform image: `os/arch` or `os/arch/variant`
+/// (`linux/amd64`, `linux/arm64/v8`); NULL for the default, this host's platform (`linux` and
+/// this CPU), as docker pulls. Anything else is `CAPSTAN_ERR_INVALID_ARGUMENT` and leaves the
+/// request as it was. A single-platform image is scanned whatever its platform.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `platform` is NULL or
+/// NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_platform(
+    req: *mut capstan_request,
+    platform: *const c_char,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        if platform.is_null() {
+            r.image_options.platform = None;
+            return Ok(());
+        }
+        // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
+        let text = unsafe { c_text(platform, "platform") }?;
+        let p = text.parse::<Platform>().map_err(FfiError::invalid)?;
+        r.image_options.platform = Some(p);
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Layers pulled (and scanned) at once, across all the request's images (default 3). 0, or
+/// more than 1024, is `CAPSTAN_ERR_INVALID_ARGUMENT` (refused, not adjusted) and leaves the
+/// request as it was.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_pulls(
+    req: *mut capstan_request,
+    pulls: u32,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        let n = usize::try_from(pulls).unwrap_or(usize::MAX);
+        if n == 0 || n > MAX_THREADS {
+            return Err(FfiError::invalid(format!(
+                "{pulls} concurrent pulls: use 1 to {MAX_THREADS}"
+            )));
+        }
+        r.image_options.pulls = n;
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Whether images may be pulled over plain HTTP from any registry (and its token server), not
+/// only from loopback ones (default: off — HTTPS except to `localhost`, `127.0.0.0/8` and
+/// `[::1]`).
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_insecure(
+    req: *mut capstan_request,
+    on: bool,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        r.image_options.insecure = on;
         Ok(())
     };
     // SAFETY: forwarded from the caller.
@@ -386,12 +541,15 @@ pub unsafe extern "C" fn capstan_request_set_cache_dir(
 }
 
 /// Runs the request: compiles its rules (packs, config), reads its baselines and ignore files,
-/// walks its inputs, and gives the findings that were not suppressed — in order (path, line,
-/// column, rule), with the files that could not be read (`capstan_findings_errors_len`) and the
-/// number suppressed (`capstan_findings_suppressed`). The request is left as it was: it may run
-/// again, from any number of threads at once.
+/// walks its inputs (or pulls its images), and gives the findings that were not suppressed — in
+/// order (path, line, column, rule); for images, image by image, each image's config first, then
+/// layer by layer from the base, in that order inside each — with the files, images and layers
+/// that could not be read (`capstan_findings_errors_len`), the number suppressed
+/// (`capstan_findings_suppressed`) and, for images, how layers were answered
+/// (`capstan_findings_layers_pulled`, `_layers_cached`, `_layers_shared`). The request is left
+/// as it was: it may run again, from any number of threads at once.
 ///
-/// Errors, with a message naming the file or setting at fault: no input is
+/// Errors, with a message naming the file or setting at fault: no input or image is
 /// `CAPSTAN_ERR_INVALID_ARGUMENT`; a config, baseline or ignore file that cannot be read is
 /// `CAPSTAN_ERR_IO`; an invalid config or a baseline that is not a report is
 /// `CAPSTAN_ERR_CONFIG`.
@@ -427,11 +585,17 @@ pub unsafe extern "C" fn capstan_request_free(req: *mut capstan_request) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{TempDir, c, last_error};
+    use crate::tests::{TempDir, c, last_error, oci_layout, tar};
     use crate::{
-        capstan_finding, capstan_findings_algorithm, capstan_findings_free, capstan_findings_get,
-        capstan_findings_len, capstan_findings_quantum_class, capstan_findings_suppressed,
-        capstan_findings_tags, capstan_rules_builtin, capstan_rules_free,
+        capstan_finding, capstan_findings_algorithm, capstan_findings_error,
+        capstan_findings_errors_len, capstan_findings_free, capstan_findings_get,
+        capstan_findings_image, capstan_findings_layer_digest, capstan_findings_layer_index,
+        capstan_findings_layers_cached, capstan_findings_layers_pulled,
+        capstan_findings_layers_shared, capstan_findings_len, capstan_findings_manifest_digest,
+        capstan_findings_platform, capstan_findings_quantum_class,
+        capstan_findings_removed_in_layer, capstan_findings_suppressed, capstan_findings_tags,
+        capstan_findings_to_json, capstan_rules_builtin, capstan_rules_free, capstan_scan_image,
+        capstan_string_free,
     };
     use std::ffi::CStr;
 
@@ -719,6 +883,314 @@ mod tests {
         unsafe {
             capstan_request_free(req);
             capstan_request_free(std::ptr::null_mut());
+        }
+    }
+
+    /// Where each image finding was made: (path, image, manifest digest, platform, layer
+    /// index, layer digest, removed in layer).
+    type Place = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+        Option<String>,
+        i64,
+    );
+
+    fn places(f: *const capstan_findings) -> Vec<Place> {
+        // SAFETY: live findings (or NULL); each index is in range.
+        unsafe {
+            (0..capstan_findings_len(f))
+                .map(|i| {
+                    let mut one = std::mem::MaybeUninit::<capstan_finding>::uninit();
+                    assert_eq!(
+                        capstan_findings_get(f, i, one.as_mut_ptr()),
+                        capstan_status::CAPSTAN_OK
+                    );
+                    (
+                        str_of(one.assume_init().path).unwrap_or_default(),
+                        str_of(capstan_findings_image(f, i)),
+                        str_of(capstan_findings_manifest_digest(f, i)),
+                        str_of(capstan_findings_platform(f, i)),
+                        capstan_findings_layer_index(f, i),
+                        str_of(capstan_findings_layer_digest(f, i)),
+                        capstan_findings_removed_in_layer(f, i),
+                    )
+                })
+                .collect()
+        }
+    }
+
+    /// An OCI layout `DIR/layout` tagged `v1`: a token in layer 0's `etc/app/.env` that layer 1
+    /// deletes, another in layer 1's `srv/new.env`, and one in the config's `Env[1]`. Gives the
+    /// image as `oci:DIR/layout:v1`, and the places its findings should have.
+    fn image(t: &TempDir) -> (String, Vec<Place>) {
+        let dir = t.0.join("layout");
+        let base = tar(&[
+            (
+                "etc/app/.env",
+                format!("GITHUB_TOKEN={}\n", TOKENS[0]).as_bytes(),
+            ),
+            ("srv/ok.txt", b"hello\n"),
+        ]);
+        let upper = tar(&[
+            ("etc/app/.wh..env", b""),
+            (
+                "srv/new.env",
+                format!("GITHUB_TOKEN={}\n", TOKENS[1]).as_bytes(),
+            ),
+        ]);
+        let env = format!("API_TOKEN={}", TOKENS[2]);
+        let w = oci_layout(&dir, "v1", &[base, upper], &["PATH=/usr/bin", &env]);
+        let given = format!("oci:{}:v1", dir.display());
+        let place = |path: &str, layer: i64, removed: i64| {
+            (
+                path.to_owned(),
+                Some(given.clone()),
+                Some(w.manifest.clone()),
+                None,
+                layer,
+                usize::try_from(layer).ok().map(|i| w.layers[i].clone()),
+                removed,
+            )
+        };
+        let want = vec![
+            place("config:Env[1]", -1, -1),
+            place("etc/app/.env", 0, 1),
+            place("srv/new.env", 1, -1),
+        ];
+        (given, want)
+    }
+
+    #[test]
+    fn images_are_scanned_with_their_layers_and_what_deleted_them() {
+        let t = TempDir::new("request-image");
+        let (given, want) = image(&t);
+        let req = new_request();
+        let cache = t.0.join("cache");
+        // SAFETY: a live request, literals and live strings.
+        unsafe {
+            let image = std::ffi::CString::new(given.as_str()).expect("no NUL");
+            assert_eq!(
+                capstan_request_add_image(req, image.as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_add_pack(req, c"secrets".as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_ignore_discovery(req, false),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_cache_dir(req, c(&cache).as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            // Files and images are not mixed in one request.
+            assert_eq!(
+                capstan_request_add_input(req, c(&t.0).as_ptr()),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert!(last_error().is_some_and(|m| m.contains("not both")));
+        }
+        let f = run(req).expect("image scan");
+        assert_eq!(places(f), want);
+        // SAFETY: live findings, freed once; NULL and out-of-range indexes.
+        unsafe {
+            assert_eq!(capstan_findings_errors_len(f), 0);
+            assert_eq!(capstan_findings_layers_pulled(f), 2);
+            assert_eq!(capstan_findings_layers_cached(f), 0);
+            assert_eq!(capstan_findings_layers_shared(f), 0);
+            assert_eq!(capstan_findings_image(f, 99), std::ptr::null());
+            assert_eq!(capstan_findings_layer_index(f, 99), -1);
+            assert_eq!(capstan_findings_removed_in_layer(std::ptr::null(), 0), -1);
+            assert_eq!(
+                capstan_findings_layer_digest(std::ptr::null(), 0),
+                std::ptr::null()
+            );
+            assert_eq!(capstan_findings_layers_pulled(std::ptr::null()), 0);
+            let mut json = std::ptr::null_mut();
+            assert_eq!(
+                capstan_findings_to_json(f, &raw mut json),
+                capstan_status::CAPSTAN_OK
+            );
+            let text = str_of(json).unwrap_or_default();
+            capstan_string_free(json);
+            assert!(
+                text.contains("\"removed_in_layer\":1") && text.contains("\"manifest_digest\""),
+                "{text}"
+            );
+            capstan_findings_free(f);
+        }
+        // Again: both layers come from the cache, the findings are the same.
+        let again = run(req).expect("cached image scan");
+        assert_eq!(places(again), want);
+        // SAFETY: live findings, freed once.
+        unsafe {
+            assert_eq!(capstan_findings_layers_pulled(again), 0);
+            assert_eq!(capstan_findings_layers_cached(again), 2);
+            capstan_findings_free(again);
+            capstan_request_free(req);
+        }
+    }
+
+    #[test]
+    fn the_short_form_scans_one_image_and_fails_on_an_unreadable_one() {
+        let t = TempDir::new("scan-image");
+        let (given, want) = image(&t);
+        let mut rules = std::ptr::null_mut();
+        let mut f = std::ptr::null_mut();
+        // SAFETY: live handles, literals and local out-parameters.
+        unsafe {
+            assert_eq!(
+                capstan_rules_builtin(c"secrets".as_ptr(), &raw mut rules),
+                capstan_status::CAPSTAN_OK
+            );
+            let image = std::ffi::CString::new(given.as_str()).expect("no NUL");
+            assert_eq!(
+                capstan_scan_image(rules, image.as_ptr(), 2, &raw mut f),
+                capstan_status::CAPSTAN_OK
+            );
+        }
+        assert_eq!(places(f), want);
+        // SAFETY: live findings, freed once.
+        unsafe {
+            assert_eq!(capstan_findings_layers_pulled(f), 2);
+            capstan_findings_free(f);
+        }
+        // An image that is not there, a reference that is not one, too many threads.
+        let missing = format!("oci:{}:v1", t.0.join("nope").display());
+        let mut f = std::ptr::null_mut();
+        // SAFETY: as above.
+        unsafe {
+            let image = std::ffi::CString::new(missing.as_str()).expect("no NUL");
+            assert_eq!(
+                capstan_scan_image(rules, image.as_ptr(), 0, &raw mut f),
+                capstan_status::CAPSTAN_ERR_IO
+            );
+            assert!(f.is_null());
+            assert!(
+                last_error().is_some_and(|m| m.starts_with(&missing)),
+                "{:?}",
+                last_error()
+            );
+            assert_eq!(
+                capstan_scan_image(rules, c"Not/An:Image:Ref".as_ptr(), 0, &raw mut f),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                capstan_scan_image(rules, image.as_ptr(), 100_000, &raw mut f),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                capstan_scan_image(std::ptr::null(), image.as_ptr(), 0, &raw mut f),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert!(f.is_null());
+            capstan_rules_free(rules);
+        }
+    }
+
+    #[test]
+    fn image_settings_are_checked_and_unreadable_images_listed() {
+        let t = TempDir::new("request-image-settings");
+        let req = new_request();
+        let missing = format!("oci:{}", t.0.join("nope").display());
+        // SAFETY: a live request, literals, NULLs and live strings.
+        unsafe {
+            for bad in [c"Alpine", c"oci:", c"a b"] {
+                assert_eq!(
+                    capstan_request_add_image(req, bad.as_ptr()),
+                    capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT,
+                    "{bad:?}"
+                );
+            }
+            assert_eq!(
+                capstan_request_add_image(req, c"\xff".as_ptr()),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                capstan_request_add_image(req, std::ptr::null()),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                capstan_request_set_platform(req, c"linux".as_ptr()),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert!(last_error().is_some_and(|m| m.contains("linux/amd64")));
+            assert_eq!(
+                capstan_request_set_platform(req, c"linux/arm64/v8".as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_platform(req, std::ptr::null()),
+                capstan_status::CAPSTAN_OK
+            );
+            for (pulls, want) in [
+                (0, capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT),
+                (1025, capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT),
+                (1024, capstan_status::CAPSTAN_OK),
+                (2, capstan_status::CAPSTAN_OK),
+            ] {
+                assert_eq!(capstan_request_set_pulls(req, pulls), want, "{pulls}");
+            }
+            assert_eq!(
+                capstan_request_set_insecure(req, true),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_insecure(std::ptr::null_mut(), true),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            let image = std::ffi::CString::new(missing.as_str()).expect("no NUL");
+            assert_eq!(
+                capstan_request_add_image(req, image.as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            // A registry: this build has the client (nothing listens on port 1).
+            assert_eq!(
+                capstan_request_add_image(req, c"127.0.0.1:1/team/app:v1".as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_ignore_discovery(req, false),
+                capstan_status::CAPSTAN_OK
+            );
+        }
+        // Images that cannot be read do not fail the run: they are listed.
+        let f = run(req).expect("runs");
+        // SAFETY: live findings, freed once.
+        unsafe {
+            assert_eq!(capstan_findings_len(f), 0);
+            let errors: Vec<String> = (0..capstan_findings_errors_len(f))
+                .filter_map(|i| str_of(capstan_findings_error(f, i)))
+                .collect();
+            assert_eq!(errors.len(), 2, "{errors:?}");
+            assert!(errors[0].starts_with(&format!("{missing}: ")), "{errors:?}");
+            assert!(
+                errors[1].starts_with("127.0.0.1:1/team/app:v1: ")
+                    && !errors[1].contains("no registry client"),
+                "{errors:?}"
+            );
+            capstan_findings_free(f);
+        }
+        // A request with inputs refuses images.
+        let files = new_request();
+        // SAFETY: live requests and strings; freed once.
+        unsafe {
+            assert_eq!(
+                capstan_request_add_input(files, c(&t.0).as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_add_image(files, c"oci:/tmp/x".as_ptr()),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert!(last_error().is_some_and(|m| m.contains("not both")));
+            capstan_request_free(files);
+            capstan_request_free(req);
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Scanning: one buffer, a stream fed in chunks, a tree.
+//! Scanning: one buffer, a stream fed in chunks, a tree, an image.
 
 use std::ffi::c_char;
 use std::sync::Arc;
@@ -6,8 +6,8 @@ use std::sync::Arc;
 use core_capstan::scan::{IgnoreFiles, Request, Scanner};
 
 use crate::{
-    FfiError, boundary, c_bytes, c_path, c_slice, capstan_findings, capstan_rules, capstan_status,
-    give, handle, handle_mut, out_param, put, take,
+    FfiError, boundary, c_bytes, c_path, c_slice, c_text, capstan_findings, capstan_rules,
+    capstan_status, give, handle, handle_mut, out_param, put, take,
 };
 
 /// The path an input is reported under: any bytes (shown lossily), `-` when NULL.
@@ -199,6 +199,58 @@ pub unsafe extern "C" fn capstan_scan_path(
             .prepare()?
             .run();
         capstan_findings::new(outcome.findings, &outcome.errors).give_to(out);
+        Ok(())
+    })
+}
+
+/// Scans one container image (`alpine`, `ghcr.io/org/app:1.2`, `oci:DIR[:TAG]`,
+/// `docker-archive:FILE`: see `capstan_request_add_image`) with `threads` threads (0: one per
+/// core; more than 1024 is `CAPSTAN_ERR_INVALID_ARGUMENT`): this host's platform, 3 layers
+/// pulled at a time, HTTPS except to loopback registries, credentials resolved as the docker
+/// CLI does. As `capstan_scan_path` is to files, the short form of a `capstan_request`: nothing
+/// is suppressed (no `.capstanignore` is read) and nothing is cached; a request does both, and
+/// picks the platform, the pulls and plain HTTP.
+///
+/// Findings read as a request's do (`capstan_findings_image`, `_layer_index`, …), in order:
+/// the config's first, then layer by layer from the base. A layer that could not be read does
+/// not fail the call: it is listed by `capstan_findings_error` (`IMAGE@layerN: cause`) beside
+/// the findings of the rest. Text that is not an image reference is
+/// `CAPSTAN_ERR_INVALID_ARGUMENT`; an image that cannot be read at all (not found, unreachable,
+/// refused, not matching its digest, no image for this platform) is `CAPSTAN_ERR_IO`, with
+/// `IMAGE: cause` as the message.
+///
+/// # Safety
+/// `rules` is a live handle; `image` is NUL-terminated; `out` points at writable memory for a
+/// pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_scan_image(
+    rules: *const capstan_rules,
+    image: *const c_char,
+    threads: u32,
+    out: *mut *mut capstan_findings,
+) -> capstan_status {
+    boundary(|| {
+        out_param(out, "out")?;
+        // SAFETY: the caller promises a live rules handle or NULL.
+        let rules = Arc::clone(&unsafe { handle(rules, "rules") }?.rules);
+        // SAFETY: the caller promises a NUL-terminated string.
+        let image = unsafe { c_text(image, "image") }?;
+        crate::request::image_source(image)?;
+        let threads = crate::threads(threads)?;
+        let outcome = Request::images([image])
+            .rules(rules)
+            .ignore_files(IgnoreFiles::Only(Vec::new()))
+            .threads(threads)
+            .prepare()?
+            .run();
+        // The image as a whole failed (its manifest or config): nothing was scanned.
+        if let Some(e) = outcome.errors.iter().find(|e| e.path == image) {
+            return Err(FfiError::new(
+                capstan_status::CAPSTAN_ERR_IO,
+                format!("{}: {}", e.path, e.reason),
+            ));
+        }
+        capstan_findings::from_outcome(outcome).give_to(out);
         Ok(())
     })
 }

@@ -417,14 +417,23 @@ fn each_at_once<T: Sync, R: Send>(
     let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
-        for _ in 0..workers.min(items.len()) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    *results[i].lock() = Some(f(item));
-                }
-            });
+        let handles: Vec<_> = (0..workers.min(items.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        *results[i].lock() = Some(f(item));
+                    }
+                })
+            })
+            .collect();
+        // Joined, not only waited for: the scope returns once the closures are done, while the
+        // threads may still be exiting (a C caller that exits next sees their storage leak).
+        for h in handles {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
         }
     });
     // Every index below `items.len()` was taken by exactly one worker, which filled it (a

@@ -370,6 +370,316 @@ static void test_request(const capstan_rules *r, const char *tmp) {
     CHECK(contains(capstan_last_error(), "100000"));
 }
 
+/* --- Images: an OCI image layout written here (SHA-256, a ustar writer, JSON by hand). --- */
+
+static const uint32_t SHA256_K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static uint32_t ror32(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+static void sha256_block(uint32_t h[8], const unsigned char *p) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++) {
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+    }
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = k + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) +
+                      SHA256_K[i] + w[i];
+        uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+}
+
+/* "sha256:<hex>" of data, into out (72 bytes). */
+static void sha256_digest(const void *data, size_t len, char out[72]) {
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    const unsigned char *p = data;
+    size_t done = 0;
+    for (; len - done >= 64; done += 64) sha256_block(h, p + done);
+    unsigned char last[128] = {0};
+    size_t rest = len - done, n = rest < 56 ? 64 : 128;
+    memcpy(last, p + done, rest);
+    last[rest] = 0x80;
+    uint64_t bits = (uint64_t)len * 8;
+    for (int i = 0; i < 8; i++) last[n - 1 - i] = (unsigned char)(bits >> (8 * i));
+    for (size_t i = 0; i < n; i += 64) sha256_block(h, last + i);
+    int at = snprintf(out, 72, "sha256:");
+    for (int i = 0; i < 8; i++) at += snprintf(out + at, 72 - (size_t)at, "%08x", h[i]);
+}
+
+struct bytes {
+    unsigned char *data;
+    size_t len, cap;
+};
+
+static void bytes_put(struct bytes *b, const void *p, size_t n) {
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2;
+        b->data = realloc(b->data, b->cap);
+        if (b->data == NULL) {
+            perror("realloc");
+            exit(2);
+        }
+    }
+    if (n > 0) memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+/* Appends a regular file (mode 0644, mtime 0) to a ustar archive. */
+static void tar_add(struct bytes *b, const char *name, const char *text) {
+    unsigned char h[512] = {0};
+    size_t n = strlen(text);
+    memcpy(h, name, strlen(name));
+    memcpy(h + 100, "0000644", 7);
+    memcpy(h + 108, "0000000", 7);
+    memcpy(h + 116, "0000000", 7);
+    char field[32];
+    snprintf(field, sizeof field, "%011o", (unsigned)n); /* the files here are small */
+    memcpy(h + 124, field, 11);
+    memcpy(h + 136, "00000000000", 11);
+    h[156] = '0';
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++) sum += h[i];
+    snprintf(field, sizeof field, "%06o", sum & 0777777);
+    memcpy(h + 148, field, 7); /* six digits and a NUL, then the space already there */
+    bytes_put(b, h, sizeof h);
+    bytes_put(b, text, n);
+    static const unsigned char zeros[1024];
+    bytes_put(b, zeros, (512 - n % 512) % 512);
+}
+
+static void tar_end(struct bytes *b) {
+    static const unsigned char zeros[1024];
+    bytes_put(b, zeros, sizeof zeros);
+}
+
+/* Stores data as a blob of the layout at dir; its digest into digest (72 bytes). */
+static void put_blob(const char *dir, const void *data, size_t len, char digest[72]) {
+    char path[700];
+    sha256_digest(data, len, digest);
+    snprintf(path, sizeof path, "%s/blobs/sha256/%s", dir, digest + strlen("sha256:"));
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(data, 1, len, f) != len) {
+        perror(path);
+        exit(2);
+    }
+    fclose(f);
+}
+
+struct layout {
+    char manifest[72];
+    char layers[2][72];
+};
+
+/* An OCI image layout at dir tagged v1: a token in layer 0's etc/app/.env, which layer 1
+ * deletes (a whiteout), one in layer 1's srv/new.env, and one in the config's Env[1]. */
+static void write_layout(const char *dir, struct layout *w) {
+    char path[700];
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/blobs", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/blobs/sha256", dir);
+    mkdir(path, 0755);
+    char line[200];
+    struct bytes layers[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
+    snprintf(line, sizeof line, "GITHUB_TOKEN=%s\n", TOKENS[0]);
+    tar_add(&layers[0], "etc/app/.env", line);
+    tar_add(&layers[0], "srv/ok.txt", "hello\n");
+    tar_end(&layers[0]);
+    tar_add(&layers[1], "etc/app/.wh..env", "");
+    snprintf(line, sizeof line, "GITHUB_TOKEN=%s\n", TOKENS[1]);
+    tar_add(&layers[1], "srv/new.env", line);
+    tar_end(&layers[1]);
+    for (int i = 0; i < 2; i++) put_blob(dir, layers[i].data, layers[i].len, w->layers[i]);
+
+    char config[1000], config_digest[72], manifest[2000];
+    int n = snprintf(config, sizeof config,
+                     "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":"
+                     "[\"PATH=/usr/bin\",\"API_TOKEN=%s\"]},\"rootfs\":{\"type\":\"layers\","
+                     "\"diff_ids\":[\"%s\",\"%s\"]}}",
+                     TOKENS[2], w->layers[0], w->layers[1]);
+    put_blob(dir, config, (size_t)n, config_digest);
+    n = snprintf(manifest, sizeof manifest,
+                 "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                 "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+                 "\"digest\":\"%s\",\"size\":%d},\"layers\":["
+                 "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%zu},"
+                 "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%zu}]}",
+                 config_digest, (int)strlen(config), w->layers[0], layers[0].len, w->layers[1],
+                 layers[1].len);
+    put_blob(dir, manifest, (size_t)n, w->manifest);
+    free(layers[0].data);
+    free(layers[1].data);
+
+    char index[1000];
+    snprintf(index, sizeof index,
+             "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+             "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%d,"
+             "\"annotations\":{\"org.opencontainers.image.ref.name\":\"v1\"}}]}",
+             w->manifest, n);
+    write_in(dir, "index.json", index);
+    write_in(dir, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
+}
+
+static int same(const char *a, const char *b) {
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* The three findings of the layout above, read through every image accessor. */
+static void check_image_findings(const capstan_findings *f, const char *image,
+                                 const struct layout *w) {
+    CHECK(capstan_findings_len(f) == 3);
+    CHECK(capstan_findings_errors_len(f) == 0);
+    struct {
+        const char *path;
+        int64_t layer, removed;
+    } want[3] = {{"config:Env[1]", -1, -1}, {"etc/app/.env", 0, 1}, {"srv/new.env", 1, -1}};
+    for (size_t i = 0; i < 3 && i < capstan_findings_len(f); i++) {
+        capstan_finding one;
+        CHECK(capstan_findings_get(f, i, &one) == CAPSTAN_OK);
+        CHECK(same(one.path, want[i].path));
+        CHECK(contains(one.rule_id, "github"));
+        CHECK(same(capstan_findings_image(f, i), image));
+        CHECK(same(capstan_findings_manifest_digest(f, i), w->manifest));
+        CHECK(capstan_findings_platform(f, i) == NULL); /* not a multi-platform index */
+        CHECK(capstan_findings_layer_index(f, i) == want[i].layer);
+        CHECK(capstan_findings_removed_in_layer(f, i) == want[i].removed);
+        if (want[i].layer < 0) {
+            CHECK(capstan_findings_layer_digest(f, i) == NULL);
+        } else {
+            CHECK(same(capstan_findings_layer_digest(f, i), w->layers[want[i].layer]));
+        }
+        CHECK(!contains(one.secret, "8kTqZ2vXw9")); /* redacted, in the config too */
+    }
+    CHECK(capstan_findings_image(f, 3) == NULL && capstan_findings_layer_index(f, 3) == -1);
+    CHECK(capstan_findings_removed_in_layer(f, 3) == -1);
+}
+
+static void test_image(const char *tmp) {
+    char dir[512], image[600], path[700];
+    snprintf(dir, sizeof dir, "%s/layout", tmp);
+    struct layout w;
+    write_layout(dir, &w);
+    snprintf(image, sizeof image, "oci:%s:v1", dir);
+
+    capstan_request *req = NULL;
+    CHECK(capstan_request_new(&req) == CAPSTAN_OK);
+    CHECK(capstan_request_add_image(req, image) == CAPSTAN_OK);
+    CHECK(capstan_request_add_pack(req, "secrets") == CAPSTAN_OK);
+    CHECK(capstan_request_set_ignore_discovery(req, false) == CAPSTAN_OK);
+    CHECK(capstan_request_set_platform(req, "linux/arm64/v8") == CAPSTAN_OK);
+    CHECK(capstan_request_set_platform(req, NULL) == CAPSTAN_OK); /* back to the host's */
+    CHECK(capstan_request_set_pulls(req, 1) == CAPSTAN_OK);
+    CHECK(capstan_request_set_insecure(req, false) == CAPSTAN_OK);
+    snprintf(path, sizeof path, "%s/image-cache", tmp);
+    CHECK(capstan_request_set_cache_dir(req, path) == CAPSTAN_OK);
+    /* Files and images are not mixed in one request. */
+    CHECK(capstan_request_add_input(req, dir) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "not both"));
+    capstan_findings *f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    check_image_findings(f, image, &w);
+    CHECK(capstan_findings_layers_pulled(f) == 2 && capstan_findings_layers_cached(f) == 0);
+    CHECK(capstan_findings_layers_shared(f) == 0);
+    char *json = NULL;
+    CHECK(capstan_findings_to_json(f, &json) == CAPSTAN_OK);
+    CHECK(contains(json, "\"removed_in_layer\":1") && contains(json, w.layers[1]));
+    capstan_string_free(json);
+    capstan_findings_free(f);
+    /* Again: both layers come from the cache, with the same findings. */
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    check_image_findings(f, image, &w);
+    CHECK(capstan_findings_layers_pulled(f) == 0 && capstan_findings_layers_cached(f) == 2);
+    capstan_findings_free(f);
+    /* An image that is not there does not fail the run: it is listed. */
+    char missing[700];
+    snprintf(missing, sizeof missing, "oci:%s/nope", tmp);
+    CHECK(capstan_request_add_image(req, missing) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 3 && capstan_findings_errors_len(f) == 1);
+    CHECK(contains(capstan_findings_error(f, 0), missing));
+    capstan_findings_free(f);
+    capstan_request_free(req);
+
+    /* Settings out of range, references that are not, a request with inputs. */
+    req = NULL;
+    CHECK(capstan_request_new(&req) == CAPSTAN_OK);
+    CHECK(capstan_request_add_image(req, "Alpine") == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "Alpine"));
+    CHECK(capstan_request_add_image(req, "oci:") == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_add_image(req, "\xff") == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_add_image(req, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_set_platform(req, "linux") == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "linux/amd64"));
+    CHECK(capstan_request_set_pulls(req, 0) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_set_pulls(req, 1025) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "1025"));
+    CHECK(capstan_request_set_insecure(NULL, true) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_add_input(req, dir) == CAPSTAN_OK);
+    CHECK(capstan_request_add_image(req, image) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "not both"));
+    capstan_request_free(req);
+
+    /* The short form, with shared rules. */
+    capstan_rules *secrets = NULL;
+    CHECK(capstan_rules_builtin("secrets", &secrets) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_scan_image(secrets, image, 2, &f) == CAPSTAN_OK);
+    check_image_findings(f, image, &w);
+    CHECK(capstan_findings_layers_pulled(f) == 2);
+    capstan_findings_free(f);
+    f = NULL;
+    CHECK(capstan_scan_image(secrets, missing, 0, &f) == CAPSTAN_ERR_IO && f == NULL);
+    CHECK(contains(capstan_last_error(), missing));
+    CHECK(capstan_scan_image(secrets, "Alpine", 0, &f) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_scan_image(secrets, image, 100000, &f) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_scan_image(NULL, image, 0, &f) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_scan_image(secrets, image, 0, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(f == NULL);
+
+    /* Findings of files have no image origin. */
+    CHECK(capstan_scan_bytes(secrets, (const uint8_t *)TOKEN_LINE, strlen(TOKEN_LINE), ".env",
+                             &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) >= 1);
+    CHECK(capstan_findings_image(f, 0) == NULL && capstan_findings_manifest_digest(f, 0) == NULL);
+    CHECK(capstan_findings_layer_index(f, 0) == -1 && capstan_findings_layer_digest(f, 0) == NULL);
+    CHECK(capstan_findings_removed_in_layer(f, 0) == -1 && capstan_findings_platform(f, 0) == NULL);
+    CHECK(capstan_findings_layers_pulled(f) == 0);
+    capstan_findings_free(f);
+    capstan_rules_free(secrets);
+    CHECK(capstan_findings_image(NULL, 0) == NULL && capstan_findings_layer_index(NULL, 0) == -1);
+    CHECK(capstan_findings_layers_pulled(NULL) == 0 && capstan_findings_layers_cached(NULL) == 0);
+}
+
 struct sink {
     unsigned char *data;
     size_t len, cap;
@@ -677,6 +987,7 @@ int main(void) {
     test_scan_and_stream(r);
     test_tree(r, tmp);
     test_request(r, tmp);
+    test_image(tmp);
     test_context(r, tmp);
     test_context_reader(tmp);
     test_auth(tmp);
