@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod auth;
 mod context;
+mod git;
 mod image;
 mod output;
 mod scan;
@@ -67,6 +68,24 @@ Credentials come from docker's config and credential helpers, as `capstan auth` 
 Exit status: 0 no findings, 1 findings, 2 an image or layer that could not be read (the
 others are still scanned and reported), 130 interrupted.")]
     Image(Box<image::ImageArgs>),
+    /// Scan a git repository's history: every blob reachable from its refs, each once, with
+    /// the commit that brought it; or, with --staged, what the next commit would add.
+    #[command(after_help = "\
+Examples:
+  capstan git                                 this repository: every branch, tag and stash
+  capstan git --branch main path/to/repo.git  what main reaches, in a bare repository
+  capstan git --since v1.2                    only history after v1.2
+  capstan git --since main --branch feature   main..feature: what the branch adds
+  capstan git --staged                        a pre-commit hook: staged additions only
+
+A blob (a file's content) that appears in a thousand commits is scanned once and reported at
+the commit that first had it, with its path there: findings carry git {commit, author, email,
+date, message}. Results are cached by blob and rules: a run after a push reads only new blobs.
+Fingerprints are content-based (rule, path, secret), so a baseline still holds after a rebase.
+
+Exit status: 0 no findings, 1 findings, 2 a repository that cannot be read or objects that
+are missing (the rest is still scanned), 130 interrupted.")]
+    Git(Box<git::GitArgs>),
     /// List the rules a scan would use (id, category, keywords), or show why a config is invalid.
     Rules(RulesArgs),
     /// Write a build context as docker sends it: .dockerignore applied, deterministic PAX tar.
@@ -162,6 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan::scan(&args),
         Command::Image(args) => image::image(&args),
+        Command::Git(args) => git::git(&args),
         Command::Rules(args) => rules(&args),
         Command::Context(args) => context::context(&args),
         Command::Extract(args) => context::extract(&args),

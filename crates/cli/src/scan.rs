@@ -55,9 +55,9 @@ pub struct ScanArgs {
 /// What is scanned inside each file: shared by `scan` and `image`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ContentArgs {
-    /// Skip files larger than this (`512K`, `10M`, `10MB`, `1.5G`: powers of 1024); archives
-    /// are exempt. 0 is refused: it would skip every file.
-    #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size, help_heading = "Scanning")]
+    /// Skip files (blobs, layer members) larger than this (`512K`, `10M`, `10MB`, `1.5G`: powers
+    /// of 1024); archives are exempt. 0 is refused: it would skip every file.
+    #[arg(long, visible_alias = "max-blob-size", value_name = "SIZE", default_value = "10M", value_parser = parse_size, help_heading = "Scanning")]
     max_file_size: u64,
     /// Scan binary files too (those with a NUL byte in their first 8 KiB).
     #[arg(long, help_heading = "Scanning")]
@@ -464,6 +464,9 @@ fn text_line(
     {
         write!(line, " (use {})", c.replacement)?;
     }
+    if let Some(g) = &f.git {
+        write!(line, " (commit {})", &g.commit[..g.commit.len().min(12)])?;
+    }
     if let Some(n) = f.image.as_ref().and_then(|o| o.removed_in_layer) {
         write!(line, " (deleted in layer {n}, still in the image)")?;
     }
@@ -492,6 +495,9 @@ fn summary(args: &ReportArgs, outcome: &ScanOutcome) {
     }
     if !outcome.errors.is_empty() {
         let _ = write!(line, ", {} could not be read", outcome.errors.len());
+    }
+    if s.commits > 0 {
+        let _ = write!(line, "; {} commit(s)", s.commits);
     }
     let layers = s.layers_pulled + s.layers_cached + s.layers_shared;
     if layers > 0 {

@@ -40,6 +40,8 @@ pub mod exec;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "git")]
+pub mod git;
 pub mod image;
 pub mod metrics;
 pub mod pool;

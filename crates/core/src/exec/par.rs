@@ -35,6 +35,57 @@ where
     })
 }
 
+/// `f` over `items` on up to `workers` scoped threads, each with its own state from `init` (a
+/// thread-local handle), taking the next item when done — for work that waits (transfers,
+/// object reads) or varies in size; results in the order of `items`. Every thread is joined
+/// before this returns (not only finished: a C caller exiting next must not see a thread still
+/// tearing down), and a panic in `f` is resumed on the caller.
+pub(crate) fn each_with<T, S, R>(
+    items: &[T],
+    workers: usize,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> R + Sync,
+) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    if items.len() < 2 || workers < 2 {
+        let mut state = init();
+        return items.iter().map(|t| f(&mut state, t)).collect();
+    }
+    let results: Vec<parking_lot::Mutex<Option<R>>> = items
+        .iter()
+        .map(|_| parking_lot::Mutex::new(None))
+        .collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers.min(items.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut state = init();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        *results[i].lock() = Some(f(&mut state, item));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+    // Every index below `items.len()` was taken by exactly one worker, which filled it.
+    results
+        .into_iter()
+        .filter_map(parking_lot::Mutex::into_inner)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::par_map;

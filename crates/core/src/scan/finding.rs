@@ -46,6 +46,24 @@ pub struct Finding {
     /// path inside the layer, or `config:…` in the image config).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageOrigin>,
+    /// History scans: the commit that introduced the blob (`path` is its path there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitOrigin>,
+}
+
+/// The commit that first brought a blob into history (oldest in history order).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitOrigin {
+    /// The commit id (40 hex digits).
+    pub commit: String,
+    /// Its author's name.
+    pub author: String,
+    /// Its author's email.
+    pub email: String,
+    /// When it was authored, RFC 3339 with the author's UTC offset.
+    pub date: String,
+    /// Its message.
+    pub message: String,
 }
 
 /// Where in a container image a finding was made.

@@ -4,10 +4,8 @@
 
 use std::io::{self, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-
-use parking_lot::Mutex;
 
 use crate::auth::{AuthCache, Resolver};
 use crate::cache::{LoadingCache, TtlLru};
@@ -404,41 +402,13 @@ impl<'a> Run<'a> {
     }
 }
 
-/// `f` over `items` on up to `workers` scoped threads, each taking the next item when done
-/// (the work is mostly waiting on transfers); results in the order of `items`.
+/// `f` over `items`, `workers` at a time (the work is mostly waiting on transfers).
 fn each_at_once<T: Sync, R: Send>(
     items: &[T],
     workers: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    if items.len() < 2 || workers < 2 {
-        return items.iter().map(f).collect();
-    }
-    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers.min(items.len()))
-            .map(|_| {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        *results[i].lock() = Some(f(item));
-                    }
-                })
-            })
-            .collect();
-        // Joined, not only waited for: the scope returns once the closures are done, while the
-        // threads may still be exiting (a C caller that exits next sees their storage leak).
-        for h in handles {
-            if let Err(panic) = h.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    });
-    // Every index below `items.len()` was taken by exactly one worker, which filled it (a
-    // panic in `f` would have been resumed by the scope above).
-    results.into_iter().filter_map(Mutex::into_inner).collect()
+    crate::exec::each_with(items, workers, || (), |(), t| f(t))
 }
 
 /// Whether an error came from the transfer rather than the layer's content.

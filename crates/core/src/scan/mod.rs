@@ -20,6 +20,8 @@ mod cache;
 mod config;
 mod engine;
 mod finding;
+#[cfg(feature = "git")]
+pub(crate) mod git;
 pub(crate) mod image;
 mod observe;
 mod outcome;
@@ -35,7 +37,7 @@ mod walk;
 pub use cache::{CacheError, CacheErrorKind, CachedFile, ScanCache};
 pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
-pub use finding::{Finding, ImageOrigin, LayerRef, redact, shannon_entropy};
+pub use finding::{Finding, GitOrigin, ImageOrigin, LayerRef, redact, shannon_entropy};
 pub use observe::{ContextScan, scan_in_background};
 pub use outcome::{Issue, Progress, ScanOutcome, ScanStats};
 pub use packs::PACKS;

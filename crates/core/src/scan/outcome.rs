@@ -48,6 +48,8 @@ pub struct ScanStats {
     pub layers_cached: u64,
     /// Image scans: layers another image of the same run had already scanned.
     pub layers_shared: u64,
+    /// History scans: commits walked.
+    pub commits: u64,
     /// Wall time of the scan, in seconds.
     pub seconds: f64,
 }

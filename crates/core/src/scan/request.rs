@@ -111,6 +111,8 @@ pub struct Request {
     inputs: Vec<PathBuf>,
     images: Vec<String>,
     image_options: ImageOptions,
+    #[cfg(feature = "git")]
+    git: Option<(PathBuf, crate::git::GitOptions)>,
     rules: RuleChoice,
     options: WalkOptions,
     baselines: Vec<PathBuf>,
@@ -133,6 +135,8 @@ impl Request {
             inputs: inputs.into_iter().map(Into::into).collect(),
             images: Vec::new(),
             image_options: ImageOptions::default(),
+            #[cfg(feature = "git")]
+            git: None,
             rules: RuleChoice::Sources(RuleSources::default()),
             options: WalkOptions::default(),
             baselines: Vec::new(),
@@ -164,6 +168,29 @@ impl Request {
     pub fn images<S: Into<String>>(images: impl IntoIterator<Item = S>) -> Self {
         let mut r = Request::new(Vec::<PathBuf>::new());
         r.images = images.into_iter().map(Into::into).collect();
+        r
+    }
+
+    /// A scan of a git repository's history (feature `git`; a work tree or a bare repository):
+    /// every blob reachable from its refs, each unique blob once, findings carrying the commit
+    /// that introduced it ([`GitOrigin`](super::GitOrigin)); or with
+    /// [`GitOptions::staged`](crate::git::GitOptions::staged) what `git commit` would add. Every
+    /// other option of a tree scan applies the same way; the size limit is per blob.
+    ///
+    /// ```no_run
+    /// use capstan::git::GitOptions;
+    /// use capstan::scan::Request;
+    /// let outcome = Request::git(".", GitOptions::default()).packs(["secrets"]).prepare()?.run();
+    /// for f in &outcome.findings {
+    ///     let commit = f.git.as_ref().map_or("", |g| g.commit.as_str());
+    ///     println!("{} {}:{} in {commit}", f.rule_id, f.path, f.line);
+    /// }
+    /// # Ok::<(), capstan::scan::RequestError>(())
+    /// ```
+    #[cfg(feature = "git")]
+    pub fn git(repo: impl Into<PathBuf>, options: crate::git::GitOptions) -> Self {
+        let mut r = Request::new(Vec::<PathBuf>::new());
+        r.git = Some((repo.into(), options));
         r
     }
 
@@ -257,7 +284,11 @@ impl Request {
     /// Checks the request, compiles its rules, reads its baselines and ignore files and opens
     /// its cache (a cache that cannot be opened is a warning, never an error).
     pub fn prepare(&self) -> Result<Scan, RequestError> {
-        if self.inputs.is_empty() && self.images.is_empty() {
+        #[cfg(feature = "git")]
+        let has_git = self.git.is_some();
+        #[cfg(not(feature = "git"))]
+        let has_git = false;
+        if self.inputs.is_empty() && self.images.is_empty() && !has_git {
             return Err(RequestError::invalid("nothing to scan: no input was given"));
         }
         let images = self
@@ -293,6 +324,8 @@ impl Request {
         let mut warnings = Vec::new();
         let cache = self.open_cache(&rules, &options, &mut warnings);
         Ok(Scan {
+            #[cfg(feature = "git")]
+            git: self.git.clone(),
             inputs: self.inputs.clone(),
             images,
             image_options: self.image_options.clone(),
@@ -375,6 +408,8 @@ impl Request {
 /// A prepared scan: rules compiled, suppressions read, cache open. [`run`](Self::run) it once.
 #[derive(Debug)]
 pub struct Scan {
+    #[cfg(feature = "git")]
+    git: Option<(PathBuf, crate::git::GitOptions)>,
     inputs: Vec<PathBuf>,
     images: Vec<super::image::Target>,
     image_options: ImageOptions,
@@ -406,6 +441,27 @@ impl fmt::Debug for Hooks<'_> {
 }
 
 impl Scan {
+    /// The history scan, when this is one.
+    #[cfg(feature = "git")]
+    fn run_git(&self, walker: &TreeScanner<'_>, hooks: Hooks<'_>) -> Option<ScanOutcome> {
+        static NEVER: AtomicBool = AtomicBool::new(false);
+        let (repo, options) = self.git.as_ref()?;
+        Some(super::git::scan(
+            walker,
+            &repo.display().to_string(),
+            repo,
+            options,
+            self.options.threads,
+            hooks.cancel.unwrap_or(&NEVER),
+        ))
+    }
+
+    #[cfg(not(feature = "git"))]
+    #[allow(clippy::unused_self)]
+    fn run_git(&self, _: &TreeScanner<'_>, _: Hooks<'_>) -> Option<ScanOutcome> {
+        None
+    }
+
     /// The compiled rules.
     pub fn rules(&self) -> &Arc<Rules> {
         &self.rules
@@ -452,7 +508,10 @@ impl Scan {
         if hooks.on_file.is_some() {
             walker = walker.on_file(&filtered);
         }
-        let mut outcome = if self.images.is_empty() {
+        let mut outcome = if let Some(outcome) = self.run_git(&walker, hooks) {
+            filtered(&outcome.findings);
+            outcome
+        } else if self.images.is_empty() {
             walker.scan(&self.inputs)
         } else {
             let run = super::image::Run::new(&walker, &self.image_options);

@@ -659,6 +659,7 @@ fn finding(
         tags: rule.tags.clone(),
         crypto: rule.crypto.clone(),
         image: None,
+        git: None,
     }
 }
 

@@ -330,6 +330,28 @@ impl<'a> TreeScanner<'a> {
         })
     }
 
+    /// Scans one blob held in memory under `name` (archives inside it included), counting its
+    /// bytes; the findings are in the scanner's order.
+    pub(crate) fn scan_blob(&self, name: &str, data: &[u8]) -> io::Result<CachedFile> {
+        let mut local = Local::default();
+        let mut found = Vec::new();
+        self.progress
+            .bytes
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        let limit = Some(Limit {
+            size: data.len() as u64,
+            explicit: false,
+        });
+        self.scan_stream(name, &mut &data[..], 1, limit, &mut found, &mut local)?;
+        Ok(CachedFile {
+            findings: found,
+            files: local.files,
+            skipped_quietly: local.skipped_quietly,
+            skipped: local.skipped,
+            whiteouts: Vec::new(),
+        })
+    }
+
     pub(crate) fn cancelled_now(&self) -> bool {
         self.cancelled()
     }

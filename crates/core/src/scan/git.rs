@@ -1,0 +1,193 @@
+//! Scanning git history (the repository is read by [`crate::git`]): each unique blob once, in
+//! parallel, each from the cache when it was scanned before with the same rules; findings carry
+//! the commit that introduced their blob.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::{CachedFile, Finding, GitOrigin, Issue, ScanOutcome, TreeScanner};
+use crate::git::{self, GitError, GitOptions, Unit};
+
+/// A unit's scan, or what went wrong reading it.
+type UnitResult = Result<CachedFile, String>;
+
+/// Scans the repository at `path` (shown as `given`) as `options` say, `threads` blobs at once.
+pub(crate) fn scan(
+    walker: &TreeScanner<'_>,
+    given: &str,
+    path: &Path,
+    options: &GitOptions,
+    threads: usize,
+    cancel: &AtomicBool,
+) -> ScanOutcome {
+    let start = Instant::now();
+    match scan_repo(walker, given, path, options, threads, cancel) {
+        Ok((findings, errors, skipped, quietly, notes, commits)) => {
+            let mut out = walker.outcome(findings, errors, skipped, quietly, start);
+            out.warnings = notes;
+            out.stats.commits = commits;
+            out
+        }
+        Err(e) => {
+            let errors = vec![Issue {
+                path: given.to_owned(),
+                reason: e.message().to_owned(),
+            }];
+            walker.outcome(Vec::new(), errors, Vec::new(), 0, start)
+        }
+    }
+}
+
+type Scanned = (Vec<Finding>, Vec<Issue>, Vec<Issue>, u64, Vec<String>, u64);
+
+fn scan_repo(
+    walker: &TreeScanner<'_>,
+    given: &str,
+    path: &Path,
+    options: &GitOptions,
+    threads: usize,
+    cancel: &AtomicBool,
+) -> Result<Scanned, GitError> {
+    let shared = git::open(given, path)?;
+    let repo = shared.to_thread_local();
+    let units = if options.staged {
+        git::staged(given, &repo)?
+    } else {
+        git::history(given, &repo, options, cancel)?
+    };
+    let results = crate::exec::each_with(
+        &units.units,
+        threads,
+        || {
+            let mut r = shared.to_thread_local();
+            // Trees and blobs are read once each; what helps is the pack's delta base cache.
+            r.object_cache_size_if_unset(4 << 20);
+            r
+        },
+        |r, unit| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err("not scanned: interrupted".to_owned());
+            }
+            scan_unit(walker, r, unit, options.staged)
+        },
+    );
+    let mut findings = Vec::new();
+    let mut errors: Vec<Issue> = units
+        .errors
+        .iter()
+        .map(|(what, why)| Issue {
+            path: format!("{given}: {what}"),
+            reason: why.clone(),
+        })
+        .collect();
+    let mut skipped = Vec::new();
+    let mut quietly = 0;
+    let mut origins: HashMap<u32, GitOrigin> = HashMap::new();
+    for (unit, result) in units.units.iter().zip(results) {
+        match result {
+            Ok(entry) => {
+                quietly += entry.skipped_quietly;
+                skipped.extend(entry.skipped);
+                for mut f in entry.findings {
+                    if let Some(c) = unit.commit {
+                        let o = origins
+                            .entry(c)
+                            .or_insert_with(|| git::origin(&repo, units.commits[c as usize]));
+                        f.git = Some(o.clone());
+                    }
+                    findings.push(f);
+                }
+            }
+            Err(reason) => errors.push(Issue {
+                path: format!("{} (blob {})", unit.path, unit.blob),
+                reason,
+            }),
+        }
+    }
+    super::sort_findings(&mut findings);
+    errors.sort_by(|a, b| a.path.cmp(&b.path));
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((
+        findings,
+        errors,
+        skipped,
+        quietly,
+        units.notes,
+        units.walked,
+    ))
+}
+
+/// One blob: from the cache, or read and scanned; staged blobs keep only the findings on lines
+/// the commit would add.
+fn scan_unit(
+    walker: &TreeScanner<'_>,
+    repo: &gix::Repository,
+    unit: &Unit,
+    staged: bool,
+) -> UnitResult {
+    let max = walker.options().max_file_size;
+    let cache = walker.cache_in_use();
+    // The findings depend on the path (fingerprints, path rules), so it is part of the key.
+    let key = format!("blob:{}\0{}", unit.blob, unit.path);
+    let stamp = *blake3::hash(key.as_bytes()).as_bytes();
+    let mut entry = match cache.and_then(|c| c.get(&key, &stamp)) {
+        Some(hit) => {
+            walker
+                .progress()
+                .files
+                .fetch_add(hit.files, Ordering::Relaxed);
+            hit
+        }
+        None => {
+            let size = repo
+                .find_header(unit.blob)
+                .map_err(|e| format!("missing or unreadable (a partial clone?): {e}"))?
+                .size();
+            let entry = if size > max {
+                CachedFile {
+                    skipped: vec![Issue {
+                        path: unit.path.clone(),
+                        reason: format!(
+                            "larger than the {max}-byte limit (--max-blob-size): {size} bytes"
+                        ),
+                    }],
+                    ..CachedFile::default()
+                }
+            } else {
+                let blob = repo
+                    .find_blob(unit.blob)
+                    .map_err(|e| format!("corrupt or unreadable: {e}"))?;
+                walker
+                    .scan_blob(&unit.path, &blob.data)
+                    .map_err(|e| e.to_string())?
+            };
+            if let Some(c) = cache
+                && !walker.cancelled_now()
+            {
+                c.put(&key, &stamp, &entry);
+            }
+            entry
+        }
+    };
+    if staged && !entry.findings.is_empty() {
+        let before = match unit.before {
+            Some(id) => repo
+                .find_blob(id)
+                .map(|b| b.data.clone())
+                .map_err(|e| format!("HEAD's version is unreadable: {e}"))?,
+            None => Vec::new(),
+        };
+        let after = repo
+            .find_blob(unit.blob)
+            .map_err(|e| format!("corrupt or unreadable: {e}"))?;
+        let added = git::added_lines(&before, &after.data);
+        entry.findings.retain(|f| {
+            added
+                .iter()
+                .any(|r| r.start <= f.end_line && f.line < r.end)
+        });
+    }
+    Ok(entry)
+}
