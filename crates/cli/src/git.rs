@@ -43,5 +43,9 @@ pub fn git(args: &GitArgs) -> anyhow::Result<ExitCode> {
     let request = Request::git(&args.repo, options)
         .options(args.content.options(&args.report))
         .threads(args.threads.unwrap_or(0));
-    crate::scan::run(&args.report, &args.report.apply(request))
+    crate::scan::run(
+        &args.report,
+        &args.report.apply(request),
+        capstan::git::version_control(&args.repo),
+    )
 }

@@ -43,5 +43,5 @@ pub fn image(args: &ImageArgs) -> anyhow::Result<ExitCode> {
             pulls: usize::from(args.pulls),
             insecure: args.insecure,
         });
-    crate::scan::run(&args.report, &args.report.apply(request))
+    crate::scan::run(&args.report, &args.report.apply(request), None)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use capstan::pool::StringPool;
-use capstan::scan::report::{ReportMeta, write_cbom, write_sarif};
+use capstan::scan::report::{ReportMeta, VersionControl, write_cbom, write_sarif};
 use capstan::scan::{
     CachePolicy, FileSink, Finding, Hooks, IgnoreFiles, Progress, Request, ScanOutcome, WalkOptions,
 };
@@ -194,12 +194,16 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
-    run(&args.report, &request(args))
+    run(&args.report, &request(args), None)
 }
 
 /// Prepares and runs `request`, then reports as `args` say: the one path from a request to a
 /// report, for `scan` and `image`.
-pub(crate) fn run(args: &ReportArgs, request: &Request) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(
+    args: &ReportArgs,
+    request: &Request,
+    version_control: Option<VersionControl>,
+) -> anyhow::Result<ExitCode> {
     // First of all, so that a Ctrl-C during rule compilation already ends in a report.
     let stop = crate::signal::stop_on_sigint();
     let scan = request.prepare()?;
@@ -245,7 +249,7 @@ pub(crate) fn run(args: &ReportArgs, request: &Request) -> anyhow::Result<ExitCo
     for w in &outcome.warnings {
         eprintln!("capstan: warning: {}", printable(w));
     }
-    write_report(args, &mut outcome, &mut out)?;
+    write_report(args, &mut outcome, &mut out, version_control)?;
     out.finish()?;
     for e in &outcome.errors {
         eprintln!("capstan: {}: {}", printable(&e.path), printable(&e.reason));
@@ -361,6 +365,7 @@ fn write_report(
     args: &ReportArgs,
     outcome: &mut ScanOutcome,
     out: &mut Output,
+    version_control: Option<VersionControl>,
 ) -> anyhow::Result<()> {
     match args.format {
         Format::Jsonl => {}
@@ -371,6 +376,7 @@ fn write_report(
         Format::Sarif | Format::Cbom => {
             let meta = ReportMeta {
                 base_dir: std::env::current_dir().ok(),
+                version_control,
                 ..ReportMeta::default()
             };
             if args.format == Format::Sarif {

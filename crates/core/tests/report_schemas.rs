@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
-use capstan::scan::report::{ReportMeta, write_cbom, write_sarif};
-use capstan::scan::{Category, Finding, RuleSet, Rules};
+use capstan::scan::report::{ReportMeta, VersionControl, write_cbom, write_sarif};
+use capstan::scan::{Category, Finding, GitOrigin, ImageOrigin, LayerRef, RuleSet, Rules};
 use jsonschema::{Registry, Validator};
 use serde_json::{Value, json};
 
@@ -49,6 +49,7 @@ fn meta(timestamp: Option<&str>) -> ReportMeta {
         tool_version: "9.9.9-test".into(),
         timestamp: timestamp.map(str::to_owned),
         base_dir: None,
+        version_control: None,
     }
 }
 
@@ -436,4 +437,59 @@ fn reports_are_deterministic() {
         cbom(&[], &m).1["serialNumber"],
         cbom(&[], &m).1["serialNumber"]
     );
+}
+
+/// History and image findings: the location stays the path; the commit (and the repository's
+/// provenance) or the image and layer go where SARIF puts such things, and the log validates.
+#[test]
+fn sarif_carries_commit_and_image_provenance_and_validates() {
+    let mut all = findings();
+    all.truncate(2);
+    all[0].git = Some(GitOrigin {
+        commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        author: "A U Thor".into(),
+        email: "a@example.com".into(),
+        date: "2026-12-06T09:00:00+01:00".into(),
+        message: "add config".into(),
+    });
+    all[1].image = Some(ImageOrigin {
+        image: "registry.example/app:1".into(),
+        manifest_digest: Some(format!("sha256:{}", "ab".repeat(32))),
+        platform: Some("linux/amd64".into()),
+        layer: Some(LayerRef {
+            index: 2,
+            digest: format!("sha256:{}", "cd".repeat(32)),
+        }),
+        removed_in_layer: Some(3),
+    });
+    let meta = ReportMeta {
+        version_control: Some(VersionControl {
+            repository_uri: "https://git.example/org/repo.git".into(),
+            revision_id: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            branch: Some("main".into()),
+        }),
+        ..meta(None)
+    };
+    let (_, doc) = sarif(&all, &meta);
+    assert_eq!(errors(&SARIF, &doc), Vec::<String>::new());
+    let run = &doc["runs"][0];
+    assert_eq!(
+        run["versionControlProvenance"][0]["repositoryUri"],
+        "https://git.example/org/repo.git"
+    );
+    assert_eq!(run["versionControlProvenance"][0]["branch"], "main");
+    let r0 = &run["results"][0];
+    assert_eq!(
+        r0["properties"]["commit"],
+        "0123456789abcdef0123456789abcdef01234567"
+    );
+    assert_eq!(
+        r0["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "src/app.py"
+    );
+    assert!(r0["partialFingerprints"]["capstan/v2"].is_string());
+    let r1 = &run["results"][1];
+    assert_eq!(r1["properties"]["layer"], 2);
+    assert_eq!(r1["properties"]["removedInLayer"], 3);
+    assert_eq!(r1["properties"]["image"], "registry.example/app:1");
 }

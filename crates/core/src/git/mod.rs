@@ -196,6 +196,14 @@ fn walk(
         .filter(|t| !hidden.contains(t))
         .collect();
     let mut missing = 0u64;
+    // A shallow clone's boundary commits name parents the repository does not have: their
+    // history ends there, it is not missing.
+    let boundary: HashSet<ObjectId> = repo
+        .shallow_commits()
+        .ok()
+        .flatten()
+        .map(|c| c.iter().copied().collect())
+        .unwrap_or_default();
     while let Some(id) = stack.pop() {
         if cancel.load(Ordering::Relaxed) {
             break;
@@ -218,7 +226,11 @@ fn walk(
                 .push((format!("commit {id}"), "no readable tree".into()));
             continue;
         };
-        let parents: Vec<ObjectId> = commit.parent_ids().map(gix::Id::detach).collect();
+        let parents: Vec<ObjectId> = if boundary.contains(&id) {
+            Vec::new()
+        } else {
+            commit.parent_ids().map(gix::Id::detach).collect()
+        };
         let time = commit.time().map_or(0, |t| t.seconds);
         for p in &parents {
             if !hidden.contains(p) && !nodes.contains_key(p) {
@@ -448,6 +460,47 @@ pub(crate) fn staged(name: &str, repo: &gix::Repository) -> Result<Units, GitErr
     Ok(out)
 }
 
+/// Which repository `path` is and where its `HEAD` stands, for a report's provenance: the
+/// remote `origin`'s URL (any credentials in it removed), else the repository as a `file://`
+/// URI; `None` when it is not a repository.
+pub fn version_control(path: &Path) -> Option<crate::scan::report::VersionControl> {
+    let repo = gix::open(path).ok()?;
+    let config = repo.config_snapshot();
+    let remote = config
+        .string("remote.origin.url")
+        .map(|u| without_credentials(&u.to_string()));
+    let uri = remote.unwrap_or_else(|| {
+        let dir = std::path::absolute(repo.workdir().unwrap_or_else(|| repo.git_dir()))
+            .unwrap_or_else(|_| path.to_owned());
+        format!("file://{}", dir.display())
+    });
+    Some(crate::scan::report::VersionControl {
+        repository_uri: uri,
+        revision_id: repo.head_id().ok().map(|id| id.to_string()),
+        branch: repo
+            .head_name()
+            .ok()
+            .flatten()
+            .map(|n| n.shorten().to_string()),
+    })
+}
+
+/// `https://user:token@host/x` as `https://host/x`: a URL in a report never carries a secret.
+fn without_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if path.is_empty() && !rest.contains('/') {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{host}/{path}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// Where a finding came from in history: the commit that introduced its blob.
 pub(crate) fn origin(repo: &gix::Repository, id: ObjectId) -> crate::scan::GitOrigin {
     let text = |b: &gix::bstr::BStr| String::from_utf8_lossy(b).trim().to_owned();
@@ -525,5 +578,17 @@ mod tests {
         assert_eq!(added_lines(b"a\nb\nc\n", b"a\nX\nb\nc\nY\n"), [2..3, 5..6]);
         assert_eq!(added_lines(b"", b"a\nb\n"), vec![1..3]);
         assert!(added_lines(b"a\nb\n", b"a\n").is_empty());
+        assert_eq!(
+            without_credentials("https://user:ghp_x@github.com/org/repo.git"),
+            "https://github.com/org/repo.git"
+        );
+        assert_eq!(
+            without_credentials("https://github.com"),
+            "https://github.com"
+        );
+        assert_eq!(
+            without_credentials("git@github.com:org/repo.git"),
+            "git@github.com:org/repo.git"
+        );
     }
 }

@@ -25,6 +25,19 @@ pub struct ReportMeta {
     /// paths relative to the repository (`capstan scan` passes the current directory);
     /// `None` writes them as they are.
     pub base_dir: Option<std::path::PathBuf>,
+    /// The repository a history scan read (SARIF's `versionControlProvenance`).
+    pub version_control: Option<VersionControl>,
+}
+
+/// A repository and where it stood when scanned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionControl {
+    /// Its remote `origin`'s URL, else a `file://` URI of the repository.
+    pub repository_uri: String,
+    /// The commit `HEAD` named.
+    pub revision_id: Option<String>,
+    /// The branch `HEAD` named.
+    pub branch: Option<String>,
 }
 
 impl ReportMeta {

@@ -40,7 +40,7 @@ pub fn write_sarif<W: io::Write>(
         Some(ts) => json!({ "executionSuccessful": true, "endTimeUtc": ts }),
         None => json!({ "executionSuccessful": true }),
     };
-    let log = json!({
+    let mut log = json!({
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [{
@@ -54,6 +54,16 @@ pub fn write_sarif<W: io::Write>(
             "results": results,
         }],
     });
+    if let Some(vc) = &meta.version_control {
+        let mut details = json!({ "repositoryUri": vc.repository_uri });
+        if let Some(r) = &vc.revision_id {
+            details["revisionId"] = Value::from(r.as_str());
+        }
+        if let Some(b) = &vc.branch {
+            details["branch"] = Value::from(b.as_str());
+        }
+        log["runs"][0]["versionControlProvenance"] = json!([details]);
+    }
     serde_json::to_writer_pretty(&mut out, &log)?;
     out.write_all(b"\n")
 }
@@ -125,6 +135,15 @@ fn result(f: &Finding, rule_index: usize, meta: &ReportMeta) -> Value {
         }}],
         "partialFingerprints": { "capstan/v2": f.fingerprint },
     });
+    if let Some(g) = &f.git {
+        // The location is the path in the commit that introduced the blob, named here.
+        result["properties"] = json!({
+            "commit": g.commit,
+            "author": g.author,
+            "email": g.email,
+            "date": g.date,
+        });
+    }
     if let Some(o) = &f.image {
         // The location is the path inside the image; which image and layer go alongside.
         let mut props = json!({ "image": o.image });
