@@ -4,7 +4,7 @@
 //! gitoxide (`gix`): packs and loose objects, no `git` subprocess.
 //!
 //! Scanning goes through [`scan::Request::git`](crate::scan::Request::git); this module says
-//! what a repository holds: [`GitOptions`], [`GitError`], and the units ([`Unit`]) a scan reads.
+//! what a repository holds: [`GitOptions`] and [`GitError`], and the units a scan reads.
 
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
@@ -137,6 +137,10 @@ fn tips(name: &str, repo: &gix::Repository, out: &mut Units) -> Result<Tips, Git
     let err = |m: String| GitError::new(name, GitErrorKind::Open, m);
     let mut commits = Vec::new();
     let mut blobs = Vec::new();
+    // HEAD too: a detached HEAD's commits are on no branch.
+    if let Ok(head) = repo.head_id() {
+        commits.push(head.detach());
+    }
     let platform = repo
         .references()
         .map_err(|e| err(format!("reading refs: {e}")))?;
