@@ -612,6 +612,13 @@ fn a_429_is_retried_after_the_time_the_registry_asks() {
     let pulled = blobs(&fake.take());
     assert_eq!(pulled.iter().filter(|d| **d == victim).count(), 2);
     assert_eq!(pulled.len(), 7, "one retry on top of six blobs");
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.starts_with("1 registry request(s) were retried")),
+        "{:?}",
+        out.warnings
+    );
 }
 
 #[test]

@@ -23,11 +23,10 @@ const MAX_REDIRECTS: u32 = 5;
 
 type Response = ureq::http::Response<ureq::Body>;
 
-/// Requests made, by kind (the tests and `--stats` read them).
+/// What a run's registry clients had to do again: requests retried after a 429, a 5xx or a
+/// failed connection (a scan that finished despite them says how many).
 #[derive(Debug, Default)]
 pub(crate) struct Requests {
-    pub(crate) manifests: AtomicU64,
-    pub(crate) blobs: AtomicU64,
     pub(crate) retries: AtomicU64,
 }
 
@@ -295,7 +294,6 @@ impl Store for Registry<'_> {
             .or(self.image.tag())
             .unwrap_or("latest")
             .to_owned();
-        self.requests.manifests.fetch_add(1, Ordering::Relaxed);
         let mut resp = self.get(
             &format!("manifests/{reference}"),
             Some(manifest::ACCEPT),
@@ -340,7 +338,6 @@ impl Store for Registry<'_> {
     }
 
     fn manifest(&self, d: &Descriptor) -> Result<Vec<u8>, ImageError> {
-        self.requests.manifests.fetch_add(1, Ordering::Relaxed);
         let mut resp = self.get(
             &format!("manifests/{}", d.digest),
             Some(manifest::ACCEPT),
@@ -360,7 +357,6 @@ impl Store for Registry<'_> {
     }
 
     fn blob(&self, d: &Descriptor) -> Result<Box<dyn Read + Send + '_>, ImageError> {
-        self.requests.blobs.fetch_add(1, Ordering::Relaxed);
         let resp = self.get(
             &format!("blobs/{}", d.digest),
             None,

@@ -1,6 +1,6 @@
-//! Scanning images (the sources are [`crate::image`]'s): each image resolved to one manifest, its config scanned, its layers
-//! pulled and scanned a few at a time (each layer once per run, and once ever with the cache),
-//! findings assembled layer by layer.
+//! Scanning images (the sources are [`crate::image`]'s): each image resolved to one manifest,
+//! its config scanned, its layers pulled and scanned a few at a time (each layer once per run,
+//! and once ever with the cache), findings assembled layer by layer.
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -115,6 +115,15 @@ impl<'a> Run<'a> {
             start,
         );
         outcome.warnings = all.notes;
+        #[cfg(feature = "registry")]
+        {
+            let retried = self.requests.retries.load(Ordering::Relaxed);
+            if retried > 0 {
+                outcome.warnings.push(format!(
+                    "{retried} registry request(s) were retried after a 429, a 5xx or a failed connection"
+                ));
+            }
+        }
         let c = &self.counters;
         outcome.stats.layers_pulled = c.layers.load(Ordering::Relaxed);
         outcome.stats.layers_cached = c.layers_cached.load(Ordering::Relaxed);
