@@ -6,12 +6,14 @@ use std::path::Path;
 use std::process::Command;
 
 /// Every program a test runs, and the Debian package it comes from.
-pub const TOOLS: [(&str, &str); 11] = [
+pub const TOOLS: [(&str, &str); 13] = [
     ("docker-registry", "docker-registry"),
+    ("git", "git"),
     ("htpasswd", "apache2-utils"),
     ("kill", "procps"),
     ("mkfifo", "coreutils"),
     ("mknod", "coreutils"),
+    ("pre-commit", "pre-commit"),
     ("setpriv", "util-linux"),
     ("sh", "dash"),
     ("skopeo", "skopeo"),
