@@ -1070,3 +1070,18 @@ fn as_a_pre_commit_hook_it_refuses_a_commit_that_adds_a_secret() {
     );
     assert_ne!(repo.rev("HEAD"), head);
 }
+
+#[test]
+fn the_repository_s_ignore_file_applies_wherever_capstan_runs_from() {
+    let repo = Repo::new("ignore-file");
+    repo.write("a.env", &env(T1));
+    repo.write("b.env", &env(T2));
+    repo.commit("two tokens");
+    let first = repo.scan(&repo.dir, &[]);
+    let fingerprint = first.at("a.env").fingerprint.clone();
+    // Untracked in the work tree, as people keep it: the scan runs from another directory.
+    repo.write(".capstanignore", &format!("{fingerprint}\n"));
+    let again = repo.scan(&repo.dir, &[]);
+    assert_eq!(again.places(), [place("b.env", 1, T2)]);
+    assert_eq!(again.stat("suppressed"), 1);
+}

@@ -68,8 +68,8 @@ impl RuleSources {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IgnoreFiles {
     /// [`IGNORE_FILE_NAME`], where present, in the current directory and in each input that is
-    /// a directory — only there, not in the subdirectories the walk finds below them (the
-    /// default).
+    /// a directory (and a history scan's repository) — only there, not in the subdirectories
+    /// the walk finds below them (the default).
     Discover,
     /// Exactly these files (none: no ignore file).
     Only(Vec<PathBuf>),
@@ -351,10 +351,17 @@ impl Request {
             }
             IgnoreFiles::Discover => {
                 let mut seen = Vec::new();
+                // A history scan's repository counts as an input directory: its work tree's
+                // ignore file applies wherever capstan runs from.
+                #[cfg(feature = "git")]
+                let repo = self.git.as_ref().map(|(p, _)| p.as_path());
+                #[cfg(not(feature = "git"))]
+                let repo: Option<&Path> = None;
                 let dirs = std::iter::once(Path::new(".")).chain(
                     self.inputs
                         .iter()
                         .map(PathBuf::as_path)
+                        .chain(repo)
                         .filter(|p| p.is_dir()),
                 );
                 for dir in dirs {
