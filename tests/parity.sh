@@ -9,7 +9,9 @@
 # column, fingerprint, algorithm, quantum_class) are equal, and unless that set is the expected
 # one: tokens a and b left out, token c and the MD5 finding (with its algorithm and quantum class)
 # in. Then the same for a container image (an OCI layout; `capstan image`, `--image` for the
-# examples): the image, manifest digest, layer and removed_in_layer must agree as well.
+# examples): the image, manifest digest, layer and removed_in_layer must agree as well. Then for
+# a repository's history (made here with the git CLI; `capstan git`, `--git` for the examples):
+# the commit each finding was introduced in must agree as well.
 #   tests/parity.sh [CAPSTAN]   (the capstan binary; default: built here in release; run by .ci/test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -202,4 +204,90 @@ if places != expected:
 if failed:
     sys.exit(1)
 print(f"parity: CLI, Rust, C and Go agree on an image's {len(want)} findings (1 suppressed)")
+PY
+
+# The same for a repository's history, made with the git CLI (none of the user's or the
+# system's configuration applies; fixed identity and dates): on main, token a added to
+# app/.env and removed by the next commit, then an MD5 call added; on a branch from the
+# removal, tokens b and c. Token c's fingerprint is in the baseline. The commit each finding
+# was introduced in must agree too.
+repo="$tmp/repo"
+mkdir -p "$repo/app" "$tmp/git-home"
+gitc() { # gitc DATE ARGS...: git in the repository as Capstan Parity, authored and committed at DATE
+    local date="$1"
+    shift
+    env -u GIT_DIR -u GIT_WORK_TREE -u GIT_INDEX_FILE HOME="$tmp/git-home" \
+        XDG_CONFIG_HOME="$tmp/git-home" GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_DATE="$date" \
+        GIT_COMMITTER_DATE="$date" git -C "$repo" -c init.defaultBranch=main \
+        -c user.name='Capstan Parity' -c user.email=parity@example.invalid \
+        -c commit.gpgsign=false "$@"
+}
+gitc 2026-01-01T10:00:00+00:00 init -q
+printf 'GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n' >"$repo/app/.env"
+printf 'hello\n' >"$repo/README"
+gitc 2026-01-01T10:00:00+00:00 add .
+gitc 2026-01-01T10:00:00+00:00 commit -q -m 'Add the config'
+gitc 2026-01-02T10:00:00+00:00 rm -q app/.env
+gitc 2026-01-02T10:00:00+00:00 commit -q -m 'Remove the token'
+gitc 2026-01-03T10:00:00+00:00 checkout -q -b feature
+mkdir -p "$repo/b"
+printf 'GITHUB_TOKEN=ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b\n' >"$repo/b/.env"
+printf 'GITHUB_TOKEN=ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9\n' >"$repo/b/c.env"
+gitc 2026-01-03T10:00:00+00:00 add b
+gitc 2026-01-03T10:00:00+00:00 commit -q -m 'Add b'
+gitc 2026-01-04T10:00:00+00:00 checkout -q main
+printf 'import hashlib\ndigest = hashlib.md5(data).hexdigest()\n' >"$repo/app.py"
+gitc 2026-01-04T10:00:00+00:00 add app.py
+gitc 2026-01-04T10:00:00+00:00 commit -q -m 'Add a digest'
+commit() { gitc 2026-01-04T10:00:00+00:00 rev-parse "$1"; }
+printf '{"a": "%s", "b": "%s", "md5": "%s"}\n' "$(commit main~2)" "$(commit feature)" \
+    "$(commit main)" >"$tmp/commits.json"
+
+run "$tmp/git-all.json" "$capstan" git --no-cache --format json "$repo"
+python3 - "$tmp" <<'PY'
+import json, sys
+tmp = sys.argv[1]
+found = json.load(open(f"{tmp}/git-all.json"))["findings"]
+c = [f["fingerprint"] for f in found if f["path"] == "b/c.env"]
+if len(c) != 1:
+    sys.exit(f"parity: expected one finding in b/c.env, got {found}")
+json.dump({"findings": [{"fingerprint": c[0]}]}, open(f"{tmp}/git-baseline.json", "w"))
+PY
+run "$tmp/git-cli.json" "$capstan" git --no-cache --format json \
+    --baseline "$tmp/git-baseline.json" "$repo"
+run "$tmp/git-rust.json" "$target/release/examples/request" \
+    --baseline "$tmp/git-baseline.json" --git "$repo"
+run "$tmp/git-c.json" "$tmp/scan-c" --json --baseline "$tmp/git-baseline.json" --git "$repo"
+run "$tmp/git-go.json" "$tmp/scan-go" --json --baseline "$tmp/git-baseline.json" --git "$repo"
+python3 - "$tmp" <<'PY'
+import difflib, json, sys
+tmp = sys.argv[1]
+KEYS = ("rule_id", "path", "line", "column", "fingerprint")
+
+def rows(name):
+    data = json.load(open(f"{tmp}/git-{name}.json"))
+    findings = data["findings"] if isinstance(data, dict) else data
+    return sorted(tuple(f.get(k) for k in KEYS) + ((f.get("git") or {}).get("commit"),)
+                  for f in findings)
+
+show = lambda rs: [" ".join(map(str, r)) for r in rs]
+want = rows("cli")
+failed = False
+for name, label in (("rust", "Rust library"), ("c", "C ABI"), ("go", "Go package")):
+    got = rows(name)
+    if got != want:
+        failed = True
+        print(f"parity: for a repository, the {label} differs from the CLI:", file=sys.stderr)
+        print("\n".join(difflib.unified_diff(show(want), show(got), "cli", name, lineterm="")),
+              file=sys.stderr)
+commits = json.load(open(f"{tmp}/commits.json"))
+places = sorted((r[1], r[5]) for r in want)
+expected = sorted([("app/.env", commits["a"]), ("b/.env", commits["b"]), ("app.py", commits["md5"])])
+if places != expected:
+    print(f"parity: history findings {places}, expected {expected} (b/c.env baselined)",
+          file=sys.stderr)
+    failed = True
+if failed:
+    sys.exit(1)
+print(f"parity: CLI, Rust, C and Go agree on a repository's {len(want)} findings (1 suppressed)")
 PY

@@ -6,12 +6,15 @@
  * finding objects of `capstan scan --format json`; tests/parity.sh compares them with the CLI's
  * and the Go example's). With --image (repeatable) it scans container images instead (a
  * registry reference, oci:DIR[:TAG] or docker-archive:FILE), each finding prefixed with its
- * image and layer.
+ * image and layer; with --git a repository's history (every blob reachable from its refs, once),
+ * each finding followed by the commit that introduced it, as `capstan git` prints it.
  *
  *   make -C examples/c && examples/c/scan [--json] [--baseline FILE] [--ignore-file FILE]... src/
  *   examples/c/scan --image alpine:3.20 --image oci:build/layout:v1
+ *   examples/c/scan --git .
  *
- * Exit status: 0 clean, 1 findings, 2 an error (bad argument, unreadable path or image).
+ * Exit status: 0 clean, 1 findings, 2 an error (bad argument, unreadable path, image or
+ * repository).
  */
 #include <capstan.h>
 
@@ -38,6 +41,10 @@ static int print_lines(const capstan_findings *findings) {
         const char *algorithm = capstan_findings_algorithm(findings, i);
         if (algorithm != NULL) { /* a crypto finding */
             printf(" (%s, %s)", algorithm, capstan_findings_quantum_class(findings, i));
+        }
+        const char *commit = capstan_findings_commit(findings, i);
+        if (commit != NULL) { /* history: the commit that introduced it, as capstan git shows */
+            printf(" (commit %.12s)", commit);
         }
         long long removed = (long long)capstan_findings_removed_in_layer(findings, i);
         if (removed >= 0) {
@@ -94,6 +101,10 @@ int main(int argc, char **argv) {
         } else if (strcmp(argv[i], "--image") == 0 && i + 1 < argc) {
             st = capstan_request_add_image(req, argv[++i]);
             inputs++;
+        } else if (strcmp(argv[i], "--git") == 0 && i + 1 < argc) {
+            /* The whole history: every ref, no `since`, no `branch`, not the staged changes. */
+            st = capstan_request_set_git(req, argv[++i], NULL, NULL, false);
+            inputs++;
         } else {
             st = capstan_request_add_input(req, argv[i]);
             inputs++;
@@ -102,8 +113,9 @@ int main(int argc, char **argv) {
     if (st == CAPSTAN_OK && inputs == 0) {
         fprintf(stderr,
                 "usage: %s [--json] [--baseline FILE] [--ignore-file FILE]... PATH...\n"
-                "       %s [--json] [--baseline FILE] [--ignore-file FILE]... --image IMAGE...\n",
-                argv[0], argv[0]);
+                "       %s [--json] [--baseline FILE] [--ignore-file FILE]... --image IMAGE...\n"
+                "       %s [--json] [--baseline FILE] [--ignore-file FILE]... --git REPO\n",
+                argv[0], argv[0], argv[0]);
         capstan_request_free(req);
         return 2;
     }

@@ -7,16 +7,20 @@
 //! cargo run --release -p capstan-examples --example request -- \
 //!     [--baseline FILE] [--ignore-file FILE]... PATH...
 //! cargo run --release -p capstan-examples --example request -- --image oci:build/layout:v1
+//! cargo run --release -p capstan-examples --example request -- --git .
 //! ```
 //!
 //! With `--image` (repeatable) it scans container images instead: a registry reference,
-//! `oci:DIR[:TAG]` or `docker-archive:FILE` (`Request::images`).
+//! `oci:DIR[:TAG]` or `docker-archive:FILE` (`Request::images`); with `--git` a repository's
+//! history, every blob reachable from its refs once, each finding carrying the commit that
+//! introduced it (`Request::git`).
 //!
 //! Exit status: 0 clean, 1 findings, 2 an error (named on standard error).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use capstan::git::GitOptions;
 use capstan::scan::Request;
 
 fn main() -> ExitCode {
@@ -35,6 +39,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let mut baselines = Vec::new();
     let mut ignore_files = Vec::new();
     let mut images = Vec::new();
+    let mut repo = None;
     let mut args = std::env::args_os().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -51,15 +56,15 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
                     .into_string()
                     .map_err(|_| "an image that is not UTF-8")?,
             ),
+            Some("--git") => repo = Some(value()?),
             _ => inputs.push(PathBuf::from(arg)),
         }
     }
-    let mut request = if images.is_empty() {
-        Request::new(inputs)
-    } else if inputs.is_empty() {
-        Request::images(images)
-    } else {
-        return Err("paths or --image, not both".into());
+    let mut request = match (repo, images.is_empty(), inputs.is_empty()) {
+        (None, true, _) => Request::new(inputs),
+        (None, false, true) => Request::images(images),
+        (Some(repo), true, true) => Request::git(repo, GitOptions::default()),
+        _ => return Err("paths, --image or --git: one kind, not two".into()),
     };
     for b in baselines {
         request = request.baseline(b);

@@ -1,13 +1,15 @@
 // Package capstan links libcapstan (capstan's C ABI) into Go programs: secrets, weak-crypto and
-// threat scanning of buffers, streams, trees and container images; deterministic Docker build
-// contexts, optionally scanned on their way out; and registry credentials resolved as the docker
-// CLI does.
+// threat scanning of buffers, streams, trees, container images and git history; deterministic
+// Docker build contexts, optionally scanned on their way out; and registry credentials resolved
+// as the docker CLI does.
 //
 // A scan of files and trees is a ScanRequest: the same request `capstan scan` builds from its
 // flags (rules, baselines, ignore files, redaction, threads, size limit, cache). Rules.ScanPath
 // is its short form. A scan of container images is a ScanRequest with Images (registry
 // references, oci:DIR[:TAG], docker-archive:FILE) instead of Inputs, and Rules.ScanImage its
-// short form; their findings say where in the image they were made (Finding.Image).
+// short form; their findings say where in the image they were made (Finding.Image). A scan of a
+// repository's history is a ScanRequest with Git instead, and Rules.ScanGit its short form; its
+// findings name the commit that introduced them (Finding.Git).
 //
 // Handles (Rules, Scanner, ContextReader) hold C memory: Close them when done. A finalizer frees
 // a forgotten one, but only as a safety net. Rules are safe for concurrent use; a Scanner is
@@ -37,10 +39,11 @@ typedef struct {
 	char *err;            // the message, malloc'd, when status is not CAPSTAN_OK
 	uint64_t suppressed;  // findings: how many a baseline or an ignore file left out
 	uint64_t layers[3];   // findings of images: layers pulled, from the cache, shared
+	uint64_t commits;     // findings of history: commits walked
 } go_result;
 
 static go_result go_done(capstan_status st, void *ptr) {
-	go_result r = {st, ptr, 0, NULL, 0, {0, 0, 0}};
+	go_result r = {st, ptr, 0, NULL, 0, {0, 0, 0}, 0};
 	if (st != CAPSTAN_OK) {
 		const char *m = capstan_last_error();
 		r.err = strdup(m != NULL ? m : "unknown error");
@@ -57,6 +60,7 @@ static go_result go_findings(capstan_status st, capstan_findings *f) {
 		r.layers[0] = capstan_findings_layers_pulled(f);
 		r.layers[1] = capstan_findings_layers_cached(f);
 		r.layers[2] = capstan_findings_layers_shared(f);
+		r.commits = capstan_findings_commits(f);
 		if (r.len == 0 && capstan_findings_errors_len(f) == 0) {
 			capstan_findings_free(f);
 			r.ptr = NULL;
@@ -101,6 +105,12 @@ static go_result go_scan_image(const capstan_rules *r, const char *image, uint32
 	return go_findings(st, out);
 }
 
+static go_result go_scan_git(const capstan_rules *r, const char *repo, uint32_t threads) {
+	capstan_findings *out = NULL;
+	capstan_status st = capstan_scan_git(r, repo, threads, &out);
+	return go_findings(st, out);
+}
+
 static go_result go_scanner_new(const capstan_rules *r, const char *path) {
 	capstan_scanner *out = NULL;
 	capstan_status st = capstan_scanner_new(r, path, &out);
@@ -118,11 +128,13 @@ static go_result go_scanner_finish(capstan_scanner *s) {
 	return go_findings(st, out);
 }
 
-// The fields of a finding read by accessor (NULL, -1: not a crypto finding, not from an image).
+// The fields of a finding read by accessor (NULL, -1: not a crypto finding, not from an image,
+// not from history).
 typedef struct {
 	const char *algorithm, *primitive, *quantum_class, *replacement, *tags;
 	const char *image, *manifest_digest, *platform, *layer_digest;
 	int64_t layer_index, removed_in_layer;
+	const char *commit, *author, *email, *date, *message;
 } go_extras;
 
 static void go_findings_fill(const capstan_findings *f, capstan_finding *items, go_extras *extras,
@@ -140,6 +152,11 @@ static void go_findings_fill(const capstan_findings *f, capstan_finding *items, 
 		extras[i].layer_digest = capstan_findings_layer_digest(f, i);
 		extras[i].layer_index = capstan_findings_layer_index(f, i);
 		extras[i].removed_in_layer = capstan_findings_removed_in_layer(f, i);
+		extras[i].commit = capstan_findings_commit(f, i);
+		extras[i].author = capstan_findings_author(f, i);
+		extras[i].email = capstan_findings_email(f, i);
+		extras[i].date = capstan_findings_date(f, i);
+		extras[i].message = capstan_findings_message(f, i);
 	}
 }
 
@@ -150,6 +167,7 @@ static const char *go_next(const char *p) { return p + strlen(p) + 1; }
 // A whole request in one call: made, set up, run and freed, the first failure's message copied.
 static go_result go_request_run(const capstan_rules *rules, const char *inputs, size_t n_inputs,
 		const char *images, size_t n_images, const char *platform, uint32_t pulls, bool insecure,
+		const char *git_repo, const char *git_since, const char *git_branch, bool git_staged,
 		const char *packs, size_t n_packs, const char *config, const char *baselines,
 		size_t n_baselines, const char *ignores, size_t n_ignores, bool discovery, bool redact,
 		uint32_t threads, uint64_t max_file_size, const char *cache_dir) {
@@ -164,6 +182,8 @@ static go_result go_request_run(const capstan_rules *rules, const char *inputs, 
 	if (st == CAPSTAN_OK && platform != NULL) st = capstan_request_set_platform(req, platform);
 	if (st == CAPSTAN_OK && pulls != 0) st = capstan_request_set_pulls(req, pulls);
 	if (st == CAPSTAN_OK && insecure) st = capstan_request_set_insecure(req, true);
+	if (st == CAPSTAN_OK && git_repo != NULL)
+		st = capstan_request_set_git(req, git_repo, git_since, git_branch, git_staged);
 	if (st == CAPSTAN_OK && rules != NULL) st = capstan_request_set_rules(req, rules);
 	p = packs;
 	for (size_t i = 0; st == CAPSTAN_OK && i < n_packs; i++, p = go_next(p))
@@ -372,6 +392,19 @@ type Finding struct {
 	// the file's path inside its layer (etc/app/.env), or where in the image config
 	// (config:Env[1]). In JSON its fields sit beside the others, as capstan prints them.
 	Image *ImageOrigin `json:"-"`
+	// History scans only (nil otherwise, and for staged changes): the commit that first had the
+	// finding's content (oldest in history order); Path is the file's path there. In JSON it is
+	// the object "git", as capstan prints it.
+	Git *GitOrigin `json:"git,omitempty"`
+}
+
+// GitOrigin is the commit that introduced a finding's content into a repository's history.
+type GitOrigin struct {
+	Commit  string `json:"commit"`  // its id, 40 hex digits
+	Author  string `json:"author"`  // its author's name
+	Email   string `json:"email"`   // its author's email
+	Date    string `json:"date"`    // when it was authored: RFC 3339, with the author's UTC offset
+	Message string `json:"message"` // its message (leading and trailing whitespace removed)
 }
 
 // ImageOrigin is where in a container image a finding was made.
@@ -425,8 +458,9 @@ func (f *Finding) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// PathErrors lists the files a tree scan could not read (or not completely), or the images and
-// layers an image scan could not; the findings of everything else are returned with it.
+// PathErrors lists the files a tree scan could not read (or not completely), the images and
+// layers an image scan could not, or the repository, revisions and objects a history scan could
+// not; the findings of everything else are returned with it.
 type PathErrors []string
 
 func (p PathErrors) Error() string {
@@ -483,6 +517,15 @@ func take(res C.go_result) ([]Finding, error) {
 					o.RemovedInLayer = int(x.removed_in_layer)
 				}
 				out[i].Image = o
+			}
+			if x.commit != nil {
+				out[i].Git = &GitOrigin{
+					Commit:  C.GoString(x.commit),
+					Author:  C.GoString(x.author),
+					Email:   C.GoString(x.email),
+					Date:    C.GoString(x.date),
+					Message: C.GoString(x.message),
+				}
 			}
 		}
 	}
@@ -636,15 +679,58 @@ func (r *Rules) ScanImage(image string, threads int) ([]Finding, error) {
 	return take(res)
 }
 
-// ScanRequest describes a scan of files and trees, or of container images: the request
-// `capstan scan` builds from its flags, with the same defaults (every built-in pack,
-// .capstanignore files discovered, secrets redacted, one thread per core, files over 10 MiB
-// skipped) except the cache, off unless CacheDir names one. The zero value of each field is its
-// default.
+// ScanGit scans the history of the git repository at repo (a work tree or a bare repository) on
+// threads threads (0: one per core; more than 1024 is an ErrInvalidArgument): every blob
+// reachable from every ref (branches, tags, remotes, the stash), each unique blob once, as
+// `capstan git REPO` does. Like ScanPath, nothing is suppressed and nothing is cached: a
+// ScanRequest with Git does both, and picks the part of history or the staged changes. Findings
+// come in order (path, line, column, rule), with Finding.Git naming the commit that introduced
+// each. A repository that cannot be opened is an ErrIO; objects that could not be read (a
+// partial clone's) are reported as PathErrors beside the findings of the rest.
+func (r *Rules) ScanGit(repo string, threads int) ([]Finding, error) {
+	if err := noNUL("repo", repo); err != nil {
+		return nil, err
+	}
+	if threads < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "threads is negative"}
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.ptr == nil {
+		return nil, ErrClosed
+	}
+	res := C.go_scan_git(r.ptr, cstr(repo), C.uint32_t(uint32Arg(threads)))
+	if err := fail(res); err != nil {
+		return nil, err
+	}
+	return take(res)
+}
+
+// GitSource is a repository to scan (ScanRequest.Git), and which part of it.
+type GitSource struct {
+	// The repository: a work tree or a bare repository (not a directory inside one).
+	Repo string
+	// Only history after this revision (v1.2, main, a commit id): what it reaches is left out.
+	// "" for none.
+	Since string
+	// Only what this revision reaches (with Since, Since..Branch); "" for every ref: branches,
+	// tags, remotes, the stash and its older entries.
+	Branch string
+	// Instead of history, what `git commit` would record: the staged files that differ from
+	// HEAD, at their index paths, reporting only the lines they add (a pre-commit hook). Their
+	// findings have no Finding.Git. With Since or Branch, an ErrInvalidArgument.
+	Staged bool
+}
+
+// ScanRequest describes a scan of files and trees, of container images, or of a repository's
+// history: the request `capstan scan` builds from its flags, with the same defaults (every
+// built-in pack, .capstanignore files discovered, secrets redacted, one thread per core, files
+// over 10 MiB skipped) except the cache, off unless CacheDir names one. The zero value of each
+// field is its default.
 type ScanRequest struct {
 	// Files, directories (walked), tar / tar.gz archives (scanned inside), or "-" for standard
-	// input. Findings report paths as given here. A request has Inputs or Images, not both (an
-	// ErrInvalidArgument).
+	// input. Findings report paths as given here. A request has one kind of source: Inputs,
+	// Images or Git (more is an ErrInvalidArgument).
 	Inputs []string
 	// Container images: registry references in docker's short form (alpine,
 	// ghcr.io/org/app:1.2, 127.0.0.1:5000/team/app:v1, …@sha256:…), OCI image layouts
@@ -663,6 +749,14 @@ type ScanRequest struct {
 	Pulls int
 	// Pull over plain HTTP from any registry, not only from loopback ones.
 	Insecure bool
+	// A git repository whose history is scanned: every blob reachable from its refs, each
+	// unique blob once, reported at the commit that introduced it (Finding.Git; the path is the
+	// file's there). Every other field applies as to files (a blob seen before with the same
+	// rules is answered from the cache; MaxFileSize is per blob; .capstanignore is looked for in
+	// the current directory and the repository's). A repository that cannot be opened, or a revision that does
+	// not resolve, is reported in PathErrors ("REPO: cause") with an empty result, as are
+	// objects that cannot be read beside the findings of the rest.
+	Git *GitSource
 	// Compiled rules (shared, not copied), or nil for Packs and Config. Giving both is an
 	// ErrInvalidArgument.
 	Rules *Rules
@@ -696,6 +790,8 @@ type ScanResult struct {
 	// Images: how many layers were pulled and scanned, answered from the cache, or shared with
 	// an image scanned before in the same run.
 	LayersPulled, LayersCached, LayersShared uint64
+	// History: how many commits were walked (0 for staged changes).
+	Commits uint64
 }
 
 // packed lays out strings for C one after another, each NUL-terminated (callers check noNUL).
@@ -716,10 +812,14 @@ func packed(list []string) (*C.char, C.size_t) {
 // message names the file or setting. Inputs that could not be read are reported as PathErrors
 // beside the result for the rest. The request may be run again, and from several goroutines.
 func (r ScanRequest) Run() (*ScanResult, error) {
+	var git GitSource
+	if r.Git != nil {
+		git = *r.Git
+	}
 	for what, list := range map[string][]string{
 		"inputs": r.Inputs, "images": r.Images, "platform": {r.Platform}, "packs": r.Packs,
 		"baselines": r.Baselines, "ignore files": r.IgnoreFiles, "config": {r.Config},
-		"cache dir": {r.CacheDir},
+		"cache dir": {r.CacheDir}, "git": {git.Repo, git.Since, git.Branch},
 	} {
 		if err := noNUL(what, list...); err != nil {
 			return nil, err
@@ -746,8 +846,13 @@ func (r ScanRequest) Run() (*ScanResult, error) {
 	packs, nPacks := packed(r.Packs)
 	baselines, nBaselines := packed(r.Baselines)
 	ignores, nIgnores := packed(r.IgnoreFiles)
+	var repo *C.char // NULL: no repository; "" is one, refused with its message
+	if r.Git != nil {
+		repo = cstr(git.Repo)
+	}
 	res := C.go_request_run(rules, inputs, nInputs, images, nImages, optional(r.Platform),
-		C.uint32_t(pulls), C.bool(r.Insecure), packs, nPacks, optional(r.Config),
+		C.uint32_t(pulls), C.bool(r.Insecure), repo, optional(git.Since), optional(git.Branch),
+		C.bool(git.Staged), packs, nPacks, optional(r.Config),
 		baselines, nBaselines, ignores, nIgnores, C.bool(!r.NoIgnoreDiscovery),
 		C.bool(!r.NoRedact), C.uint32_t(threads), C.uint64_t(r.MaxFileSize),
 		optional(r.CacheDir))
@@ -761,6 +866,7 @@ func (r ScanRequest) Run() (*ScanResult, error) {
 		LayersPulled: uint64(res.layers[0]),
 		LayersCached: uint64(res.layers[1]),
 		LayersShared: uint64(res.layers[2]),
+		Commits:      uint64(res.commits),
 	}, err
 }
 

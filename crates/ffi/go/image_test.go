@@ -204,7 +204,7 @@ func TestScanRequestImages(t *testing.T) {
 		text string
 	}{
 		{ScanRequest{Images: []string{"Alpine"}}, ErrInvalidArgument, "Alpine"},
-		{ScanRequest{Images: []string{w.image}, Inputs: []string{t.TempDir()}}, ErrInvalidArgument, "not both"},
+		{ScanRequest{Images: []string{w.image}, Inputs: []string{t.TempDir()}}, ErrInvalidArgument, "one kind"},
 		{ScanRequest{Images: []string{w.image}, Platform: "linux"}, ErrInvalidArgument, "linux/amd64"},
 		{ScanRequest{Images: []string{w.image}, Pulls: 1025}, ErrInvalidArgument, "1025"},
 		{ScanRequest{Images: []string{w.image}, Pulls: -1}, ErrInvalidArgument, "negative"},

@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char};
 
-use core_capstan::scan::{Finding, ImageOrigin, Issue, ScanOutcome, ScanStats};
+use core_capstan::scan::{Finding, GitOrigin, ImageOrigin, Issue, ScanOutcome, ScanStats};
 
 use crate::{
     FfiError, boundary, c_string, capstan_status, give, give_string, handle, out_param, put, quiet,
@@ -23,6 +23,8 @@ pub struct capstan_findings {
     suppressed: u64,
     /// Image scans: layers pulled, answered from the cache, shared with an earlier image.
     layers: [u64; 3],
+    /// History scans: commits walked.
+    commits: u64,
 }
 
 const TEXTS: usize = 7;
@@ -35,6 +37,8 @@ struct Extras {
     tags: CString,
     /// Image findings only: where in the image.
     image: Option<Origin>,
+    /// History findings only: the commit's id, author, email, date and message.
+    git: Option<[CString; 5]>,
 }
 
 /// A finding's `ImageOrigin`, its strings as C strings.
@@ -72,8 +76,27 @@ impl Extras {
             }),
             tags: c_string(&f.tags.join(",")),
             image: f.image.as_ref().map(Origin::of),
+            git: f.git.as_ref().map(|g: &GitOrigin| {
+                [
+                    c_string(&g.commit),
+                    c_string(&g.author),
+                    c_string(&g.email),
+                    c_string(&g.date),
+                    c_string(&g.message),
+                ]
+            }),
         }
     }
+}
+
+/// Which commit field an accessor reads (its index in `Extras::git`).
+#[derive(Clone, Copy)]
+enum Commit {
+    Id = 0,
+    Author = 1,
+    Email = 2,
+    Date = 3,
+    Message = 4,
 }
 
 /// Which crypto field an accessor reads (its index in `Extras::crypto`).
@@ -124,6 +147,7 @@ impl capstan_findings {
             errors,
             suppressed: 0,
             layers: [0; 3],
+            commits: 0,
         }
     }
 
@@ -142,6 +166,7 @@ impl capstan_findings {
             stats.layers_cached,
             stats.layers_shared,
         ];
+        self.commits = stats.commits;
     }
 
     /// A string of finding `i`'s extras, or NULL.
@@ -173,6 +198,15 @@ impl capstan_findings {
                 e.crypto.as_ref().map(|c| &c[field as usize])
             })
         }
+    }
+
+    /// A field of the commit finding `i` was found in, or NULL.
+    ///
+    /// # Safety
+    /// `findings` is NULL or a live handle.
+    unsafe fn commit(findings: *const capstan_findings, i: usize, field: Commit) -> *const c_char {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::extra(findings, i, |e| e.git.as_ref().map(|g| &g[field as usize])) }
     }
 
     /// A number from finding `i`'s image origin as C reads it: -1 when `pick` gives none, `i`
@@ -219,8 +253,9 @@ impl capstan_findings {
 /// Its layout is fixed (programs built against it keep working); fields added to findings
 /// since are read by index instead: `capstan_findings_algorithm`, `capstan_findings_primitive`,
 /// `capstan_findings_quantum_class`, `capstan_findings_replacement` (crypto findings),
-/// `capstan_findings_tags`, and `capstan_findings_image`, `_manifest_digest`, `_platform`,
-/// `_layer_index`, `_layer_digest`, `_removed_in_layer` (image findings).
+/// `capstan_findings_tags`, `capstan_findings_image`, `_manifest_digest`, `_platform`,
+/// `_layer_index`, `_layer_digest`, `_removed_in_layer` (image findings), and
+/// `capstan_findings_commit`, `_author`, `_email`, `_date`, `_message` (history findings).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct capstan_finding {
@@ -230,7 +265,8 @@ pub struct capstan_finding {
     pub category: *const c_char,
     /// The file (`archive.tar!member` inside archives), or the path given to the scan; in an
     /// image, the file's path inside its layer (`etc/app/.env`) or where in the image config
-    /// (`config:Env[1]`).
+    /// (`config:Env[1]`); in a repository's history, the file's path in the commit that
+    /// introduced its content (for staged changes, its path in the index).
     pub path: *const c_char,
     /// The secret, redacted: its first characters and `…`.
     pub secret: *const c_char,
@@ -490,6 +526,80 @@ pub unsafe extern "C" fn capstan_findings_removed_in_layer(
     unsafe { capstan_findings::origin_number(findings, i, |o| o.removed_in_layer) }
 }
 
+/// The id (40 hex digits) of the commit that first had finding `i`'s blob (oldest in history
+/// order: the commit that introduced the content), borrowed until `capstan_findings_free`; NULL
+/// when the finding is not from a repository's history (a staged change, a blob a tag points
+/// at directly, a file or an image), `i` is past the end or `findings` is NULL. When this is
+/// NULL, so are `capstan_findings_author`, `_email`, `_date` and `_message`.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_commit(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::commit(findings, i, Commit::Id) }
+}
+
+/// The author's name of the commit finding `i` was found in (see `capstan_findings_commit`),
+/// borrowed until `capstan_findings_free`; NULL when `capstan_findings_commit` is.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_author(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::commit(findings, i, Commit::Author) }
+}
+
+/// The author's email of the commit finding `i` was found in, borrowed until
+/// `capstan_findings_free`; NULL when `capstan_findings_commit` is.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_email(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::commit(findings, i, Commit::Email) }
+}
+
+/// When the commit finding `i` was found in was authored, RFC 3339 with the author's UTC
+/// offset (`2026-01-02T03:04:05+01:00`), borrowed until `capstan_findings_free`; NULL when
+/// `capstan_findings_commit` is.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_date(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::commit(findings, i, Commit::Date) }
+}
+
+/// The message of the commit finding `i` was found in (leading and trailing whitespace
+/// removed), borrowed until `capstan_findings_free`; NULL when `capstan_findings_commit` is.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_message(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::commit(findings, i, Commit::Message) }
+}
+
 /// How many findings a baseline or an ignore file left out of these (they are not in the list).
 /// 0 for NULL, and for findings not made by `capstan_request_run`.
 ///
@@ -534,8 +644,21 @@ pub unsafe extern "C" fn capstan_findings_layers_shared(findings: *const capstan
     unsafe { capstan_findings::counter(findings, |f| f.layers[2]) }
 }
 
-/// The number of files that could not be read (or not completely) during a tree scan; their
-/// findings, if any, are still in the list.
+/// History scans: how many commits were walked (the scan's part of the history: with `since`,
+/// only the commits after it). 0 for NULL, for a staged scan, and for findings not made by a
+/// history scan.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_commits(findings: *const capstan_findings) -> u64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::counter(findings, |f| f.commits) }
+}
+
+/// The number of files that could not be read (or not completely) during a tree scan — or of
+/// images and layers, repositories and objects, in image and history scans; their findings, if
+/// any, are still in the list.
 ///
 /// # Safety
 /// `findings` is NULL or a live handle.

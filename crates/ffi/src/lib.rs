@@ -16,20 +16,24 @@
 //! used by one thread at a time; a `capstan_request` is set up by one thread, then
 //! `capstan_request_run` may be called on it from any number of threads at once.
 //!
-//! A scan of files and trees, or of container images, is described by a `capstan_request` —
-//! the same request the CLI builds from its flags (core's `scan::Request`): inputs
-//! (`capstan_request_add_input`) or images (`capstan_request_add_image`: registry references,
-//! `oci:DIR[:TAG]`, `docker-archive:FILE`; with a platform, concurrent pulls and plain HTTP),
+//! A scan of files and trees, of container images, or of a repository's history is described by
+//! a `capstan_request` — the same request the CLI builds from its flags (core's
+//! `scan::Request`): inputs (`capstan_request_add_input`), images (`capstan_request_add_image`:
+//! registry references, `oci:DIR[:TAG]`, `docker-archive:FILE`; with a platform, concurrent
+//! pulls and plain HTTP) or a repository (`capstan_request_set_git`: its history, or after a
+//! revision, or what one reaches, or its staged changes) — one kind of source per request —,
 //! rules (compiled `capstan_rules`, or packs and a config loaded on run), baselines, ignore
 //! files (discovered `.capstanignore` files by default), redaction, threads, the size limit and
-//! a cache. `capstan_scan_path` and `capstan_scan_image` are the short forms: shared rules, no
-//! suppression, no cache.
+//! a cache. `capstan_scan_path`, `capstan_scan_image` and `capstan_scan_git` are the short
+//! forms: shared rules, no suppression, no cache.
 //!
 //! Findings are read by index: `capstan_findings_get` fills the fixed `capstan_finding` struct
 //! (its layout never changes), and per-field accessors give what came later (the crypto fields
 //! `capstan_findings_algorithm`, `_primitive`, `_quantum_class`, `_replacement`;
-//! `capstan_findings_tags`; and where an image finding was made, `capstan_findings_image`,
-//! `_manifest_digest`, `_platform`, `_layer_index`, `_layer_digest`, `_removed_in_layer`).
+//! `capstan_findings_tags`; where an image finding was made, `capstan_findings_image`,
+//! `_manifest_digest`, `_platform`, `_layer_index`, `_layer_digest`, `_removed_in_layer`; and the
+//! commit a history finding was introduced in, `capstan_findings_commit`, `_author`, `_email`,
+//! `_date`, `_message`).
 
 #![allow(non_camel_case_types)]
 

@@ -1,12 +1,13 @@
-//! Scan requests: the inputs (files and trees, or container images), rules, suppressions and
-//! settings of one scan, as `capstan scan` takes them on its command line (core's
-//! `scan::Request`).
+//! Scan requests: the inputs (files and trees, container images, or a repository's history),
+//! rules, suppressions and settings of one scan, as `capstan scan` takes them on its command
+//! line (core's `scan::Request`).
 
 use std::ffi::c_char;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use core_capstan::exec::MAX_THREADS;
+use core_capstan::git::GitOptions;
 use core_capstan::image::{ImageOptions, ImageSource, Platform};
 use core_capstan::scan::{
     CachePolicy, IgnoreFiles, PACKS, Request, RuleSources, Rules, WalkOptions,
@@ -17,19 +18,40 @@ use crate::{
     handle, handle_mut, out_param, put, take,
 };
 
+/// What a request scans: one kind of source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Files,
+    Images,
+    Git,
+}
+
+impl Source {
+    /// The source, and the call that gives it, as a message names them.
+    fn named(self) -> &'static str {
+        match self {
+            Source::Files => "files and trees (capstan_request_add_input)",
+            Source::Images => "images (capstan_request_add_image)",
+            Source::Git => "a repository (capstan_request_set_git)",
+        }
+    }
+}
+
 /// What to scan and how. Made by `capstan_request_new` with the defaults of `capstan scan`
 /// (every built-in pack, `.capstanignore` files discovered, secrets redacted, one thread per
 /// core, files over 10 MiB skipped) except the cache, which is off until
-/// `capstan_request_set_cache_dir` names one. A request scans either files and trees
-/// (`capstan_request_add_input`) or container images (`capstan_request_add_image`), not both.
-/// Set it up from one thread; once set up, `capstan_request_run` may run it from any number of
-/// threads at once.
+/// `capstan_request_set_cache_dir` names one. A request scans one kind of source: files and trees
+/// (`capstan_request_add_input`), container images (`capstan_request_add_image`) or a
+/// repository's history (`capstan_request_set_git`). Set it up from one thread; once set up,
+/// `capstan_request_run` may run it from any number of threads at once.
 pub struct capstan_request {
     inputs: Vec<PathBuf>,
     /// Images as given (each checked to parse as an `ImageSource` when added).
     images: Vec<String>,
     /// Platform, concurrent pulls and plain HTTP for `images`.
     image_options: ImageOptions,
+    /// A repository and which part of it (`capstan_request_set_git`).
+    git: Option<(PathBuf, GitOptions)>,
     /// Compiled rules (`capstan_request_set_rules`), or `None` for `sources`.
     rules: Option<Arc<Rules>>,
     /// Packs and a config, loaded and compiled on each run.
@@ -50,9 +72,10 @@ impl std::fmt::Debug for capstan_request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "capstan_request({} inputs, {} images)",
+            "capstan_request({} inputs, {} images, {} repository)",
             self.inputs.len(),
-            self.images.len()
+            self.images.len(),
+            usize::from(self.git.is_some())
         )
     }
 }
@@ -64,6 +87,7 @@ impl Default for capstan_request {
             inputs: Vec::new(),
             images: Vec::new(),
             image_options: ImageOptions::default(),
+            git: None,
             rules: None,
             sources: RuleSources::default(),
             baselines: Vec::new(),
@@ -86,7 +110,9 @@ impl capstan_request {
             max_file_size: self.max_file_size,
             ..WalkOptions::default()
         };
-        let mut request = if self.images.is_empty() {
+        let mut request = if let Some((repo, options)) = &self.git {
+            Request::git(repo, options.clone())
+        } else if self.images.is_empty() {
             Request::new(&self.inputs)
         } else {
             Request::images(self.images.iter().cloned())
@@ -112,6 +138,31 @@ impl capstan_request {
             Some(dir) => CachePolicy::Dir(dir.clone()),
             None => CachePolicy::Off,
         })
+    }
+
+    /// The kind of source the request has, if any yet.
+    fn source(&self) -> Option<Source> {
+        if self.git.is_some() {
+            Some(Source::Git)
+        } else if !self.images.is_empty() {
+            Some(Source::Images)
+        } else if !self.inputs.is_empty() {
+            Some(Source::Files)
+        } else {
+            None
+        }
+    }
+
+    /// Refuses `what`, a source of kind `kind`, when the request has another kind.
+    fn one_kind(&self, what: &str, kind: Source) -> Result<(), FfiError> {
+        match self.source() {
+            Some(has) if has != kind => Err(FfiError::invalid(format!(
+                "{what}: the request scans {}; a request scans one kind of source: files and \
+                 trees, images or a repository",
+                has.named()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses packs or a config once compiled rules were given.
@@ -159,8 +210,9 @@ pub unsafe extern "C" fn capstan_request_new(out: *mut *mut capstan_request) -> 
 /// Adds an input: a file, a directory (walked), a tar / tar.gz archive (scanned inside), or
 /// `-` for standard input. Findings report paths as given here. An input that does not exist
 /// or cannot be read does not fail the run: it is listed by `capstan_findings_error`, as
-/// `capstan scan` reports it. A request that has images (`capstan_request_add_image`) refuses
-/// inputs with `CAPSTAN_ERR_INVALID_ARGUMENT`: it scans one or the other.
+/// `capstan scan` reports it. A request that has images (`capstan_request_add_image`) or a
+/// repository (`capstan_request_set_git`) refuses inputs with `CAPSTAN_ERR_INVALID_ARGUMENT`: it
+/// scans one kind of source.
 ///
 /// # Safety
 /// `req` is a live handle used by no other thread meanwhile; `path` is NUL-terminated.
@@ -172,13 +224,7 @@ pub unsafe extern "C" fn capstan_request_add_input(
     let f = |r: &mut capstan_request| {
         // SAFETY: the caller promises a NUL-terminated string.
         let path = unsafe { c_path(path, "path") }?;
-        if !r.images.is_empty() {
-            return Err(FfiError::invalid(format!(
-                "{}: the request scans images (capstan_request_add_image); a request scans \
-                 files and trees or images, not both",
-                path.display()
-            )));
-        }
+        r.one_kind(&path.display().to_string(), Source::Files)?;
         r.inputs.push(path.to_path_buf());
         Ok(())
     };
@@ -205,7 +251,8 @@ pub unsafe extern "C" fn capstan_request_add_input(
 ///
 /// Text that is not UTF-8 or not an image reference is `CAPSTAN_ERR_INVALID_ARGUMENT` (the
 /// message says why), as is an image added to a request that has inputs
-/// (`capstan_request_add_input`): a request scans one or the other.
+/// (`capstan_request_add_input`) or a repository (`capstan_request_set_git`): a request scans one
+/// kind of source.
 ///
 /// # Safety
 /// `req` is a live handle used by no other thread meanwhile; `image` is NUL-terminated.
@@ -218,12 +265,7 @@ pub unsafe extern "C" fn capstan_request_add_image(
         // SAFETY: the caller promises a NUL-terminated string.
         let image = unsafe { c_text(image, "image") }?;
         image_source(image)?;
-        if !r.inputs.is_empty() {
-            return Err(FfiError::invalid(format!(
-                "{image}: the request scans files and trees (capstan_request_add_input); a \
-                 request scans files and trees or images, not both"
-            )));
-        }
+        r.one_kind(image, Source::Images)?;
         r.images.push(image.to_owned());
         Ok(())
     };
@@ -308,6 +350,87 @@ pub unsafe extern "C" fn capstan_request_set_insecure(
     };
     // SAFETY: forwarded from the caller.
     unsafe { set(req, f) }
+}
+
+/// Scans the history of the git repository at `repo` (a work tree or a bare repository; not a
+/// directory inside one): every blob reachable from its refs (branches, tags, remotes, the
+/// stash and its older entries), each unique blob once, read in-process. A finding is reported
+/// at the commit that first had its blob (oldest in history order), with its path there:
+/// `capstan_findings_commit`, `_author`, `_email`, `_date`, `_message` say which; and
+/// `capstan_findings_commits` counts the commits walked. As `capstan git` takes them:
+///
+/// - `since` (NULL for none): only history after this revision (`v1.2`, `main`, an id): what it
+///   reaches is left out;
+/// - `branch` (NULL for every ref): only what this revision reaches (with `since`,
+///   `since..branch`);
+/// - `staged`: instead of history, what `git commit` would record: the staged files that differ
+///   from `HEAD`, at their index paths, reporting only the lines they add (for a pre-commit
+///   hook). Their findings have no commit (`capstan_findings_commit` is NULL).
+///
+/// Every other setting applies as to files (rules, baselines, ignore files — discovery looks in
+/// the current directory and the repository's —, redaction, threads, cache: a blob scanned
+/// before with the same rules is not read again); the size limit (`capstan_request_set_max_file_size`) is per blob.
+/// A repository that cannot be opened, or a `since` or `branch` that does not resolve, does not
+/// fail the run: it is listed by `capstan_findings_error` as `REPO: cause`, as are objects that
+/// cannot be read (`REPO: commit …`, `PATH (blob …)`) beside the findings of the rest.
+///
+/// Setting it again replaces the repository and its options. `repo` NULL or empty, `since` or
+/// `branch` empty or not UTF-8, `staged` with `since` or `branch` (they select history; staged
+/// changes are not history), and a request that has inputs or images are
+/// `CAPSTAN_ERR_INVALID_ARGUMENT`, leaving the request as it was: a request scans one kind of
+/// source.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `repo` is NUL-terminated; `since`
+/// and `branch` are NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_git(
+    req: *mut capstan_request,
+    repo: *const c_char,
+    since: *const c_char,
+    branch: *const c_char,
+    staged: bool,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let repo = unsafe { c_path(repo, "repo") }?;
+        // SAFETY: the caller promises NULL or NUL-terminated strings.
+        let (since, branch) = unsafe { (revision(since, "since")?, revision(branch, "branch")?) };
+        if staged && (since.is_some() || branch.is_some()) {
+            return Err(FfiError::invalid(
+                "staged with since or branch: those select history, and what the next commit \
+                 would add is not history yet; give one or the other",
+            ));
+        }
+        r.one_kind(&repo.display().to_string(), Source::Git)?;
+        let options = GitOptions {
+            since,
+            branch,
+            staged,
+        };
+        r.git = Some((repo.to_path_buf(), options));
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// A revision argument: NULL for none; otherwise non-empty UTF-8 text.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string.
+unsafe fn revision(p: *const c_char, what: &str) -> Result<Option<String>, FfiError> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
+    let text = unsafe { c_text(p, what) }?;
+    if text.is_empty() {
+        return Err(FfiError::invalid(format!(
+            "{what} is empty (NULL means none)"
+        )));
+    }
+    Ok(Some(text.to_owned()))
 }
 
 /// Scans with these compiled rules (shared, not copied: `rules` may be freed afterwards). The
@@ -497,7 +620,8 @@ pub unsafe extern "C" fn capstan_request_set_threads(
 }
 
 /// Files larger than `bytes` are skipped (and listed); default 10 MiB. Archives given as inputs
-/// are exempt. 0 is `CAPSTAN_ERR_INVALID_ARGUMENT`: it would skip every file.
+/// are exempt; in a repository's history the limit is per blob. 0 is
+/// `CAPSTAN_ERR_INVALID_ARGUMENT`: it would skip every file.
 ///
 /// # Safety
 /// `req` is a live handle used by no other thread meanwhile.
@@ -541,15 +665,16 @@ pub unsafe extern "C" fn capstan_request_set_cache_dir(
 }
 
 /// Runs the request: compiles its rules (packs, config), reads its baselines and ignore files,
-/// walks its inputs (or pulls its images), and gives the findings that were not suppressed — in
-/// order (path, line, column, rule); for images, image by image, each image's config first, then
-/// layer by layer from the base, in that order inside each — with the files, images and layers
-/// that could not be read (`capstan_findings_errors_len`), the number suppressed
-/// (`capstan_findings_suppressed`) and, for images, how layers were answered
-/// (`capstan_findings_layers_pulled`, `_layers_cached`, `_layers_shared`). The request is left
-/// as it was: it may run again, from any number of threads at once.
+/// walks its inputs (or pulls its images, or reads its repository's history), and gives the
+/// findings that were not suppressed — in order (path, line, column, rule); for images, image by
+/// image, each image's config first, then layer by layer from the base, in that order inside
+/// each — with the files, images, layers, repositories and objects that could not be read
+/// (`capstan_findings_errors_len`), the number suppressed (`capstan_findings_suppressed`), for
+/// images how layers were answered (`capstan_findings_layers_pulled`, `_layers_cached`,
+/// `_layers_shared`) and for a repository the commits walked (`capstan_findings_commits`). The
+/// request is left as it was: it may run again, from any number of threads at once.
 ///
-/// Errors, with a message naming the file or setting at fault: no input or image is
+/// Errors, with a message naming the file or setting at fault: no input, image or repository is
 /// `CAPSTAN_ERR_INVALID_ARGUMENT`; a config, baseline or ignore file that cannot be read is
 /// `CAPSTAN_ERR_IO`; an invalid config or a baseline that is not a report is
 /// `CAPSTAN_ERR_CONFIG`.
@@ -587,17 +712,20 @@ mod tests {
     use super::*;
     use crate::tests::{TempDir, c, last_error, oci_layout, tar};
     use crate::{
-        capstan_finding, capstan_findings_algorithm, capstan_findings_error,
-        capstan_findings_errors_len, capstan_findings_free, capstan_findings_get,
-        capstan_findings_image, capstan_findings_layer_digest, capstan_findings_layer_index,
+        capstan_finding, capstan_findings_algorithm, capstan_findings_author,
+        capstan_findings_commit, capstan_findings_commits, capstan_findings_date,
+        capstan_findings_email, capstan_findings_error, capstan_findings_errors_len,
+        capstan_findings_free, capstan_findings_get, capstan_findings_image,
+        capstan_findings_layer_digest, capstan_findings_layer_index,
         capstan_findings_layers_cached, capstan_findings_layers_pulled,
         capstan_findings_layers_shared, capstan_findings_len, capstan_findings_manifest_digest,
-        capstan_findings_platform, capstan_findings_quantum_class,
+        capstan_findings_message, capstan_findings_platform, capstan_findings_quantum_class,
         capstan_findings_removed_in_layer, capstan_findings_suppressed, capstan_findings_tags,
-        capstan_findings_to_json, capstan_rules_builtin, capstan_rules_free, capstan_scan_image,
-        capstan_string_free,
+        capstan_findings_to_json, capstan_rules_builtin, capstan_rules_free, capstan_scan_bytes,
+        capstan_scan_git, capstan_scan_image, capstan_string_free,
     };
     use std::ffi::CStr;
+    use std::path::Path;
 
     const TOKENS: [&str; 3] = [
         "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki",
@@ -993,7 +1121,7 @@ mod tests {
                 capstan_request_add_input(req, c(&t.0).as_ptr()),
                 capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
             );
-            assert!(last_error().is_some_and(|m| m.contains("not both")));
+            assert!(last_error().is_some_and(|m| m.contains("one kind")));
         }
         let f = run(req).expect("image scan");
         assert_eq!(places(f), want);
@@ -1188,9 +1316,479 @@ mod tests {
                 capstan_request_add_image(files, c"oci:/tmp/x".as_ptr()),
                 capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
             );
-            assert!(last_error().is_some_and(|m| m.contains("not both")));
+            assert!(last_error().is_some_and(|m| m.contains("one kind")));
             capstan_request_free(files);
             capstan_request_free(req);
+        }
+    }
+
+    /// The author and committer dates of the fixture's two commits, and how findings show them.
+    const DATES: [&str; 2] = ["2026-01-02T03:04:05+01:00", "2026-01-03T10:00:00-05:00"];
+
+    /// The configuration every `git` call of the fixtures has, and no other.
+    const GIT_CONFIG: [&str; 4] = [
+        "init.defaultBranch=main",
+        "user.name=Capstan Test",
+        "user.email=test@example.invalid",
+        "commit.gpgsign=false",
+    ];
+
+    /// Runs `git ARGS` in `DIR/repo`, isolated from the user's and the system's configuration
+    /// (`HOME` is `DIR`), as `Capstan Test <test@example.invalid>` at `date`; gives its
+    /// standard output, trimmed.
+    fn git(t: &TempDir, date: &str, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(t.0.join("repo"))
+            .args(GIT_CONFIG.iter().flat_map(|kv| ["-c", kv]))
+            .args(args)
+            .env("HOME", &t.0)
+            .env("XDG_CONFIG_HOME", t.0.join("xdg"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .env_remove("GIT_INDEX_FILE")
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// A repository `DIR/repo` on `main`: a first commit adds `app/.env` (token 0) and a README,
+    /// a second removes `app/.env`. Gives the first commit's id.
+    fn repository(t: &TempDir) -> String {
+        let repo = t.0.join("repo");
+        std::fs::create_dir_all(repo.join("app")).expect("mkdir");
+        git(t, DATES[0], &["init", "-q"]);
+        std::fs::write(
+            repo.join("app/.env"),
+            format!("GITHUB_TOKEN={}\n", TOKENS[0]),
+        )
+        .expect("write");
+        std::fs::write(repo.join("README"), "hello\n").expect("write");
+        git(t, DATES[0], &["add", "."]);
+        git(t, DATES[0], &["commit", "-q", "-m", "Add the app's config"]);
+        let added = git(t, DATES[0], &["rev-parse", "HEAD"]);
+        git(t, DATES[1], &["rm", "-q", "app/.env"]);
+        git(t, DATES[1], &["commit", "-q", "-m", "Remove the token"]);
+        added
+    }
+
+    /// Stages (without committing) `staged.env` holding token 1 in the fixture's repository.
+    fn stage(t: &TempDir) {
+        std::fs::write(
+            t.0.join("repo/staged.env"),
+            format!("GITHUB_TOKEN={}\n", TOKENS[1]),
+        )
+        .expect("write");
+        git(t, DATES[1], &["add", "staged.env"]);
+    }
+
+    /// Each finding's (path, line, commit, author, email, date, message).
+    type Commit = (
+        String,
+        u32,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+
+    fn commits_of(f: *const capstan_findings) -> Vec<Commit> {
+        // SAFETY: live findings (or NULL); each index is in range.
+        unsafe {
+            (0..capstan_findings_len(f))
+                .map(|i| {
+                    let mut one = std::mem::MaybeUninit::<capstan_finding>::uninit();
+                    assert_eq!(
+                        capstan_findings_get(f, i, one.as_mut_ptr()),
+                        capstan_status::CAPSTAN_OK
+                    );
+                    let one = one.assume_init();
+                    (
+                        str_of(one.path).unwrap_or_default(),
+                        one.line,
+                        str_of(capstan_findings_commit(f, i)),
+                        str_of(capstan_findings_author(f, i)),
+                        str_of(capstan_findings_email(f, i)),
+                        str_of(capstan_findings_date(f, i)),
+                        str_of(capstan_findings_message(f, i)),
+                    )
+                })
+                .collect()
+        }
+    }
+
+    /// What the fixture's history gives: token 0 once, at the commit that added it.
+    fn added_at(commit: &str) -> Vec<Commit> {
+        vec![(
+            "app/.env".to_owned(),
+            1,
+            Some(commit.to_owned()),
+            Some("Capstan Test".to_owned()),
+            Some("test@example.invalid".to_owned()),
+            Some(DATES[0].to_owned()),
+            Some("Add the app's config".to_owned()),
+        )]
+    }
+
+    fn set_git(
+        req: *mut capstan_request,
+        repo: &Path,
+        since: Option<&CStr>,
+        branch: Option<&CStr>,
+        staged: bool,
+    ) -> capstan_status {
+        let none = std::ptr::null();
+        // SAFETY: a live request, a live string and NULLs or live literals.
+        unsafe {
+            capstan_request_set_git(
+                req,
+                c(repo).as_ptr(),
+                since.map_or(none, CStr::as_ptr),
+                branch.map_or(none, CStr::as_ptr),
+                staged,
+            )
+        }
+    }
+
+    #[test]
+    fn history_is_scanned_with_the_commit_that_added_each_secret() {
+        let t = TempDir::new("request-git");
+        let added = repository(&t);
+        let repo = t.0.join("repo");
+        let req = new_request();
+        let cache = t.0.join("cache");
+        assert_eq!(
+            set_git(req, &repo, None, None, false),
+            capstan_status::CAPSTAN_OK
+        );
+        // SAFETY: a live request, literals and live strings.
+        unsafe {
+            assert_eq!(
+                capstan_request_add_pack(req, c"secrets".as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_ignore_discovery(req, false),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_threads(req, 2),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_cache_dir(req, c(&cache).as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            // A repository is not mixed with files or images.
+            assert_eq!(
+                capstan_request_add_input(req, c(&repo).as_ptr()),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert!(
+                last_error().is_some_and(
+                    |m| m.contains("one kind") && m.contains("capstan_request_set_git")
+                )
+            );
+            assert_eq!(
+                capstan_request_add_image(req, c"alpine".as_ptr()),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert!(last_error().is_some_and(|m| m.contains("one kind")));
+        }
+        // Token 0 once (its blob is in one commit only), at the commit that added it; and again
+        // from the cache.
+        for _ in 0..2 {
+            let f = run(req).expect("history scan");
+            assert_eq!(commits_of(f), added_at(&added));
+            // SAFETY: live findings, freed once.
+            unsafe {
+                assert_eq!(capstan_findings_errors_len(f), 0);
+                assert_eq!(capstan_findings_commits(f), 2);
+                assert_eq!(capstan_findings_layers_pulled(f), 0);
+                assert_eq!(capstan_findings_image(f, 0), std::ptr::null());
+                assert_eq!(capstan_findings_commit(f, 1), std::ptr::null());
+                assert_eq!(capstan_findings_message(f, 1), std::ptr::null());
+                let mut json = std::ptr::null_mut();
+                assert_eq!(
+                    capstan_findings_to_json(f, &raw mut json),
+                    capstan_status::CAPSTAN_OK
+                );
+                let text = str_of(json).unwrap_or_default();
+                capstan_string_free(json);
+                let found: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+                assert_eq!(
+                    found[0]["git"],
+                    serde_json::json!({
+                        "commit": added,
+                        "author": "Capstan Test",
+                        "email": "test@example.invalid",
+                        "date": DATES[0],
+                        "message": "Add the app's config",
+                    }),
+                    "{text}"
+                );
+                capstan_findings_free(f);
+            }
+        }
+        // SAFETY: freed once.
+        unsafe { capstan_request_free(req) };
+    }
+
+    #[test]
+    fn staged_changes_since_and_branch_choose_what_is_scanned() {
+        let t = TempDir::new("request-git-parts");
+        let added = repository(&t);
+        let repo = t.0.join("repo");
+        let req = new_request();
+        assert_eq!(
+            set_git(req, &repo, None, None, false),
+            capstan_status::CAPSTAN_OK
+        );
+        // SAFETY: a live request and literals.
+        unsafe {
+            assert_eq!(
+                capstan_request_add_pack(req, c"secrets".as_ptr()),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_request_set_ignore_discovery(req, false),
+                capstan_status::CAPSTAN_OK
+            );
+        }
+
+        // What is staged is not history: the same finding. Staged alone: the staged token,
+        // with no commit.
+        stage(&t);
+        let f = run(req).expect("history scan");
+        assert_eq!(commits_of(f), added_at(&added));
+        // SAFETY: live findings, freed once.
+        unsafe { capstan_findings_free(f) };
+        assert_eq!(
+            set_git(req, &repo, None, None, true),
+            capstan_status::CAPSTAN_OK
+        );
+        let f = run(req).expect("staged scan");
+        assert_eq!(
+            commits_of(f),
+            vec![("staged.env".to_owned(), 1, None, None, None, None, None)]
+        );
+        // SAFETY: live findings, freed once.
+        unsafe {
+            assert_eq!(capstan_findings_commits(f), 0);
+            capstan_findings_free(f);
+        }
+
+        // After the commit that added it, the token is not new; what main reaches has it.
+        let since = std::ffi::CString::new(added.as_str()).expect("no NUL");
+        assert_eq!(
+            set_git(req, &repo, Some(&since), None, false),
+            capstan_status::CAPSTAN_OK
+        );
+        let f = run(req).expect("since scan");
+        // SAFETY: live findings, freed once.
+        unsafe {
+            assert_eq!(capstan_findings_len(f), 0);
+            assert_eq!(capstan_findings_errors_len(f), 0);
+            assert_eq!(capstan_findings_commits(f), 1);
+            capstan_findings_free(f);
+        }
+        assert_eq!(
+            set_git(req, &repo, None, Some(c"main"), false),
+            capstan_status::CAPSTAN_OK
+        );
+        let f = run(req).expect("branch scan");
+        assert_eq!(commits_of(f), added_at(&added));
+        // SAFETY: live findings, freed once.
+        unsafe { capstan_findings_free(f) };
+
+        // A revision that does not resolve does not fail the run: it is listed.
+        assert_eq!(
+            set_git(req, &repo, Some(c"no-such-tag"), None, false),
+            capstan_status::CAPSTAN_OK
+        );
+        let f = run(req).expect("runs");
+        // SAFETY: live findings, freed once.
+        unsafe {
+            assert_eq!(capstan_findings_len(f), 0);
+            assert_eq!(capstan_findings_errors_len(f), 1);
+            let e = str_of(capstan_findings_error(f, 0)).unwrap_or_default();
+            assert!(
+                e.starts_with(&format!("{}: ", repo.display())) && e.contains("no-such-tag"),
+                "{e}"
+            );
+            capstan_findings_free(f);
+            capstan_request_free(req);
+        }
+    }
+
+    #[test]
+    fn git_settings_are_checked_and_unreadable_repositories_listed() {
+        let t = TempDir::new("request-git-settings");
+        let req = new_request();
+        let none = std::ptr::null();
+        // SAFETY: a live request, literals and NULLs.
+        unsafe {
+            for (repo, since, branch, staged) in [
+                (none, none, none, false),
+                (c"".as_ptr(), none, none, false),
+                (c"repo".as_ptr(), c"".as_ptr(), none, false),
+                (c"repo".as_ptr(), none, c"".as_ptr(), false),
+                (c"repo".as_ptr(), c"\xff".as_ptr(), none, false),
+                (c"repo".as_ptr(), c"v1".as_ptr(), none, true),
+                (c"repo".as_ptr(), none, c"main".as_ptr(), true),
+            ] {
+                assert_eq!(
+                    capstan_request_set_git(req, repo, since, branch, staged),
+                    capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+                );
+            }
+            assert!(last_error().is_some_and(|m| m.contains("staged")));
+            assert_eq!(
+                capstan_request_set_git(std::ptr::null_mut(), c"repo".as_ptr(), none, none, false),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+        }
+        // Each refusal left the request as it was: nothing to scan.
+        assert_eq!(
+            run(req).err(),
+            Some(capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT)
+        );
+
+        // A directory that is not a repository, and one that is not there: listed.
+        let missing = t.0.join("nope");
+        for repo in [&t.0, &missing] {
+            assert_eq!(
+                set_git(req, repo, None, None, false),
+                capstan_status::CAPSTAN_OK
+            );
+            let f = run(req).expect("runs");
+            // SAFETY: live findings, freed once.
+            unsafe {
+                assert_eq!(capstan_findings_len(f), 0);
+                assert_eq!(capstan_findings_errors_len(f), 1);
+                let e = str_of(capstan_findings_error(f, 0)).unwrap_or_default();
+                assert!(e.starts_with(&format!("{}: ", repo.display())), "{e}");
+                capstan_findings_free(f);
+            }
+        }
+        // SAFETY: freed once.
+        unsafe { capstan_request_free(req) };
+
+        // Requests with inputs or images refuse a repository.
+        for add in [
+            capstan_request_add_input as unsafe extern "C" fn(_, _) -> _,
+            capstan_request_add_image,
+        ] {
+            let other = new_request();
+            // SAFETY: a live request and literals; freed once.
+            unsafe {
+                assert_eq!(
+                    add(other, c"oci:/tmp/x".as_ptr()),
+                    capstan_status::CAPSTAN_OK
+                );
+                assert_eq!(
+                    set_git(other, &t.0, None, None, false),
+                    capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+                );
+                assert!(last_error().is_some_and(|m| m.contains("one kind")));
+                capstan_request_free(other);
+            }
+        }
+    }
+
+    #[test]
+    fn the_short_form_scans_a_history_and_fails_on_an_unreadable_repository() {
+        let t = TempDir::new("scan-git");
+        let added = repository(&t);
+        let repo = c(&t.0.join("repo"));
+        let mut rules = std::ptr::null_mut();
+        let mut f = std::ptr::null_mut();
+        // SAFETY: live handles, literals and local out-parameters.
+        unsafe {
+            assert_eq!(
+                capstan_rules_builtin(c"secrets".as_ptr(), &raw mut rules),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(
+                capstan_scan_git(rules, repo.as_ptr(), 2, &raw mut f),
+                capstan_status::CAPSTAN_OK
+            );
+        }
+        assert_eq!(commits_of(f), added_at(&added));
+        // SAFETY: live findings, freed once.
+        unsafe {
+            assert_eq!(capstan_findings_commits(f), 2);
+            capstan_findings_free(f);
+        }
+
+        // Not a repository, too many threads, NULLs.
+        let mut f = std::ptr::null_mut();
+        let missing = t.0.join("nope");
+        // SAFETY: as above.
+        unsafe {
+            for dir in [&t.0, &missing] {
+                assert_eq!(
+                    capstan_scan_git(rules, c(dir).as_ptr(), 0, &raw mut f),
+                    capstan_status::CAPSTAN_ERR_IO
+                );
+                assert!(
+                    last_error().is_some_and(|m| m.starts_with(&format!("{}: ", dir.display()))),
+                    "{:?}",
+                    last_error()
+                );
+            }
+            assert_eq!(
+                capstan_scan_git(rules, repo.as_ptr(), 100_000, &raw mut f),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                capstan_scan_git(std::ptr::null(), repo.as_ptr(), 0, &raw mut f),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                capstan_scan_git(rules, std::ptr::null(), 0, &raw mut f),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                capstan_scan_git(rules, repo.as_ptr(), 0, std::ptr::null_mut()),
+                capstan_status::CAPSTAN_ERR_INVALID_ARGUMENT
+            );
+            assert!(f.is_null());
+
+            // Findings of files have no commit; NULL findings none either.
+            let line = format!("GITHUB_TOKEN={}\n", TOKENS[0]);
+            assert_eq!(
+                capstan_scan_bytes(
+                    rules,
+                    line.as_ptr(),
+                    line.len(),
+                    c".env".as_ptr(),
+                    &raw mut f
+                ),
+                capstan_status::CAPSTAN_OK
+            );
+            assert_eq!(capstan_findings_len(f), 1);
+            assert_eq!(capstan_findings_commit(f, 0), std::ptr::null());
+            assert_eq!(capstan_findings_author(f, 0), std::ptr::null());
+            assert_eq!(capstan_findings_email(f, 0), std::ptr::null());
+            assert_eq!(capstan_findings_date(f, 0), std::ptr::null());
+            assert_eq!(capstan_findings_commits(f), 0);
+            assert_eq!(
+                capstan_findings_commit(std::ptr::null(), 0),
+                std::ptr::null()
+            );
+            assert_eq!(capstan_findings_commits(std::ptr::null()), 0);
+            capstan_findings_free(f);
+            capstan_rules_free(rules);
         }
     }
 }

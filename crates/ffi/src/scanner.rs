@@ -1,8 +1,9 @@
-//! Scanning: one buffer, a stream fed in chunks, a tree, an image.
+//! Scanning: one buffer, a stream fed in chunks, a tree, an image, a repository's history.
 
 use std::ffi::c_char;
 use std::sync::Arc;
 
+use core_capstan::git::GitOptions;
 use core_capstan::scan::{IgnoreFiles, Request, Scanner};
 
 use crate::{
@@ -245,6 +246,57 @@ pub unsafe extern "C" fn capstan_scan_image(
             .run();
         // The image as a whole failed (its manifest or config): nothing was scanned.
         if let Some(e) = outcome.errors.iter().find(|e| e.path == image) {
+            return Err(FfiError::new(
+                capstan_status::CAPSTAN_ERR_IO,
+                format!("{}: {}", e.path, e.reason),
+            ));
+        }
+        capstan_findings::from_outcome(outcome).give_to(out);
+        Ok(())
+    })
+}
+
+/// Scans the history of the git repository at `repo` (a work tree or a bare repository) with
+/// `threads` threads (0: one per core; more than 1024 is `CAPSTAN_ERR_INVALID_ARGUMENT`): every
+/// blob reachable from every ref, each unique blob once, reported at the commit that first had
+/// it, as `capstan git REPO` does. As `capstan_scan_path` is to files, the short form of a
+/// `capstan_request`: nothing is suppressed (no `.capstanignore` is read) and nothing is cached;
+/// a request (`capstan_request_set_git`) does both, and picks the part of history (`since`,
+/// `branch`) or the staged changes.
+///
+/// Findings read as a request's do (`capstan_findings_commit`, `_author`, `_email`, `_date`,
+/// `_message`; `capstan_findings_commits` counts the commits walked), in order (path, line,
+/// column, rule). Objects that could not be read (a partial or shallow clone's, a corrupt one)
+/// do not fail the call: they are listed by `capstan_findings_error` beside the findings of the
+/// rest. A repository that cannot be opened (not there, not a repository) is `CAPSTAN_ERR_IO`,
+/// with `REPO: cause` as the message.
+///
+/// # Safety
+/// `rules` is a live handle; `repo` is NUL-terminated; `out` points at writable memory for a
+/// pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_scan_git(
+    rules: *const capstan_rules,
+    repo: *const c_char,
+    threads: u32,
+    out: *mut *mut capstan_findings,
+) -> capstan_status {
+    boundary(|| {
+        out_param(out, "out")?;
+        // SAFETY: the caller promises a live rules handle or NULL.
+        let rules = Arc::clone(&unsafe { handle(rules, "rules") }?.rules);
+        // SAFETY: the caller promises a NUL-terminated string.
+        let repo = unsafe { c_path(repo, "repo") }?;
+        let threads = crate::threads(threads)?;
+        let outcome = Request::git(repo, GitOptions::default())
+            .rules(rules)
+            .ignore_files(IgnoreFiles::Only(Vec::new()))
+            .threads(threads)
+            .prepare()?
+            .run();
+        // The repository as a whole failed (it could not be opened): nothing was scanned.
+        let given = repo.display().to_string();
+        if let Some(e) = outcome.errors.iter().find(|e| e.path == given) {
             return Err(FfiError::new(
                 capstan_status::CAPSTAN_ERR_IO,
                 format!("{}: {}", e.path, e.reason),

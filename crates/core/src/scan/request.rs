@@ -291,6 +291,15 @@ impl Request {
         if self.inputs.is_empty() && self.images.is_empty() && !has_git {
             return Err(RequestError::invalid("nothing to scan: no input was given"));
         }
+        #[cfg(feature = "git")]
+        if let Some((_, o)) = &self.git
+            && o.staged
+            && (o.since.is_some() || o.branch.is_some())
+        {
+            return Err(RequestError::invalid(
+                "a staged scan reads the index: since and branch do not apply to it",
+            ));
+        }
         let images = self
             .images
             .iter()
@@ -653,6 +662,19 @@ mod tests {
         );
         let none: [&str; 0] = [];
         assert!(Request::new(none).prepare().is_err());
+        #[cfg(feature = "git")]
+        {
+            let staged = crate::git::GitOptions {
+                staged: true,
+                since: Some("main".into()),
+                ..crate::git::GitOptions::default()
+            };
+            let e = Request::git(".", staged).prepare().err();
+            assert!(
+                e.is_some_and(|e| e.to_string().contains("since and branch do not apply")),
+                "staged with since is refused"
+            );
+        }
     }
 
     #[test]

@@ -602,7 +602,7 @@ static void test_image(const char *tmp) {
     CHECK(capstan_request_set_cache_dir(req, path) == CAPSTAN_OK);
     /* Files and images are not mixed in one request. */
     CHECK(capstan_request_add_input(req, dir) == CAPSTAN_ERR_INVALID_ARGUMENT);
-    CHECK(contains(capstan_last_error(), "not both"));
+    CHECK(contains(capstan_last_error(), "one kind"));
     capstan_findings *f = NULL;
     CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
     check_image_findings(f, image, &w);
@@ -646,7 +646,7 @@ static void test_image(const char *tmp) {
     CHECK(capstan_request_set_insecure(NULL, true) == CAPSTAN_ERR_INVALID_ARGUMENT);
     CHECK(capstan_request_add_input(req, dir) == CAPSTAN_OK);
     CHECK(capstan_request_add_image(req, image) == CAPSTAN_ERR_INVALID_ARGUMENT);
-    CHECK(contains(capstan_last_error(), "not both"));
+    CHECK(contains(capstan_last_error(), "one kind"));
     capstan_request_free(req);
 
     /* The short form, with shared rules. */
@@ -678,6 +678,195 @@ static void test_image(const char *tmp) {
     capstan_rules_free(secrets);
     CHECK(capstan_findings_image(NULL, 0) == NULL && capstan_findings_layer_index(NULL, 0) == -1);
     CHECK(capstan_findings_layers_pulled(NULL) == 0 && capstan_findings_layers_cached(NULL) == 0);
+}
+
+/* --- Git history: a repository made here with the git CLI, isolated from the user's and the
+ * system's configuration. --- */
+
+static const char *const GIT_DATES[2] = {"2026-01-02T03:04:05+01:00", "2026-01-03T10:00:00-05:00"};
+
+/* Runs `git ARGS` in repo as Capstan Test <test@example.invalid> at date (author and
+ * committer); exits on failure. */
+static void git(const char *repo, const char *date, const char *args) {
+    char cmd[1200];
+    setenv("GIT_AUTHOR_DATE", date, 1);
+    setenv("GIT_COMMITTER_DATE", date, 1);
+    snprintf(cmd, sizeof cmd,
+             "git -C '%s' -c init.defaultBranch=main -c 'user.name=Capstan Test' "
+             "-c user.email=test@example.invalid -c commit.gpgsign=false %s",
+             repo, args);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "failed: %s\n", cmd);
+        exit(2);
+    }
+}
+
+/* `git rev-parse REV` in repo, into out (41 bytes). */
+static void rev_parse(const char *repo, const char *rev, char out[41]) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse '%s'", repo, rev);
+    FILE *p = popen(cmd, "r");
+    out[0] = '\0';
+    if (p == NULL || fgets(out, 41, p) == NULL || strlen(out) != 40) {
+        fprintf(stderr, "failed: %s\n", cmd);
+        exit(2);
+    }
+    pclose(p);
+}
+
+/* The one finding of the repository's history: token 0 in app/.env, at the commit that added
+ * it (its blob is in no other). */
+static void check_git_finding(const capstan_findings *f, const char *added) {
+    CHECK(capstan_findings_len(f) == 1 && capstan_findings_errors_len(f) == 0);
+    CHECK(capstan_findings_commits(f) == 2);
+    capstan_finding one;
+    CHECK(capstan_findings_get(f, 0, &one) == CAPSTAN_OK);
+    CHECK(same(one.path, "app/.env") && one.line == 1 && contains(one.rule_id, "github"));
+    CHECK(!contains(one.secret, "8kTqZ2vXw9"));
+    CHECK(same(capstan_findings_commit(f, 0), added));
+    CHECK(same(capstan_findings_author(f, 0), "Capstan Test"));
+    CHECK(same(capstan_findings_email(f, 0), "test@example.invalid"));
+    CHECK(same(capstan_findings_date(f, 0), GIT_DATES[0]));
+    CHECK(same(capstan_findings_message(f, 0), "Add the app's config"));
+    CHECK(capstan_findings_image(f, 0) == NULL && capstan_findings_layers_pulled(f) == 0);
+    CHECK(capstan_findings_commit(f, 1) == NULL && capstan_findings_author(f, 1) == NULL);
+    CHECK(capstan_findings_message(f, 1) == NULL);
+}
+
+static void test_git(const char *tmp) {
+    char repo[512], path[700], line[200], added[41];
+    /* Nothing of the user's or the system's git configuration applies, here or in git. */
+    char home[600];
+    snprintf(home, sizeof home, "%s/git-home", tmp);
+    mkdir(home, 0755);
+    setenv("HOME", home, 1);
+    setenv("XDG_CONFIG_HOME", home, 1);
+    setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+    unsetenv("GIT_DIR");
+    unsetenv("GIT_WORK_TREE");
+    unsetenv("GIT_INDEX_FILE");
+
+    /* A first commit adds app/.env (token 0), a second removes it. */
+    snprintf(repo, sizeof repo, "%s/repo", tmp);
+    mkdir(repo, 0755);
+    snprintf(path, sizeof path, "%s/app", repo);
+    mkdir(path, 0755);
+    git(repo, GIT_DATES[0], "init -q");
+    snprintf(line, sizeof line, "GITHUB_TOKEN=%s\n", TOKENS[0]);
+    write_in(repo, "app/.env", line);
+    write_in(repo, "README", "hello\n");
+    git(repo, GIT_DATES[0], "add .");
+    git(repo, GIT_DATES[0], "commit -q -m \"Add the app's config\"");
+    rev_parse(repo, "HEAD", added);
+    git(repo, GIT_DATES[1], "rm -q app/.env");
+    git(repo, GIT_DATES[1], "commit -q -m 'Remove the token'");
+
+    capstan_request *req = NULL;
+    CHECK(capstan_request_new(&req) == CAPSTAN_OK);
+    CHECK(capstan_request_set_git(req, repo, NULL, NULL, false) == CAPSTAN_OK);
+    CHECK(capstan_request_add_pack(req, "secrets") == CAPSTAN_OK);
+    CHECK(capstan_request_set_ignore_discovery(req, false) == CAPSTAN_OK);
+    CHECK(capstan_request_set_threads(req, 2) == CAPSTAN_OK);
+    snprintf(path, sizeof path, "%s/git-cache", tmp);
+    CHECK(capstan_request_set_cache_dir(req, path) == CAPSTAN_OK);
+    /* A repository is not mixed with files or images. */
+    CHECK(capstan_request_add_input(req, repo) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "one kind"));
+    CHECK(capstan_request_add_image(req, "alpine") == CAPSTAN_ERR_INVALID_ARGUMENT);
+    /* Twice: the second run answers the blobs from the cache, with the same finding. */
+    for (int run = 0; run < 2; run++) {
+        capstan_findings *f = NULL;
+        CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+        check_git_finding(f, added);
+        char *json = NULL;
+        CHECK(capstan_findings_to_json(f, &json) == CAPSTAN_OK);
+        snprintf(line, sizeof line, "\"git\":{\"commit\":\"%s\",\"author\":\"Capstan Test\"", added);
+        CHECK(contains(json, line));
+        capstan_string_free(json);
+        capstan_findings_free(f);
+    }
+
+    /* A staged file (token 1): not history; staged alone finds it, with no commit. */
+    snprintf(line, sizeof line, "GITHUB_TOKEN=%s\n", TOKENS[1]);
+    write_in(repo, "staged.env", line);
+    git(repo, GIT_DATES[1], "add staged.env");
+    capstan_findings *f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    check_git_finding(f, added);
+    capstan_findings_free(f);
+    CHECK(capstan_request_set_git(req, repo, NULL, NULL, true) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 1 && capstan_findings_commits(f) == 0);
+    capstan_finding one;
+    CHECK(capstan_findings_get(f, 0, &one) == CAPSTAN_OK && same(one.path, "staged.env"));
+    CHECK(capstan_findings_commit(f, 0) == NULL && capstan_findings_date(f, 0) == NULL);
+    capstan_findings_free(f);
+
+    /* After the commit that added it, the token is not new; main reaches it. */
+    CHECK(capstan_request_set_git(req, repo, added, NULL, false) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 0 && capstan_findings_commits(f) == 1);
+    capstan_findings_free(f);
+    CHECK(capstan_request_set_git(req, repo, NULL, "main", false) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    check_git_finding(f, added);
+    capstan_findings_free(f);
+    /* A revision that does not resolve, a directory that is not a repository: listed. */
+    CHECK(capstan_request_set_git(req, repo, "no-such-tag", NULL, false) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 0 && capstan_findings_errors_len(f) == 1);
+    CHECK(contains(capstan_findings_error(f, 0), "no-such-tag"));
+    capstan_findings_free(f);
+    CHECK(capstan_request_set_git(req, home, NULL, NULL, false) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 0 && capstan_findings_errors_len(f) == 1);
+    CHECK(contains(capstan_findings_error(f, 0), home));
+    capstan_findings_free(f);
+
+    /* Settings that are refused, leaving the request as it was. */
+    CHECK(capstan_request_set_git(req, NULL, NULL, NULL, false) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_set_git(req, "", NULL, NULL, false) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_set_git(req, repo, "", NULL, false) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_set_git(req, repo, NULL, "\xff", false) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_set_git(req, repo, "v1", NULL, true) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "staged"));
+    CHECK(capstan_request_set_git(NULL, repo, NULL, NULL, false) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    capstan_request_free(req);
+    req = NULL;
+    CHECK(capstan_request_new(&req) == CAPSTAN_OK);
+    CHECK(capstan_request_add_input(req, repo) == CAPSTAN_OK);
+    CHECK(capstan_request_set_git(req, repo, NULL, NULL, false) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "one kind"));
+    capstan_request_free(req);
+
+    /* The short form, with shared rules. */
+    capstan_rules *secrets = NULL;
+    CHECK(capstan_rules_builtin("secrets", &secrets) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_scan_git(secrets, repo, 2, &f) == CAPSTAN_OK);
+    check_git_finding(f, added);
+    capstan_findings_free(f);
+    f = NULL;
+    CHECK(capstan_scan_git(secrets, home, 0, &f) == CAPSTAN_ERR_IO && f == NULL);
+    CHECK(contains(capstan_last_error(), home));
+    CHECK(capstan_scan_git(secrets, repo, 100000, &f) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_scan_git(NULL, repo, 0, &f) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_scan_git(secrets, NULL, 0, &f) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_scan_git(secrets, repo, 0, NULL) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(f == NULL);
+    /* Findings of files have no commit. */
+    CHECK(capstan_scan_bytes(secrets, (const uint8_t *)TOKEN_LINE, strlen(TOKEN_LINE), ".env",
+                             &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) >= 1 && capstan_findings_commit(f, 0) == NULL);
+    CHECK(capstan_findings_email(f, 0) == NULL && capstan_findings_commits(f) == 0);
+    capstan_findings_free(f);
+    capstan_rules_free(secrets);
+    CHECK(capstan_findings_commit(NULL, 0) == NULL && capstan_findings_commits(NULL) == 0);
 }
 
 struct sink {
@@ -988,6 +1177,7 @@ int main(void) {
     test_tree(r, tmp);
     test_request(r, tmp);
     test_image(tmp);
+    test_git(tmp);
     test_context(r, tmp);
     test_context_reader(tmp);
     test_auth(tmp);
