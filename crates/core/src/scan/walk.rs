@@ -332,6 +332,7 @@ impl<'a> TreeScanner<'a> {
 
     /// Scans one blob held in memory under `name` (archives inside it included), counting its
     /// bytes; the findings are in the scanner's order.
+    #[cfg(feature = "git")]
     pub(crate) fn scan_blob(&self, name: &str, data: &[u8]) -> io::Result<CachedFile> {
         let mut local = Local::default();
         let mut found = Vec::new();
