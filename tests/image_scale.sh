@@ -17,7 +17,11 @@ capstan="$(.ci/target-dir)/release/capstan"
 tmp="$(mktemp -d)"
 registry_pid=""
 cleanup() {
-    [[ -n "$registry_pid" ]] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
+    # The registry dies of the signal (status 143): that is no failure of this script's.
+    if [[ -n "$registry_pid" ]]; then
+        kill "$registry_pid" 2>/dev/null || true
+        wait "$registry_pid" 2>/dev/null || true
+    fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
