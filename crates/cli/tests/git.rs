@@ -1085,3 +1085,23 @@ fn the_repository_s_ignore_file_applies_wherever_capstan_runs_from() {
     assert_eq!(again.places(), [place("b.env", 1, T2)]);
     assert_eq!(again.stat("suppressed"), 1);
 }
+
+#[test]
+fn a_secret_that_stays_while_its_file_changes_is_reported_once_where_it_was_added() {
+    let repo = Repo::new("versions");
+    repo.write("app.env", &format!("{}VERSION=0\n", env(T1)));
+    let added = repo.commit("add the token");
+    for n in 1..=5 {
+        // Every version is a new blob holding the same token on the same line.
+        repo.write("app.env", &format!("{}VERSION={n}\n", env(T1)));
+        repo.commit(&format!("version {n}"));
+    }
+    // And once on another line of a later version: still the same secret in the same file.
+    repo.write("app.env", &format!("# moved\n{}VERSION=6\n", env(T1)));
+    repo.commit("version 6");
+    let r = repo.scan(&repo.dir, &[]);
+    r.found_cleanly();
+    assert_eq!(r.places(), [place("app.env", 1, T1)]);
+    assert_eq!(r.findings[0].commit.as_deref(), Some(added.as_str()));
+    assert_eq!(r.stat("files"), 7, "seven versions read, one finding");
+}

@@ -2,7 +2,7 @@
 //! parallel, each from the cache when it was scanned before with the same rules; findings carry
 //! the commit that introduced their blob.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -85,12 +85,19 @@ fn scan_repo(
     let mut skipped = Vec::new();
     let mut quietly = 0;
     let mut origins: HashMap<u32, GitOrigin> = HashMap::new();
+    // A secret that stays while its file changes around it is in every version's blob: it is
+    // reported once, at the first (units come oldest first), as `git log -p` shows it added
+    // once. The fingerprint (rule, path, secret) says it is the same finding.
+    let mut reported: HashSet<String> = HashSet::new();
     for (unit, result) in units.units.iter().zip(results) {
         match result {
             Ok(entry) => {
                 quietly += entry.skipped_quietly;
                 skipped.extend(entry.skipped);
                 for mut f in entry.findings {
+                    if !reported.insert(f.fingerprint.clone()) {
+                        continue;
+                    }
                     if let Some(c) = unit.commit {
                         let o = origins
                             .entry(c)
