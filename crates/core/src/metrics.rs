@@ -3,7 +3,8 @@
 //! A [`Registry`] holds named counter families. A [`Counter`] handle is a cheap clone of an
 //! atomic, so the hot path pays one relaxed add. Components that already keep their own
 //! counters (the buffer pool) publish through a [`Collector`], read at snapshot time; gauges
-//! are reported that way ([`Collect::gauge`]).
+//! are reported that way ([`Collect::gauge`]), and so are distributions: a [`Histogram`] of
+//! latencies is read into a [`HistogramSnapshot`] and reported with [`Collect::histogram`].
 //!
 //! ```
 //! use capstan::metrics::Registry;
@@ -125,6 +126,8 @@ pub enum Kind {
     Counter,
     /// Goes up and down.
     Gauge,
+    /// Observations counted in buckets, with their sum and count.
+    Histogram,
 }
 
 impl Kind {
@@ -132,6 +135,7 @@ impl Kind {
         match self {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
         }
     }
 }
@@ -154,6 +158,100 @@ impl Counter {
     /// The current count.
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
+    }
+}
+
+/// A distribution of observations (latencies, sizes) in fixed buckets: one relaxed add per
+/// observation. Cloning gives another handle to the same histogram.
+///
+/// ```
+/// use capstan::metrics::{Collect, Histogram, Registry, Collector};
+///
+/// let rtt = Histogram::new(&[0.001, 0.01, 0.1]);
+/// rtt.observe(0.0004);
+/// rtt.observe(0.05);
+/// let snap = rtt.snapshot();
+/// assert_eq!((snap.count(), snap.counts.clone()), (2, vec![1, 0, 1, 0]));
+///
+/// struct Rtt(capstan::metrics::HistogramSnapshot);
+/// impl Collector for Rtt {
+///     fn collect(&self, out: &mut Collect) {
+///         out.histogram("rtt_seconds", "Round trips.", &[], &self.0);
+///     }
+/// }
+/// let registry = Registry::new();
+/// registry.register(Rtt(snap));
+/// let text = registry.snapshot().to_prometheus();
+/// assert!(text.contains("rtt_seconds_bucket{le=\"0.01\"} 1\nrtt_seconds_bucket{le=\"0.1\"} 2\n"));
+/// assert!(text.contains("rtt_seconds_bucket{le=\"+Inf\"} 2\nrtt_seconds_sum 0.0504\nrtt_seconds_count 2\n"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Histogram(Arc<HistogramCells>);
+
+#[derive(Debug)]
+struct HistogramCells {
+    bounds: Vec<f64>,
+    /// One per bound, then the overflow bucket (`+Inf`).
+    counts: Vec<AtomicU64>,
+    /// The sum's `f64` bits.
+    sum: AtomicU64,
+}
+
+impl Histogram {
+    /// A histogram whose buckets end at `bounds` (ascending upper bounds; `+Inf` is added).
+    /// Bounds out of order or not finite are dropped.
+    pub fn new(bounds: &[f64]) -> Self {
+        let mut kept: Vec<f64> = Vec::with_capacity(bounds.len());
+        for &b in bounds {
+            if b.is_finite() && kept.last().is_none_or(|&last| b > last) {
+                kept.push(b);
+            }
+        }
+        let counts = (0..=kept.len()).map(|_| AtomicU64::new(0)).collect();
+        Histogram(Arc::new(HistogramCells {
+            bounds: kept,
+            counts,
+            sum: AtomicU64::new(0f64.to_bits()),
+        }))
+    }
+
+    /// Counts `value` in the first bucket whose bound is at least `value`.
+    pub fn observe(&self, value: f64) {
+        let c = &self.0;
+        let i = c.bounds.partition_point(|&b| b < value);
+        if let Some(n) = c.counts.get(i) {
+            n.fetch_add(1, Relaxed);
+        }
+        let _ = c.sum.fetch_update(Relaxed, Relaxed, |bits| {
+            Some((f64::from_bits(bits) + value).to_bits())
+        });
+    }
+
+    /// The counts so far.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        HistogramSnapshot {
+            bounds: self.0.bounds.clone(),
+            counts: self.0.counts.iter().map(|n| n.load(Relaxed)).collect(),
+            sum: f64::from_bits(self.0.sum.load(Relaxed)),
+        }
+    }
+}
+
+/// A [`Histogram`]'s counts at one moment.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HistogramSnapshot {
+    /// The buckets' upper bounds (`+Inf` implied after the last).
+    pub bounds: Vec<f64>,
+    /// Observations per bucket (not cumulative), one more than `bounds`.
+    pub counts: Vec<u64>,
+    /// The sum of the observations.
+    pub sum: f64,
+}
+
+impl HistogramSnapshot {
+    /// How many observations.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
     }
 }
 
@@ -188,10 +286,67 @@ impl Collect {
         self.sample(name, help, Kind::Gauge, labels, Value::Gauge(value));
     }
 
+    /// Reports a histogram: its cumulative buckets (`name_bucket{le=…}`), `name_sum` and
+    /// `name_count`.
+    pub fn histogram(
+        &mut self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        h: &HistogramSnapshot,
+    ) {
+        let mut cumulative = 0;
+        for (i, n) in h.counts.iter().enumerate() {
+            cumulative += n;
+            let le = h
+                .bounds
+                .get(i)
+                .map_or_else(|| "+Inf".to_owned(), |b| format!("{b}"));
+            let mut with_le = labels.to_vec();
+            with_le.push(("le", &le));
+            self.sample_as(
+                name,
+                help,
+                "_bucket",
+                Kind::Histogram,
+                &with_le,
+                Value::Counter(cumulative),
+            );
+        }
+        self.sample_as(
+            name,
+            help,
+            "_sum",
+            Kind::Histogram,
+            labels,
+            Value::Float(h.sum),
+        );
+        self.sample_as(
+            name,
+            help,
+            "_count",
+            Kind::Histogram,
+            labels,
+            Value::Counter(cumulative),
+        );
+    }
+
     fn sample(
         &mut self,
         name: &str,
         help: &str,
+        kind: Kind,
+        labels: &[(&str, &str)],
+        value: Value,
+    ) {
+        self.sample_as(name, help, "", kind, labels, value);
+    }
+
+    fn sample_as(
+        &mut self,
+        name: &str,
+        help: &str,
+        suffix: &'static str,
         kind: Kind,
         labels: &[(&str, &str)],
         value: Value,
@@ -212,6 +367,7 @@ impl Collect {
             return;
         }
         family.samples.push(Sample {
+            suffix,
             labels: labels
                 .iter()
                 .map(|&(k, v)| (k.to_owned(), v.to_owned()))
@@ -327,6 +483,7 @@ impl Registry {
         let mut out = collect.families;
         for (name, family) in self.families.lock().iter() {
             let samples = family.series.iter().map(|(values, counter)| Sample {
+                suffix: "",
                 labels: family
                     .label_names
                     .iter()
@@ -375,12 +532,14 @@ impl CounterVec<'_> {
 }
 
 /// A sample's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
-    /// A counter's count.
+    /// A counter's count (and a histogram's bucket counts and count).
     Counter(u64),
     /// A gauge's value.
     Gauge(i64),
+    /// A histogram's sum.
+    Float(f64),
 }
 
 impl fmt::Display for Value {
@@ -388,13 +547,17 @@ impl fmt::Display for Value {
         match self {
             Value::Counter(v) => write!(f, "{v}"),
             Value::Gauge(v) => write!(f, "{v}"),
+            Value::Float(v) => write!(f, "{v}"),
         }
     }
 }
 
 /// One labelled value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// Appended to the family's name on this sample's line: `_bucket`, `_sum` and `_count` for
+    /// a histogram, empty otherwise.
+    pub suffix: &'static str,
     /// Label names and values.
     pub labels: Vec<(String, String)>,
     /// The value.
@@ -402,7 +565,7 @@ pub struct Sample {
 }
 
 /// A metric family at snapshot time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FamilySnapshot {
     /// The metric name.
     pub name: String,
@@ -415,24 +578,29 @@ pub struct FamilySnapshot {
 }
 
 /// Every metric of a [`Registry`] at one moment.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Snapshot {
     /// Families sorted by name.
     pub families: Vec<FamilySnapshot>,
 }
 
 impl Snapshot {
-    /// The value of `name` with exactly these labels.
+    /// The value of `name` with exactly these labels (for a histogram, `name` is the family's
+    /// name followed by `_bucket`, `_sum` or `_count`).
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<Value> {
-        let family = self.families.iter().find(|f| f.name == name)?;
+        let (family, suffix) = self.families.iter().find_map(|f| {
+            let rest = name.strip_prefix(f.name.as_str())?;
+            (rest.is_empty() || f.kind == Kind::Histogram).then_some((f, rest))
+        })?;
         family
             .samples
             .iter()
             .find(|s| {
-                s.labels
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .eq(labels.iter().copied())
+                s.suffix == suffix
+                    && s.labels
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .eq(labels.iter().copied())
             })
             .map(|s| s.value)
     }
@@ -445,6 +613,7 @@ impl Snapshot {
             let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind.as_str());
             for s in &f.samples {
                 out.push_str(&f.name);
+                out.push_str(s.suffix);
                 if !s.labels.is_empty() {
                     out.push('{');
                     for (i, (k, v)) in s.labels.iter().enumerate() {
@@ -603,5 +772,49 @@ mod tests {
             "a dropped pool publishes nothing"
         );
         Ok(())
+    }
+
+    #[test]
+    fn histograms_count_in_buckets_and_expose_cumulatively() {
+        struct One(HistogramSnapshot);
+        impl Collector for One {
+            fn collect(&self, out: &mut Collect) {
+                out.histogram(
+                    "rtt_seconds",
+                    "Round trips.",
+                    &[("level", "shared")],
+                    &self.0,
+                );
+            }
+        }
+        let h = Histogram::new(&[0.01, 0.001, 0.1, f64::NAN, 1.0]);
+        for v in [0.0005, 0.0005, 0.02, 0.1, 3.0] {
+            h.clone().observe(v);
+        }
+        let snap = h.snapshot();
+        assert_eq!(
+            snap.bounds,
+            [0.01, 0.1, 1.0],
+            "out of order and NaN bounds dropped"
+        );
+        assert_eq!(snap.counts, [2, 2, 0, 1], "a bound is inclusive");
+        assert!((snap.sum - 3.121).abs() < 1e-9);
+        let r = Registry::new();
+        r.register(One(snap));
+        let snap = r.snapshot();
+        let bucket = |le| snap.value("rtt_seconds_bucket", &[("level", "shared"), ("le", le)]);
+        assert_eq!(bucket("0.01"), Some(Value::Counter(2)));
+        assert_eq!(bucket("1"), Some(Value::Counter(4)));
+        assert_eq!(bucket("+Inf"), Some(Value::Counter(5)));
+        assert_eq!(
+            snap.value("rtt_seconds_count", &[("level", "shared")]),
+            Some(Value::Counter(5))
+        );
+        let text = snap.to_prometheus();
+        assert!(text.contains("# TYPE rtt_seconds histogram\n"), "{text}");
+        assert!(
+            text.contains("rtt_seconds_sum{level=\"shared\"} 3.121"),
+            "{text}"
+        );
     }
 }
