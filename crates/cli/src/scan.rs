@@ -10,7 +10,8 @@ use anyhow::Context;
 use capstan::pool::StringPool;
 use capstan::scan::report::{ReportMeta, VersionControl, write_cbom, write_sarif};
 use capstan::scan::{
-    CachePolicy, FileSink, Finding, Hooks, IgnoreFiles, Progress, Request, ScanOutcome, WalkOptions,
+    CachePolicy, FileSink, Finding, Hooks, IgnoreFiles, Progress, Request, ScanOutcome,
+    SharedCacheOptions, WalkOptions,
 };
 use clap::ValueEnum;
 use parking_lot::Mutex;
@@ -95,9 +96,28 @@ pub(crate) struct ReportArgs {
     /// Where the incremental cache lives [default: $`XDG_CACHE_HOME/capstan` or ~/.cache/capstan].
     #[arg(long, value_name = "DIR", help_heading = "Cache")]
     cache_dir: Option<PathBuf>,
-    /// Scan everything; don't read or write the cache.
+    /// Scan everything; don't read or write the cache (local or shared).
     #[arg(long, help_heading = "Cache")]
     no_cache: bool,
+    /// A second cache level shared by every machine that scans with the same rules: Redis (or
+    /// Valkey, KeyDB, Dragonfly) at redis://[user:password@]host[:port][/db], rediss:// for
+    /// TLS. Looked up after the local cache; new results are written to both. A server that is
+    /// down or slow never fails a scan: one warning, and the scan goes on without it.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CAPSTAN_CACHE_URL",
+        hide_env_values = true,
+        help_heading = "Cache"
+    )]
+    cache_url: Option<String>,
+    /// How long an entry lives in the shared cache (`30d`, `12h`, `90m`, `3600s`).
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration, help_heading = "Cache")]
+    cache_ttl: Duration,
+    /// The most one call to the shared cache may take before it is given up for the run
+    /// (`200ms`, `1s`).
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration, help_heading = "Cache")]
+    cache_timeout: Duration,
 
     /// Print files, bytes, MB/s, findings by category and cache hits to stderr.
     #[arg(long, help_heading = "Reporting")]
@@ -191,6 +211,27 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
         bytes = bytes.checked_add(extra).ok_or_else(bad)?;
     }
     Ok(bytes)
+}
+
+/// A duration as people write it: `200ms`, `5s`, `90m`, `12h`, `30d` (a bare number is
+/// seconds).
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("not a duration: {text:?} (e.g. 200ms, 5s, 90m, 12h, 30d)");
+    let s = text.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit.trim() {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(scale)
+        .map(Duration::from_secs)
+        .ok_or_else(bad)
 }
 
 pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
@@ -303,6 +344,16 @@ impl ReportArgs {
                 (None, false) => CachePolicy::UserDefault,
             },
         );
+        if let Some(url) = self
+            .cache_url
+            .as_ref()
+            .filter(|u| !u.is_empty() && !self.no_cache)
+        {
+            let mut shared = SharedCacheOptions::new(url.clone());
+            shared.ttl = self.cache_ttl;
+            shared.timeout = self.cache_timeout;
+            request = request.shared_cache(shared);
+        }
         if let Some(b) = &self.baseline {
             request = request.baseline(b);
         }
@@ -521,9 +572,22 @@ fn summary(args: &ReportArgs, outcome: &ScanOutcome) {
     }
     eprintln!("{line}");
     if args.stats {
+        let mut shared = String::new();
+        if let Some(rtt) = &s.cache_shared_rtt {
+            let _ = write!(
+                shared,
+                " (local {} hit(s); shared {} hit(s), {} miss(es), {} rejected, {} fallback(s), {} round trip(s))",
+                s.cache_local_hits,
+                s.cache_shared_hits,
+                s.cache_shared_misses,
+                s.cache_shared_rejected,
+                s.cache_shared_fallbacks,
+                rtt.count()
+            );
+        }
         eprintln!(
             "capstan: {} files, {} bytes in {:.3} s ({:.1} MB/s); findings: {} secret, {} crypto, {} threat; \
-skipped {}; errors {}; cache {} hit(s), {} miss(es)",
+skipped {}; errors {}; cache {} hit(s), {} miss(es){shared}",
             s.files,
             s.bytes,
             s.seconds,
@@ -541,7 +605,25 @@ skipped {}; errors {}; cache {} hit(s), {} miss(es)",
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{parse_duration, parse_size};
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_the_way_people_write_them() {
+        for (text, want) in [
+            ("200ms", Duration::from_millis(200)),
+            ("5s", Duration::from_secs(5)),
+            ("5", Duration::from_secs(5)),
+            ("90m", Duration::from_secs(5400)),
+            ("12h", Duration::from_secs(43_200)),
+            ("30d", Duration::from_secs(2_592_000)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(want), "{text}");
+        }
+        for bad in ["", "ms", "1.5h", "-1s", "10w", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
 
     #[test]
     fn sizes_parse_the_way_people_write_them() {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::{CachedFile, Finding, GitOrigin, Issue, ScanOutcome, TreeScanner};
+use super::{CacheKey, CachedFile, Finding, GitOrigin, Issue, ScanOutcome, TreeScanner};
 use crate::git::{self, GitError, GitOptions, Unit};
 
 /// A unit's scan, or what went wrong reading it.
@@ -137,9 +137,8 @@ fn scan_unit(
     let max = walker.options().max_file_size;
     let cache = walker.cache_in_use();
     // The findings depend on the path (fingerprints, path rules), so it is part of the key.
-    let key = format!("blob:{}\0{}", unit.blob, unit.path);
-    let stamp = *blake3::hash(key.as_bytes()).as_bytes();
-    let mut entry = match cache.and_then(|c| c.get(&key, &stamp)) {
+    let key = CacheKey::blob(&unit.blob.to_string(), &unit.path);
+    let mut entry = match cache.and_then(|c| c.get(&key)) {
         Some(hit) => {
             walker
                 .progress()
@@ -173,7 +172,7 @@ fn scan_unit(
             if let Some(c) = cache
                 && !walker.cancelled_now()
             {
-                c.put(&key, &stamp, &entry);
+                c.put(&key, &entry);
             }
             entry
         }

@@ -16,7 +16,7 @@ use crate::image::{
     ImageError, ImageErrorKind, ImageOptions, ImageSource, Verifying, decompress, removed_in,
 };
 use crate::scan::{
-    CachedFile, Finding, ImageOrigin, Issue, LayerRef, ScanOutcome, Scanner, TreeScanner,
+    CacheKey, CachedFile, Finding, ImageOrigin, Issue, LayerRef, ScanOutcome, Scanner, TreeScanner,
 };
 
 /// A layer's scan, shared by the images of a run that have it.
@@ -351,9 +351,8 @@ impl<'a> Run<'a> {
             });
         }
         let cache = self.walker.cache_in_use();
-        let key = format!("layer:{digest}");
-        let stamp = *blake3::hash(key.as_bytes()).as_bytes();
-        if let Some(hit) = cache.and_then(|c| c.get(&key, &stamp)) {
+        let key = CacheKey::layer(&digest.to_string());
+        if let Some(hit) = cache.and_then(|c| c.get(&key)) {
             self.counters.layers_cached.fetch_add(1, Ordering::Relaxed);
             // Counted as a cached file is: its files, and its bytes as stored.
             let progress = self.walker.progress();
@@ -405,7 +404,7 @@ impl<'a> Run<'a> {
         if let Some(c) = cache
             && !self.walker.cancelled_now()
         {
-            c.put(&key, &stamp, &entry);
+            c.put(&key, &entry);
         }
         Ok(entry)
     }

@@ -31,10 +31,11 @@ pub mod report;
 mod request;
 mod rule;
 mod scanner;
+mod shared;
 mod suppress;
 mod walk;
 
-pub use cache::{CacheError, CacheErrorKind, CachedFile, ScanCache};
+pub use cache::{CacheError, CacheErrorKind, CacheKey, CachedFile, LOCAL_SLOTS, ScanCache};
 pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
 pub use finding::{Finding, GitOrigin, ImageOrigin, LayerRef, redact, shannon_entropy};
@@ -47,6 +48,10 @@ pub use request::{
 };
 pub use rule::{Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity};
 pub use scanner::{BINARY_PROBE, MAX_LINE, MULTILINE_WINDOW, OVERLAP, Scanner};
+pub use shared::{
+    DEFAULT_TIMEOUT as SHARED_CACHE_TIMEOUT, DEFAULT_TTL as SHARED_CACHE_TTL, SharedCache,
+    SharedCacheError, SharedCacheOptions, SharedCounters,
+};
 pub use suppress::{SuppressError, SuppressErrorKind, Suppressions};
 pub(crate) use walk::sort_findings;
 pub use walk::{FileSink, TreeScanner, WalkOptions};

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Category, Finding};
+use super::{Category, Finding, ScanCache};
+use crate::metrics::HistogramSnapshot;
 use crate::pool::BufPool;
 
 /// A file that was not scanned, or not completely, and why.
@@ -42,6 +43,24 @@ pub struct ScanStats {
     pub cache_hits: u64,
     /// Files looked up in the cache and scanned.
     pub cache_misses: u64,
+    /// Of the cache hits, those the local store answered (the rest came from the shared level).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_local_hits: u64,
+    /// Lookups the shared level (Redis) answered.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_shared_hits: u64,
+    /// Lookups the shared level had no usable answer for.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_shared_misses: u64,
+    /// Shared values that failed their checksum or did not decode: ignored, scanned again.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_shared_rejected: u64,
+    /// Lookups not sent to the shared level because it had failed (down, refusing, slow).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_shared_fallbacks: u64,
+    /// Round trips to the shared level, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_shared_rtt: Option<HistogramSnapshot>,
     /// Image scans: layers pulled and scanned.
     pub layers_pulled: u64,
     /// Image scans: layers answered from the cache (not pulled).
@@ -54,7 +73,27 @@ pub struct ScanStats {
     pub seconds: f64,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl ScanStats {
+    /// Sets the cache counters, per level, from `cache`.
+    pub(crate) fn cache_levels(&mut self, cache: &ScanCache) {
+        self.cache_hits = cache.hits();
+        self.cache_misses = cache.misses();
+        self.cache_local_hits = cache.local_hits();
+        if let Some(s) = cache.shared() {
+            let c = s.counters();
+            self.cache_shared_hits = c.hits;
+            self.cache_shared_misses = c.misses;
+            self.cache_shared_rejected = c.rejected;
+            self.cache_shared_fallbacks = c.fallbacks;
+            self.cache_shared_rtt = Some(c.rtt);
+        }
+    }
+
     /// Sets `findings` and the per-category counts from `findings`.
     pub(crate) fn count(&mut self, findings: &[Finding]) {
         let count = |c: Category| findings.iter().filter(|f| f.category == c).count() as u64;
@@ -132,6 +171,39 @@ impl ScanStats {
                 layers.with(&[source])?.add(v);
             }
         }
+        if let Some(rtt) = &self.cache_shared_rtt {
+            let lookups = registry.counter_vec(
+                "capstan_scan_cache_lookups_total",
+                "Scan cache lookups by level (local store, shared Redis) and result.",
+                &["level", "result"],
+            )?;
+            let local_lookups = self.cache_hits + self.cache_misses;
+            for (level, result, v) in [
+                ("local", "hit", self.cache_local_hits),
+                (
+                    "local",
+                    "miss",
+                    local_lookups - self.cache_local_hits.min(local_lookups),
+                ),
+                ("shared", "hit", self.cache_shared_hits),
+                ("shared", "miss", self.cache_shared_misses),
+            ] {
+                lookups.with(&[level, result])?.add(v);
+            }
+            registry
+                .counter(
+                    "capstan_scan_cache_shared_rejected_total",
+                    "Shared cache values that failed their checksum or did not decode.",
+                )?
+                .add(self.cache_shared_rejected);
+            registry
+                .counter(
+                    "capstan_scan_cache_shared_fallbacks_total",
+                    "Lookups answered without the shared cache because it had failed.",
+                )?
+                .add(self.cache_shared_fallbacks);
+            registry.register(RttCollector(rtt.clone()));
+        }
         let by = registry.counter_vec(
             "capstan_scan_findings_total",
             "Findings by category.",
@@ -145,6 +217,20 @@ impl ScanStats {
             by.with(&[cat])?.add(v);
         }
         Ok(())
+    }
+}
+
+/// Publishes the shared level's round-trip histogram.
+struct RttCollector(HistogramSnapshot);
+
+impl crate::metrics::Collector for RttCollector {
+    fn collect(&self, out: &mut crate::metrics::Collect) {
+        out.histogram(
+            "capstan_scan_cache_shared_rtt_seconds",
+            "Round trips to the shared scan cache (lookups and pipelined writes).",
+            &[],
+            &self.0,
+        );
     }
 }
 

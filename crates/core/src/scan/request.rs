@@ -14,7 +14,10 @@ use std::sync::atomic::AtomicBool;
 
 use super::outcome::{Progress, ScanOutcome};
 use super::walk::{FileSink, TreeScanner, WalkOptions};
-use super::{ConfigError, Finding, PACKS, RuleSet, Rules, ScanCache, SuppressError, Suppressions};
+use super::{
+    ConfigError, Finding, PACKS, RuleSet, Rules, ScanCache, SharedCache, SharedCacheOptions,
+    SuppressError, Suppressions,
+};
 use crate::image::{ImageError, ImageOptions, ImageSource};
 
 /// The name of the ignore file a scan looks for when none is named.
@@ -118,6 +121,7 @@ pub struct Request {
     baselines: Vec<PathBuf>,
     ignore_files: IgnoreFiles,
     cache: CachePolicy,
+    shared_cache: Option<SharedCacheOptions>,
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +146,7 @@ impl Request {
             baselines: Vec::new(),
             ignore_files: IgnoreFiles::Discover,
             cache: CachePolicy::Off,
+            shared_cache: None,
         }
     }
 
@@ -276,6 +281,16 @@ impl Request {
         self
     }
 
+    /// A second cache level shared by a fleet (Redis): looked up after the local store, filled
+    /// with every new result. A server that is down or slow never fails the scan (the outcome
+    /// says so once, in its warnings); a URL that is not one is refused by
+    /// [`prepare`](Self::prepare). With [`CachePolicy::Off`] it is the only level. Unredacted
+    /// scans use no cache at all.
+    pub fn shared_cache(mut self, options: SharedCacheOptions) -> Self {
+        self.shared_cache = Some(options);
+        self
+    }
+
     /// The inputs.
     pub fn inputs(&self) -> &[PathBuf] {
         &self.inputs
@@ -331,7 +346,7 @@ impl Request {
         };
         let suppress = self.suppressions().map_err(RequestError::suppress)?;
         let mut warnings = Vec::new();
-        let cache = self.open_cache(&rules, &options, &mut warnings);
+        let cache = self.open_cache(&rules, &options, &mut warnings)?;
         Ok(Scan {
             #[cfg(feature = "git")]
             git: self.git.clone(),
@@ -394,30 +409,48 @@ impl Request {
         rules: &Rules,
         options: &WalkOptions,
         warnings: &mut Vec<String>,
-    ) -> Option<ScanCache> {
+    ) -> Result<Option<ScanCache>, RequestError> {
         if !options.cacheable() {
-            return None;
+            return Ok(None);
         }
+        let settings = options.settings_digest(rules);
+        let shared = self
+            .shared_cache
+            .as_ref()
+            .map(|o| SharedCache::connect(o, &settings))
+            .transpose()
+            .map_err(|e| RequestError::invalid(e.to_string()))?;
         let path = match &self.cache {
-            CachePolicy::Off => return None,
-            CachePolicy::UserDefault => ScanCache::default_path()?,
-            CachePolicy::Dir(d) => d.join("scan.redb"),
+            CachePolicy::Off => None,
+            CachePolicy::UserDefault => ScanCache::default_path(),
+            CachePolicy::Dir(d) => Some(d.join("scan.redb")),
         };
-        match ScanCache::open(&path, &options.settings_digest(rules)) {
+        let local = path.and_then(|path| match ScanCache::open(&path, &settings) {
             Ok(c) => {
                 if c.rebuilt() {
                     warnings.push(format!(
                         "{} was damaged and has been rebuilt",
-                        path.display()
+                        c.path().unwrap_or(&path).display()
                     ));
                 }
                 Some(c)
             }
             Err(e) => {
-                warnings.push(format!("{e}; scanning without it"));
+                let without = if shared.is_some() {
+                    "this run uses the shared cache only"
+                } else {
+                    "scanning without it"
+                };
+                warnings.push(format!("{e}; {without}"));
                 None
             }
-        }
+        });
+        Ok(match (local, shared) {
+            (Some(l), Some(s)) => Some(l.with_shared(s)),
+            (Some(l), None) => Some(l),
+            (None, Some(s)) => Some(ScanCache::shared_only(s)),
+            (None, None) => None,
+        })
     }
 }
 
@@ -544,10 +577,15 @@ impl Scan {
         let mut notes = std::mem::take(&mut outcome.warnings);
         outcome.warnings = self.warnings;
         outcome.warnings.append(&mut notes);
-        if let Some(c) = self.cache
-            && let Err(e) = c.close()
-        {
-            outcome.warnings.push(e.to_string());
+        if let Some(mut c) = self.cache {
+            c.flush_shared();
+            outcome.stats.cache_levels(&c);
+            if let Some(fault) = c.shared().and_then(SharedCache::fault) {
+                outcome.warnings.push(fault);
+            }
+            if let Err(e) = c.close() {
+                outcome.warnings.push(e.to_string());
+            }
         }
         outcome
     }

@@ -10,11 +10,14 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 use super::outcome::{Issue, Progress, ScanOutcome, ScanStats};
-use super::{CachedFile, Finding, Rules, ScanCache, Scanner};
+use super::{CacheKey, CachedFile, Finding, Rules, ScanCache, Scanner};
 use crate::pool::BufPool;
 
 /// How much of a file is read at a time (and held for the archive sniff).
 const CHUNK: usize = 64 << 10;
+/// Files looked up in the shared cache level in one round trip (each holds at most one
+/// `CHUNK` while it waits).
+const SHARED_BATCH: usize = 32;
 /// Archives inside archives inside archives: deeper nesting is scanned as plain bytes.
 const MAX_NESTING: u32 = 4;
 
@@ -134,6 +137,8 @@ struct Local {
     skipped_quietly: u64,
     /// Files scanned by this thread (the live total is in `Progress`).
     files: u64,
+    /// Files waiting for a batched shared-cache lookup (empty when absorbed).
+    pending: Vec<Pending>,
 }
 
 impl Local {
@@ -496,7 +501,7 @@ impl TreeScanner<'_> {
         let key = self
             .cache
             .and_then(|_| std::path::absolute(path).ok())
-            .map(|p| format!("{}\0{name}", p.to_string_lossy()));
+            .map(|p| p.to_string_lossy().into_owned());
         let limit = Limit {
             size: meta.len(),
             explicit,
@@ -507,7 +512,7 @@ impl TreeScanner<'_> {
             .cache
             .filter(|_| explicit || meta.len() <= self.opts.max_file_size);
         if let (Some(key), Some(cache)) = (key.as_deref(), cached) {
-            self.scan_cached(&name, key, cache, &mut file, limit, local);
+            self.scan_cached(&name, key, cache, file, limit, local);
         } else {
             self.scan_named(&name, None, &mut file, Some(limit), local);
         }
@@ -515,13 +520,15 @@ impl TreeScanner<'_> {
     }
 
     /// Hashes the file; answers from the cache or scans it (hashing again what is scanned,
-    /// so the entry stored describes exactly the bytes behind its findings).
+    /// so the entry stored describes exactly the bytes behind its findings). With a shared
+    /// level, files the local store doesn't know wait in `local.pending` for one batched
+    /// lookup.
     fn scan_cached(
         &self,
         name: &str,
-        key: &str,
+        absolute: &str,
         cache: &ScanCache,
-        file: &mut File,
+        mut file: File,
         limit: Limit,
         local: &mut Local,
     ) {
@@ -530,7 +537,7 @@ impl TreeScanner<'_> {
         buf.resize(chunk_for(Some(limit)), 0);
         // Most files fit in one chunk: read once, hash, and on a miss scan the same bytes.
         let hashed = (|| -> io::Result<([u8; 32], usize)> {
-            let n = read_full(file, &mut buf)?;
+            let n = read_full(&mut file, &mut buf)?;
             let mut h = blake3::Hasher::new();
             h.update(&buf[..n]);
             if n == buf.len() {
@@ -558,37 +565,94 @@ impl TreeScanner<'_> {
                 return;
             }
         };
-        if let Some(hit) = cache.get(key, &hash) {
-            local.files += hit.files;
-            self.progress.files.fetch_add(hit.files, Ordering::Relaxed);
-            self.progress.bytes.fetch_add(limit.size, Ordering::Relaxed);
-            local.skipped_quietly += hit.skipped_quietly;
-            local.skipped.extend(hit.skipped);
-            self.deliver(hit.findings, local);
+        let key = CacheKey::file(absolute, name, hash);
+        if let Some(hit) = cache.get_local(&key) {
+            self.answered(hit, limit, local);
             return;
         }
+        // The whole file when it fit in one chunk; otherwise it is read again from `file`.
+        let whole = (head < buf.len()).then(|| {
+            buf.truncate(head);
+            buf
+        });
+        let waiting = Pending {
+            name: name.to_owned(),
+            absolute: absolute.to_owned(),
+            key,
+            whole,
+            file,
+            limit,
+        };
+        if cache.batches_lookups() {
+            local.pending.push(waiting);
+            if local.pending.len() >= SHARED_BATCH {
+                self.flush_pending(cache, local);
+            }
+            return;
+        }
+        let mut found = cache.get_shared(std::slice::from_ref(&waiting.key));
+        match found.pop().flatten() {
+            Some(hit) => self.answered(hit, waiting.limit, local),
+            None => self.scan_missed(waiting, cache, local),
+        }
+    }
+
+    /// Looks the files waiting in `local.pending` up in the shared level in one round trip,
+    /// and scans those it doesn't know.
+    fn flush_pending(&self, cache: &ScanCache, local: &mut Local) {
+        if local.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut local.pending);
+        if self.cancelled() {
+            return;
+        }
+        let keys: Vec<CacheKey> = pending.iter().map(|p| p.key.clone()).collect();
+        let found = cache.get_shared(&keys);
+        for (waiting, hit) in pending.into_iter().zip(found) {
+            match hit {
+                Some(hit) => self.answered(hit, waiting.limit, local),
+                None => self.scan_missed(waiting, cache, local),
+            }
+        }
+    }
+
+    /// Counts and delivers what a cache answered for a file.
+    fn answered(&self, hit: CachedFile, limit: Limit, local: &mut Local) {
+        local.files += hit.files;
+        self.progress.files.fetch_add(hit.files, Ordering::Relaxed);
+        self.progress.bytes.fetch_add(limit.size, Ordering::Relaxed);
+        local.skipped_quietly += hit.skipped_quietly;
+        local.skipped.extend(hit.skipped);
+        self.deliver(hit.findings, local);
+    }
+
+    /// Scans a file no cache level knew, and records what it found in both.
+    fn scan_missed(&self, waiting: Pending, cache: &ScanCache, local: &mut Local) {
+        let Pending {
+            name,
+            absolute,
+            key,
+            whole,
+            mut file,
+            limit,
+        } = waiting;
         let errors_before = local.errors.len();
         let before = (local.files, local.skipped_quietly, local.skipped.len());
         let mut found = Vec::new();
-        let (ok, hash) = if head < buf.len() {
-            let ok = self.scan_named(
-                name,
-                Some(&mut found),
-                &mut &buf[..head],
-                Some(limit),
-                local,
-            );
-            (ok, hash)
+        let (ok, key) = if let Some(bytes) = whole {
+            let ok = self.scan_named(&name, Some(&mut found), &mut &bytes[..], Some(limit), local);
+            (ok, key)
         } else {
-            drop(buf);
             // Hash what is scanned: the entry must describe the bytes behind its findings.
             let mut reader = Hashing {
-                inner: file,
+                inner: &mut file,
                 hasher: blake3::Hasher::new(),
             };
-            let ok = self.scan_named(name, Some(&mut found), &mut reader, Some(limit), local)
+            let ok = self.scan_named(&name, Some(&mut found), &mut reader, Some(limit), local)
                 && io::copy(&mut reader, &mut io::sink()).is_ok();
-            (ok, *reader.hasher.finalize().as_bytes())
+            let hash = *reader.hasher.finalize().as_bytes();
+            (ok, CacheKey::file(&absolute, &name, hash))
         };
         // A cancelled scan may have stopped inside an archive: never cache a partial answer.
         if ok && local.errors.len() == errors_before && !self.cancelled() {
@@ -599,7 +663,7 @@ impl TreeScanner<'_> {
                 skipped: local.skipped[before.2..].to_vec(),
                 whiteouts: Vec::new(),
             };
-            cache.put(key, &hash, &entry);
+            cache.put(&key, &entry);
             found = entry.findings;
         }
         self.deliver(found, local);
@@ -778,6 +842,18 @@ impl TreeScanner<'_> {
     }
 }
 
+/// A hashed file waiting for a batched lookup in the shared cache level.
+struct Pending {
+    name: String,
+    absolute: String,
+    key: CacheKey,
+    /// The file's bytes when they fit in one chunk.
+    whole: Option<crate::pool::PooledBuf<'static>>,
+    /// Rewound: read again on a miss when `whole` is `None`.
+    file: File,
+    limit: Limit,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Limit {
     size: u64,
@@ -842,6 +918,9 @@ impl ignore::ParallelVisitor for Visitor<'_> {
 
 impl Drop for Visitor<'_> {
     fn drop(&mut self) {
+        if let Some(cache) = self.scan.cache {
+            self.scan.flush_pending(cache, &mut self.local);
+        }
         self.merged.lock().absorb(std::mem::take(&mut self.local));
     }
 }
