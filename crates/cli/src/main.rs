@@ -14,6 +14,7 @@ mod auth;
 mod context;
 mod git;
 mod image;
+mod merge;
 mod output;
 mod scan;
 mod signal;
@@ -112,6 +113,26 @@ Examples:
 Exit status: 0 resolved (anonymous included), 2 a bad reference, a config file that is not
 valid JSON, a helper that fails, hangs or is missing.")]
     Auth(auth::AuthArgs),
+    /// Join the JSON reports of a scan split with --shard K/N into the whole scan's report.
+    #[command(after_help = "\
+Example: one scan split across 3 CI jobs, each running in a checkout of the same commit
+  job 1:  capstan scan --shard 1/3 --format json -o part-1.json .
+  job 2:  capstan scan --shard 2/3 --format json -o part-2.json .
+  job 3:  capstan scan --shard 3/3 --format json -o part-3.json .
+  then:   capstan merge part-1.json part-2.json part-3.json -f sarif -o capstan.sarif
+
+Each job scans a stable part of the work: the files whose path (as shown) hashes to its shard
+(BLAKE3, the same on every machine and run); for `capstan git --shard`, the blobs of its paths
+(every job walks every commit); for `capstan image --shard`, whole images (give every job the
+same list). The merged report is the one a single unsharded run gives: the same findings in
+the same order, errors and skipped files once each, counters summed (commits and seconds: the
+largest). Run the jobs and the merge from the same directory for identical SARIF paths; for a
+history, `--repo REPO` adds the repository as `capstan git` does.
+
+Exit status: 0 no findings, 1 findings (--exit-code), 2 a report that cannot be read or is not
+a shard's JSON report, a shard missing, given twice or from another split, or errors in the
+shards (files that could not be read).")]
+    Merge(merge::MergeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -186,6 +207,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Context(args) => context::context(&args),
         Command::Extract(args) => context::extract(&args),
         Command::Auth(args) => auth::auth(&args),
+        Command::Merge(args) => merge::merge(&args),
     }
 }
 

@@ -10,7 +10,7 @@ use anyhow::Context;
 use capstan::pool::StringPool;
 use capstan::scan::report::{ReportMeta, VersionControl, write_cbom, write_sarif};
 use capstan::scan::{
-    CachePolicy, FileSink, Finding, Hooks, IgnoreFiles, Progress, Request, ScanOutcome,
+    CachePolicy, FileSink, Finding, Hooks, IgnoreFiles, Progress, Request, ScanOutcome, Shard,
     SharedCacheOptions, WalkOptions,
 };
 use clap::ValueEnum;
@@ -143,10 +143,17 @@ pub(crate) struct ReportArgs {
     /// Never draw the progress line (it is drawn only when stderr is a terminal).
     #[arg(long, help_heading = "Reporting")]
     no_progress: bool,
+
+    /// Scan only part K of N of the work, for N CI jobs that split one scan: files by path,
+    /// a history's blobs by path (each job walks every commit), images whole. The partition is
+    /// stable (BLAKE3 of the path or image as given), the same on every machine; join the
+    /// jobs' `--format json` reports with `capstan merge`.
+    #[arg(long, value_name = "K/N", help_heading = "Splitting")]
+    shard: Option<Shard>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     /// Human-readable, grouped by file.
     Text,
     /// `{"findings": [...], "errors": [...], "skipped": [...], "stats": {...}}`.
@@ -160,7 +167,7 @@ enum Format {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ColorChoice {
+pub(crate) enum ColorChoice {
     /// When writing to a terminal and `NO_COLOR` is not set.
     Auto,
     Always,
@@ -290,12 +297,12 @@ pub(crate) fn run(
     for w in &outcome.warnings {
         eprintln!("capstan: warning: {}", printable(w));
     }
-    write_report(args, &mut outcome, &mut out, version_control)?;
+    write_report(&args.writer(), &mut outcome, &mut out, version_control)?;
     out.finish()?;
     for e in &outcome.errors {
         eprintln!("capstan: {}: {}", printable(&e.path), printable(&e.reason));
     }
-    summary(args, &outcome);
+    summary(args.stats, &outcome);
     if let Some(p) = &args.metrics_file {
         let registry = outcome.metrics()?;
         // World-readable: node_exporter's textfile collector usually runs as another user.
@@ -360,8 +367,31 @@ impl ReportArgs {
         if !self.ignore_file.is_empty() {
             request = request.ignore_files(IgnoreFiles::Only(self.ignore_file.clone()));
         }
+        if let Some(shard) = self.shard {
+            request = request.shard(shard);
+        }
         request
     }
+
+    /// How these options write a report.
+    fn writer(&self) -> Writer {
+        Writer {
+            format: self.format,
+            color: self.color,
+            heading: self.heading,
+            to_file: self.output.is_some(),
+        }
+    }
+}
+
+/// How a report is written: its format and, for text, colour and headings (shared by the
+/// scans and `merge`).
+pub(crate) struct Writer {
+    pub(crate) format: Format,
+    pub(crate) color: ColorChoice,
+    pub(crate) heading: bool,
+    /// Written to a file (`-o`): text never coloured or grouped unless asked.
+    pub(crate) to_file: bool,
 }
 
 /// 130 interrupted by Ctrl-C (a signal after the walk finished changes nothing), 2 a file could
@@ -412,8 +442,8 @@ fn draw_progress(p: &Progress, done: &AtomicBool) {
     }
 }
 
-fn write_report(
-    args: &ReportArgs,
+pub(crate) fn write_report(
+    args: &Writer,
     outcome: &mut ScanOutcome,
     out: &mut Output,
     version_control: Option<VersionControl>,
@@ -441,12 +471,12 @@ fn write_report(
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
                 ColorChoice::Auto => {
-                    args.output.is_none()
+                    !args.to_file
                         && io::stdout().is_terminal()
                         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 }
             };
-            let heading = args.heading || (args.output.is_none() && io::stdout().is_terminal());
+            let heading = args.heading || (!args.to_file && io::stdout().is_terminal());
             text(&mut *out, &outcome.findings, Style::new(colour), heading)?;
         }
     }
@@ -531,7 +561,7 @@ fn text_line(
     Ok(())
 }
 
-fn summary(args: &ReportArgs, outcome: &ScanOutcome) {
+pub(crate) fn summary(stats: bool, outcome: &ScanOutcome) {
     use std::fmt::Write as _;
     let s = &outcome.stats;
     let mut line = format!(
@@ -571,7 +601,7 @@ fn summary(args: &ReportArgs, outcome: &ScanOutcome) {
         line += ", INTERRUPTED";
     }
     eprintln!("{line}");
-    if args.stats {
+    if stats {
         let mut shared = String::new();
         if let Some(rtt) = &s.cache_shared_rtt {
             let _ = write!(

@@ -253,6 +253,20 @@ impl HistogramSnapshot {
     pub fn count(&self) -> u64 {
         self.counts.iter().sum()
     }
+
+    /// Adds `other`'s observations (several runs' histograms into one). Buckets are matched by
+    /// position: histograms with other bounds add only their sum and count to the last
+    /// bucket's, so no observation is lost.
+    pub fn add(&mut self, other: &HistogramSnapshot) {
+        self.sum += other.sum;
+        if self.bounds == other.bounds && self.counts.len() == other.counts.len() {
+            for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+                *a += b;
+            }
+        } else if let Some(last) = self.counts.last_mut() {
+            *last += other.count();
+        }
+    }
 }
 
 /// A registered counter family: its label names and a counter per set of label values.

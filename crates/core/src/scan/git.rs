@@ -52,11 +52,14 @@ fn scan_repo(
 ) -> Result<Scanned, GitError> {
     let shared = git::open(given, path)?;
     let repo = shared.to_thread_local();
-    let units = if options.staged {
+    let mut units = if options.staged {
         git::staged(given, &repo)?
     } else {
         git::history(given, &repo, options, cancel)?
     };
+    // A shard scans the blobs of its paths: every version of a file in one shard, so that a
+    // secret kept across versions is reported once (below) by the shard that has them all.
+    units.units.retain(|u| walker.covers(&u.path));
     let results = crate::exec::each_with(
         &units.units,
         threads,

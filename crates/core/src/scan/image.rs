@@ -86,7 +86,12 @@ impl<'a> Run<'a> {
     /// path order inside each.
     pub(crate) fn scan(&self, targets: &[Target]) -> ScanOutcome {
         let start = Instant::now();
-        let done: Vec<Found> = each_at_once(targets, self.options.pulls, |(given, source)| {
+        // A shard scans its images, each whole.
+        let targets: Vec<&Target> = targets
+            .iter()
+            .filter(|(given, _)| self.walker.covers(given))
+            .collect();
+        let done: Vec<Found> = each_at_once(&targets, self.options.pulls, |(given, source)| {
             let mut found = Found::default();
             if self.walker.cancelled_now() {
                 return found;

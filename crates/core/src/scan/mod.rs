@@ -23,6 +23,7 @@ mod finding;
 #[cfg(feature = "git")]
 pub(crate) mod git;
 pub(crate) mod image;
+mod merge;
 mod observe;
 mod outcome;
 mod packs;
@@ -31,6 +32,7 @@ pub mod report;
 mod request;
 mod rule;
 mod scanner;
+mod shard;
 mod shared;
 mod suppress;
 mod walk;
@@ -39,8 +41,9 @@ pub use cache::{CacheError, CacheErrorKind, CacheKey, CachedFile, LOCAL_SLOTS, S
 pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
 pub use finding::{Finding, GitOrigin, ImageOrigin, LayerRef, redact, shannon_entropy};
+pub use merge::{MergeError, merge};
 pub use observe::{ContextScan, scan_in_background};
-pub use outcome::{Issue, Progress, ScanOutcome, ScanStats};
+pub use outcome::{Issue, Progress, ScanOutcome, ScanStats, ShardInfo};
 pub use packs::PACKS;
 pub use request::{
     CachePolicy, Hooks, IGNORE_FILE_NAME, IgnoreFiles, Request, RequestError, RequestErrorKind,
@@ -48,6 +51,7 @@ pub use request::{
 };
 pub use rule::{Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity};
 pub use scanner::{BINARY_PROBE, MAX_LINE, MULTILINE_WINDOW, OVERLAP, Scanner};
+pub use shard::{Shard, ShardError};
 pub use shared::{
     DEFAULT_TIMEOUT as SHARED_CACHE_TIMEOUT, DEFAULT_TTL as SHARED_CACHE_TTL, SharedCache,
     SharedCacheError, SharedCacheOptions, SharedCounters,

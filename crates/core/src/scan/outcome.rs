@@ -19,7 +19,10 @@ pub struct Issue {
 }
 
 /// Counters of one scan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+///
+/// A counter missing from a report (one written by an older capstan) reads as 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ScanStats {
     /// Files (and archive members) scanned or answered from the cache.
     pub files: u64,
@@ -235,7 +238,7 @@ impl crate::metrics::Collector for RttCollector {
 }
 
 /// What a scan found.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ScanOutcome {
     /// Sorted by path, line, column, rule.
     pub findings: Vec<Finding>,
@@ -249,8 +252,26 @@ pub struct ScanOutcome {
     pub interrupted: bool,
     /// What did not go as it should but changed no result (a damaged cache rebuilt, a cache
     /// that could not be opened).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The part of a split scan this is ([`Request::shard`](super::Request::shard)); none for
+    /// a whole scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+}
+
+/// Which part of a split scan a report holds: what [`merge`](super::merge()) needs to check
+/// that every part is there and to put the findings back in a whole scan's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// K, from 1.
+    pub index: u32,
+    /// N, the number of shards.
+    pub count: u32,
+    /// Every image of the scan (not only this shard's), as given, in the order given; empty
+    /// for tree and history scans.
+    #[serde(default)]
+    pub images: Vec<String>,
 }
 
 impl ScanOutcome {

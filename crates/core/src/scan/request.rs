@@ -122,6 +122,7 @@ pub struct Request {
     ignore_files: IgnoreFiles,
     cache: CachePolicy,
     shared_cache: Option<SharedCacheOptions>,
+    shard: Option<super::Shard>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +148,7 @@ impl Request {
             ignore_files: IgnoreFiles::Discover,
             cache: CachePolicy::Off,
             shared_cache: None,
+            shard: None,
         }
     }
 
@@ -291,6 +293,15 @@ impl Request {
         self
     }
 
+    /// Scans only `shard`'s part of the work, for a fleet of jobs that split one scan and
+    /// [`merge`](super::merge()) their reports: files by their name as shown (directories are
+    /// walked by every shard), a history's blobs by path (every commit is walked by every
+    /// shard), images whole by the reference as given. The outcome records the shard.
+    pub fn shard(mut self, shard: super::Shard) -> Self {
+        self.shard = Some(shard);
+        self
+    }
+
     /// The inputs.
     pub fn inputs(&self) -> &[PathBuf] {
         &self.inputs
@@ -359,6 +370,7 @@ impl Request {
             cache,
             warnings,
             progress: Arc::default(),
+            shard: self.shard,
         })
     }
 
@@ -468,6 +480,7 @@ pub struct Scan {
     cache: Option<ScanCache>,
     warnings: Vec<String>,
     progress: Arc<Progress>,
+    shard: Option<super::Shard>,
 }
 
 /// What a running scan tells its caller along the way.
@@ -557,6 +570,9 @@ impl Scan {
         if hooks.on_file.is_some() {
             walker = walker.on_file(&filtered);
         }
+        if let Some(s) = self.shard {
+            walker = walker.shard(s);
+        }
         let mut outcome = if let Some(outcome) = self.run_git(&walker, hooks) {
             filtered(&outcome.findings);
             outcome
@@ -570,6 +586,11 @@ impl Scan {
             outcome
         };
         drop(walker);
+        outcome.shard = self.shard.map(|s| super::ShardInfo {
+            index: s.index(),
+            count: s.count(),
+            images: self.images.iter().map(|(given, _)| given.clone()).collect(),
+        });
         let total = outcome.findings.len();
         outcome.findings.retain(|f| !suppress.suppresses(f));
         outcome.stats.suppressed = (total - outcome.findings.len()) as u64;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 use super::outcome::{Issue, Progress, ScanOutcome, ScanStats};
-use super::{CacheKey, CachedFile, Finding, Rules, ScanCache, Scanner};
+use super::{CacheKey, CachedFile, Finding, Rules, ScanCache, Scanner, Shard};
 use crate::pool::BufPool;
 
 /// How much of a file is read at a time (and held for the archive sniff).
@@ -118,6 +118,7 @@ pub struct TreeScanner<'a> {
     sink: Option<FileSink<'a>>,
     cancel: Option<&'a AtomicBool>,
     progress: Arc<Progress>,
+    shard: Option<Shard>,
 }
 
 impl std::fmt::Debug for TreeScanner<'_> {
@@ -161,6 +162,7 @@ impl<'a> TreeScanner<'a> {
             sink: None,
             cancel: None,
             progress: Arc::default(),
+            shard: None,
         }
     }
 
@@ -205,6 +207,18 @@ impl<'a> TreeScanner<'a> {
         self.opts.settings_digest(self.rules)
     }
 
+    /// Scans only `shard`'s part: the files (by name as shown), blobs (by path) or images
+    /// (as given) whose key is in it. Directories are still walked.
+    pub(crate) fn shard(mut self, shard: Shard) -> Self {
+        self.shard = Some(shard);
+        self
+    }
+
+    /// Whether `key` is this scan's to cover (always, unless it is a shard).
+    pub(crate) fn covers(&self, key: &str) -> bool {
+        self.shard.is_none_or(|s| s.contains(key))
+    }
+
     fn cancelled(&self) -> bool {
         self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
     }
@@ -218,6 +232,9 @@ impl<'a> TreeScanner<'a> {
                 break;
             }
             if input.as_os_str() == "-" {
+                if !self.covers("-") {
+                    continue;
+                }
                 let mut local = Local::default();
                 let stdin = io::stdin();
                 self.scan_named("-", None, &mut stdin.lock(), None, &mut local);
@@ -278,6 +295,7 @@ impl<'a> TreeScanner<'a> {
             stats,
             interrupted: self.cancelled(),
             warnings: Vec::new(),
+            shard: None,
         }
     }
 
@@ -447,7 +465,8 @@ impl TreeScanner<'_> {
         let Some(ft) = entry.file_type() else {
             return ignore::WalkState::Continue;
         };
-        if ft.is_dir() {
+        if ft.is_dir() || !self.covers(&name) {
+            // Every shard walks every directory; a file is one shard's, by its name.
             return ignore::WalkState::Continue;
         }
         if explicit && is_stream(path) {
