@@ -170,7 +170,8 @@ static go_result go_request_run(const capstan_rules *rules, const char *inputs, 
 		const char *git_repo, const char *git_since, const char *git_branch, bool git_staged,
 		const char *packs, size_t n_packs, const char *config, const char *baselines,
 		size_t n_baselines, const char *ignores, size_t n_ignores, bool discovery, bool redact,
-		uint32_t threads, uint64_t max_file_size, const char *cache_dir) {
+		uint32_t threads, uint64_t max_file_size, const char *cache_dir, const char *cache_url,
+		uint64_t cache_ttl, uint32_t cache_timeout, uint32_t shard_index, uint32_t shard_count) {
 	capstan_request *req = NULL;
 	capstan_status st = capstan_request_new(&req);
 	const char *p = inputs;
@@ -201,6 +202,10 @@ static go_result go_request_run(const capstan_rules *rules, const char *inputs, 
 	if (st == CAPSTAN_OK && max_file_size != 0)
 		st = capstan_request_set_max_file_size(req, max_file_size);
 	if (st == CAPSTAN_OK && cache_dir != NULL) st = capstan_request_set_cache_dir(req, cache_dir);
+	if (st == CAPSTAN_OK && cache_url != NULL)
+		st = capstan_request_set_cache_url(req, cache_url, cache_ttl, cache_timeout);
+	if (st == CAPSTAN_OK && shard_count != 0)
+		st = capstan_request_set_shard(req, shard_index, shard_count);
 	capstan_findings *out = NULL;
 	if (st == CAPSTAN_OK) st = capstan_request_run(req, &out);
 	go_result r = go_findings(st, out);
@@ -259,6 +264,7 @@ import (
 	"runtime/cgo"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -779,6 +785,24 @@ type ScanRequest struct {
 	MaxFileSize uint64
 	// Where results are cached between runs, keyed by content and rule set; "" for no cache.
 	CacheDir string
+	// A cache level shared by every machine that scans with the same rules: Redis (or Valkey,
+	// KeyDB, Dragonfly) at redis://[user:password@]host[:port][/db], rediss:// for TLS; "" for
+	// none. Looked up after CacheDir's; new results go to both. A server that is down or slow
+	// never fails a run (the level is given up for the run). A URL that is not one is an
+	// ErrInvalidArgument naming it without its password.
+	CacheURL string
+	// How long a shared entry lives (0: 30 days) and how long one call to it may take (0:
+	// 200 ms); whole seconds and milliseconds.
+	CacheTTL, CacheTimeout time.Duration
+	// Scan only part Shard.Index of Shard.Count (1-based) of the work, for jobs that split one
+	// scan and merge their JSON reports (`capstan merge`); the zero value scans it all.
+	Shard Shard
+}
+
+// Shard is one part of a scan split across jobs: files by path, a history's blobs by path,
+// images whole — a stable partition, the same on every machine.
+type Shard struct {
+	Index, Count int
 }
 
 // ScanResult is what a ScanRequest found.
@@ -819,7 +843,8 @@ func (r ScanRequest) Run() (*ScanResult, error) {
 	for what, list := range map[string][]string{
 		"inputs": r.Inputs, "images": r.Images, "platform": {r.Platform}, "packs": r.Packs,
 		"baselines": r.Baselines, "ignore files": r.IgnoreFiles, "config": {r.Config},
-		"cache dir": {r.CacheDir}, "git": {git.Repo, git.Since, git.Branch},
+		"cache dir": {r.CacheDir}, "cache URL": {r.CacheURL},
+		"git": {git.Repo, git.Since, git.Branch},
 	} {
 		if err := noNUL(what, list...); err != nil {
 			return nil, err
@@ -831,7 +856,21 @@ func (r ScanRequest) Run() (*ScanResult, error) {
 	if r.Pulls < 0 {
 		return nil, &Error{Status: StatusInvalidArgument, Message: "pulls is negative"}
 	}
+	if r.Shard.Index < 0 || r.Shard.Count < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "shard is negative"}
+	}
+	if r.CacheTTL < 0 || r.CacheTimeout < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "cache TTL or timeout is negative"}
+	}
 	threads, pulls := uint32Arg(r.Threads), uint32Arg(r.Pulls)
+	ttl := uint64(r.CacheTTL / time.Second)
+	if r.CacheTTL > 0 && ttl == 0 {
+		ttl = 1
+	}
+	timeout := uint32Arg(int(r.CacheTimeout / time.Millisecond))
+	if r.CacheTimeout > 0 && timeout == 0 {
+		timeout = 1
+	}
 	var rules *C.capstan_rules
 	if r.Rules != nil {
 		r.Rules.mu.RLock()
@@ -855,7 +894,8 @@ func (r ScanRequest) Run() (*ScanResult, error) {
 		C.bool(git.Staged), packs, nPacks, optional(r.Config),
 		baselines, nBaselines, ignores, nIgnores, C.bool(!r.NoIgnoreDiscovery),
 		C.bool(!r.NoRedact), C.uint32_t(threads), C.uint64_t(r.MaxFileSize),
-		optional(r.CacheDir))
+		optional(r.CacheDir), optional(r.CacheURL), C.uint64_t(ttl), C.uint32_t(timeout),
+		C.uint32_t(uint32Arg(r.Shard.Index)), C.uint32_t(uint32Arg(r.Shard.Count)))
 	if err := fail(res); err != nil {
 		return nil, err
 	}

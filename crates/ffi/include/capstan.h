@@ -640,6 +640,29 @@ enum capstan_status capstan_request_set_max_file_size(struct capstan_request *re
 // `req` is a live handle used by no other thread meanwhile; `dir` is NUL-terminated.
 enum capstan_status capstan_request_set_cache_dir(struct capstan_request *req, const char *dir);
 
+// Adds a cache level shared by every machine that scans with the same rules: Redis (or
+// Valkey, KeyDB, Dragonfly) at `url`, `redis://[user:password@]host[:port][/db]` or `rediss://`
+// for TLS. Lookups go to the local cache (`capstan_request_set_cache_dir`) first, then to this
+// level; new results are written to both (without a cache dir, to this level alone). Entries
+// live `ttl_seconds` (0: 30 days); one call may take `timeout_ms` (0: 200 ms). A server that is
+// down, refuses or is slow never fails a run: the level is given up for that run and the
+// results are the same. Unredacted scans use no cache. NULL `url` removes the level. A URL
+// that is not one is `CAPSTAN_ERR_INVALID_ARGUMENT` from `capstan_request_run`, naming it
+// without its password.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile; `url` is NULL or NUL-terminated.
+enum capstan_status capstan_request_set_cache_url(struct capstan_request *req, const char *url, uint64_t ttl_seconds, uint32_t timeout_ms);
+
+// Scans only part `index` of `count` (1-based) of the work, for jobs that split one scan and
+// merge their JSON reports (`capstan merge`): files by their path as given, a history's blobs
+// by path, images whole — a stable partition, the same on every machine. `count` 0 removes
+// the split; `index` 0 or above `count` is `CAPSTAN_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile.
+enum capstan_status capstan_request_set_shard(struct capstan_request *req, uint32_t index, uint32_t count);
+
 // Runs the request: compiles its rules (packs, config), reads its baselines and ignore files,
 // walks its inputs (or pulls its images, or reads its repository's history), and gives the
 // findings that were not suppressed — in order (path, line, column, rule); for images, image by

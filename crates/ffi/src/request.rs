@@ -10,7 +10,8 @@ use core_capstan::exec::MAX_THREADS;
 use core_capstan::git::GitOptions;
 use core_capstan::image::{ImageOptions, ImageSource, Platform};
 use core_capstan::scan::{
-    CachePolicy, IgnoreFiles, PACKS, Request, RuleSources, Rules, WalkOptions,
+    CachePolicy, IgnoreFiles, PACKS, Request, RuleSources, Rules, Shard, SharedCacheOptions,
+    WalkOptions,
 };
 
 use crate::{
@@ -66,6 +67,10 @@ pub struct capstan_request {
     threads: usize,
     max_file_size: u64,
     cache_dir: Option<PathBuf>,
+    /// The shared cache level (`capstan_request_set_cache_url`).
+    shared_cache: Option<SharedCacheOptions>,
+    /// This request's part of a scan split across jobs (`capstan_request_set_shard`).
+    shard: Option<Shard>,
 }
 
 impl std::fmt::Debug for capstan_request {
@@ -97,6 +102,8 @@ impl Default for capstan_request {
             threads: walk.threads,
             max_file_size: walk.max_file_size,
             cache_dir: None,
+            shared_cache: None,
+            shard: None,
         }
     }
 }
@@ -134,10 +141,17 @@ impl capstan_request {
         } else {
             IgnoreFiles::Only(Vec::new())
         };
-        request.ignore_files(ignore).cache(match &self.cache_dir {
+        request = request.ignore_files(ignore).cache(match &self.cache_dir {
             Some(dir) => CachePolicy::Dir(dir.clone()),
             None => CachePolicy::Off,
-        })
+        });
+        if let Some(shared) = &self.shared_cache {
+            request = request.shared_cache(shared.clone());
+        }
+        if let Some(shard) = self.shard {
+            request = request.shard(shard);
+        }
+        request
     }
 
     /// The kind of source the request has, if any yet.
@@ -658,6 +672,71 @@ pub unsafe extern "C" fn capstan_request_set_cache_dir(
         // SAFETY: the caller promises a NUL-terminated string.
         let dir = unsafe { c_path(dir, "dir") }?;
         r.cache_dir = Some(dir.to_path_buf());
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Adds a cache level shared by every machine that scans with the same rules: Redis (or
+/// Valkey, KeyDB, Dragonfly) at `url`, `redis://[user:password@]host[:port][/db]` or `rediss://`
+/// for TLS. Lookups go to the local cache (`capstan_request_set_cache_dir`) first, then to this
+/// level; new results are written to both (without a cache dir, to this level alone). Entries
+/// live `ttl_seconds` (0: 30 days); one call may take `timeout_ms` (0: 200 ms). A server that is
+/// down, refuses or is slow never fails a run: the level is given up for that run and the
+/// results are the same. Unredacted scans use no cache. NULL `url` removes the level. A URL
+/// that is not one is `CAPSTAN_ERR_INVALID_ARGUMENT` from `capstan_request_run`, naming it
+/// without its password.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `url` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_cache_url(
+    req: *mut capstan_request,
+    url: *const c_char,
+    ttl_seconds: u64,
+    timeout_ms: u32,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        if url.is_null() {
+            r.shared_cache = None;
+            return Ok(());
+        }
+        // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
+        let url = unsafe { c_text(url, "url") }?;
+        let mut o = SharedCacheOptions::new(url);
+        if ttl_seconds != 0 {
+            o.ttl = std::time::Duration::from_secs(ttl_seconds);
+        }
+        if timeout_ms != 0 {
+            o.timeout = std::time::Duration::from_millis(u64::from(timeout_ms));
+        }
+        r.shared_cache = Some(o);
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Scans only part `index` of `count` (1-based) of the work, for jobs that split one scan and
+/// merge their JSON reports (`capstan merge`): files by their path as given, a history's blobs
+/// by path, images whole — a stable partition, the same on every machine. `count` 0 removes
+/// the split; `index` 0 or above `count` is `CAPSTAN_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_shard(
+    req: *mut capstan_request,
+    index: u32,
+    count: u32,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        if count == 0 {
+            r.shard = None;
+            return Ok(());
+        }
+        r.shard = Some(Shard::new(index, count).map_err(|e| FfiError::invalid(e.to_string()))?);
         Ok(())
     };
     // SAFETY: forwarded from the caller.

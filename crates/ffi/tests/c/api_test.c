@@ -297,6 +297,33 @@ static void test_request(const capstan_rules *r, const char *tmp) {
         capstan_findings_free(f);
     }
 
+    /* A shared level that is not there (nothing listens on port 1): the same answer, no error;
+     * a shard of three finds a part; a URL that is not one is refused naming it, password
+     * hidden. */
+    CHECK(capstan_request_set_cache_url(req, "redis://u:hunter2@127.0.0.1:1/0", 60, 50) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 2 && capstan_findings_suppressed(f) == 2);
+    capstan_findings_free(f);
+    CHECK(capstan_request_set_shard(req, 0, 3) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(capstan_request_set_shard(req, 4, 3) == CAPSTAN_ERR_INVALID_ARGUMENT);
+    size_t across = 0;
+    for (uint32_t k = 1; k <= 3; k++) {
+        CHECK(capstan_request_set_shard(req, k, 3) == CAPSTAN_OK);
+        f = NULL;
+        CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+        across += capstan_findings_len(f);
+        capstan_findings_free(f);
+    }
+    CHECK(across == 2);
+    CHECK(capstan_request_set_shard(req, 0, 0) == CAPSTAN_OK);
+    CHECK(capstan_request_set_cache_url(req, "http://u:hunter2@h", 0, 0) == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_ERR_INVALID_ARGUMENT && f == NULL);
+    CHECK(contains(capstan_last_error(), "http://u:***@h"));
+    CHECK(!contains(capstan_last_error(), "hunter2"));
+    CHECK(capstan_request_set_cache_url(req, NULL, 0, 0) == CAPSTAN_OK);
+
     /* A baseline that is not there: an I/O error naming it; nothing is written to out. */
     char missing[600];
     snprintf(missing, sizeof missing, "%s/missing-baseline.json", tmp);
