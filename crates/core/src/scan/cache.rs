@@ -316,8 +316,10 @@ impl ScanCache {
         for (key, hit) in keys.iter().zip(&found) {
             match hit {
                 Some(entry) => {
-                    if let Some(l) = &self.local {
-                        l.put(key, entry);
+                    if let Some(l) = &self.local
+                        && let Ok(json) = serde_json::to_vec(entry)
+                    {
+                        l.put(key, &json);
                     }
                     self.hits.fetch_add(1, Ordering::Relaxed);
                 }
@@ -337,11 +339,15 @@ impl ScanCache {
 
     /// Records `entry` for `key` in both levels (written in the background).
     pub fn put(&self, key: &CacheKey, entry: &CachedFile) {
+        // Encoded once for both levels.
+        let Ok(json) = serde_json::to_vec(entry) else {
+            return;
+        };
         if let Some(l) = &self.local {
-            l.put(key, entry);
+            l.put(key, &json);
         }
         if let Some(s) = &self.shared {
-            s.put(&key.unit, entry);
+            s.put(&key.unit, &json);
         }
     }
 
@@ -463,13 +469,14 @@ impl Local {
         serde_json::from_slice(json).ok()
     }
 
-    fn put(&self, key: &CacheKey, entry: &CachedFile) {
+    /// Queues the entry whose JSON is `json` for `key`.
+    fn put(&self, key: &CacheKey, json: &[u8]) {
         let Some(writer) = &self.writer else { return };
-        let mut value = key.stamp.to_vec();
-        if serde_json::to_writer(&mut value, entry).is_ok() {
-            // Never wait on the writer: a full queue only costs a future rescan.
-            let _ = writer.try_push((key.local.clone(), value));
-        }
+        let mut value = Vec::with_capacity(key.stamp.len() + json.len());
+        value.extend_from_slice(&key.stamp);
+        value.extend_from_slice(json);
+        // Never wait on the writer: a full queue only costs a future rescan.
+        let _ = writer.try_push((key.local.clone(), value));
     }
 
     fn close(mut self) -> Result<(), CacheError> {

@@ -174,7 +174,7 @@ impl SharedCache {
     pub(crate) fn up(&self) -> bool {
         match self.0 {}
     }
-    pub(crate) fn put(&self, _: &str, _: &CachedFile) {
+    pub(crate) fn put(&self, _: &str, _: &[u8]) {
         match self.0 {}
     }
     /// Never called: no value exists.
@@ -412,15 +412,14 @@ impl SharedCache {
         !self.state.down.load(Ordering::Relaxed)
     }
 
-    /// Queues `entry` for unit `unit` (written in the background, in pipelined batches).
-    pub(crate) fn put(&self, unit: &str, entry: &CachedFile) {
+    /// Queues the entry whose JSON is `json` for unit `unit` (written in the background, in
+    /// pipelined batches).
+    pub(crate) fn put(&self, unit: &str, json: &[u8]) {
         let s = &*self.state;
         let queued = !s.down.load(Ordering::Relaxed)
             && self.writer.as_ref().is_some_and(|w| {
-                encode(entry).is_some_and(|value| {
-                    w.try_push((format!("{}{unit}", self.prefix), value))
-                        .is_ok()
-                })
+                w.try_push((format!("{}{unit}", self.prefix), encode(json)))
+                    .is_ok()
             });
         if !queued {
             s.unwritten.fetch_add(1, Ordering::Relaxed);
@@ -510,13 +509,12 @@ fn write_batch(
 #[cfg(feature = "shared-cache")]
 /// `MAGIC`, the first `CHECKSUM` bytes of the payload's BLAKE3, then the payload (the entry as
 /// compact JSON, as the local store keeps it).
-fn encode(entry: &CachedFile) -> Option<Vec<u8>> {
-    let payload = serde_json::to_vec(entry).ok()?;
-    let mut value = Vec::with_capacity(MAGIC.len() + CHECKSUM + payload.len());
+fn encode(json: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(MAGIC.len() + CHECKSUM + json.len());
     value.extend_from_slice(MAGIC);
-    value.extend_from_slice(&blake3::hash(&payload).as_bytes()[..CHECKSUM]);
-    value.extend_from_slice(&payload);
-    Some(value)
+    value.extend_from_slice(&blake3::hash(json).as_bytes()[..CHECKSUM]);
+    value.extend_from_slice(json);
+    value
 }
 
 #[cfg(feature = "shared-cache")]
@@ -560,7 +558,7 @@ mod tests {
             files: 3,
             ..CachedFile::default()
         };
-        let value = encode(&entry).unwrap_or_default();
+        let value = encode(&serde_json::to_vec(&entry).unwrap_or_default());
         assert_eq!(decode(&value), Some(entry));
         let mut flipped = value.clone();
         if let Some(b) = flipped.last_mut() {
@@ -586,7 +584,7 @@ mod tests {
             panic!("a well-formed URL connects (or is off), never fails")
         };
         assert_eq!(cache.get_many(&["file:00:a", "file:00:b"]), [None, None]);
-        cache.put("file:00:a", &CachedFile::default());
+        cache.put("file:00:a", b"{}");
         let c = cache.counters();
         assert_eq!((c.fallbacks, c.unwritten, c.hits), (2, 1, 0));
         let fault = cache.fault().unwrap_or_default();
