@@ -60,8 +60,11 @@ fn scan_repo(
     // A shard scans the blobs of its paths: every version of a file in one shard, so that a
     // secret kept across versions is reported once (below) by the shard that has them all.
     units.units.retain(|u| walker.covers(&u.path));
+    // Blobs go to the workers in chunks: what the local cache doesn't hold is looked up in the
+    // shared level in one round trip per chunk.
+    let chunks: Vec<&[Unit]> = units.units.chunks(LOOKUP_CHUNK).collect();
     let results = crate::exec::each_with(
-        &units.units,
+        &chunks,
         threads,
         || {
             let mut r = shared.to_thread_local();
@@ -69,13 +72,22 @@ fn scan_repo(
             r.object_cache_size_if_unset(4 << 20);
             r
         },
-        |r, unit| {
-            if cancel.load(Ordering::Relaxed) {
-                return Err("not scanned: interrupted".to_owned());
-            }
-            scan_unit(walker, r, unit, options.staged)
+        |r, chunk| {
+            let mut known = cached(walker, chunk).into_iter();
+            chunk
+                .iter()
+                .map(|unit| {
+                    let hit = known.next().flatten();
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err("not scanned: interrupted".to_owned());
+                    }
+                    scan_unit(walker, r, unit, hit, options.staged)
+                })
+                .collect::<Vec<_>>()
         },
-    );
+    )
+    .into_iter()
+    .flatten();
     let mut findings = Vec::new();
     let mut errors: Vec<Issue> = units
         .errors
@@ -129,19 +141,41 @@ fn scan_repo(
     ))
 }
 
-/// One blob: from the cache, or read and scanned; staged blobs keep only the findings on lines
-/// the commit would add.
+/// Blobs looked up in the shared cache level in one round trip.
+const LOOKUP_CHUNK: usize = 64;
+
+/// What the cache holds for each unit of `chunk` (in order): the local store first, then one
+/// batched lookup in the shared level for the rest.
+fn cached(walker: &TreeScanner<'_>, chunk: &[Unit]) -> Vec<Option<CachedFile>> {
+    let Some(cache) = walker.cache_in_use() else {
+        return Vec::new();
+    };
+    let keys: Vec<CacheKey> = chunk
+        .iter()
+        .map(|u| CacheKey::blob(&u.blob.to_string(), &u.path))
+        .collect();
+    let mut found: Vec<Option<CachedFile>> = keys.iter().map(|k| cache.get_local(k)).collect();
+    let missing: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
+    let wanted: Vec<CacheKey> = missing.iter().map(|&i| keys[i].clone()).collect();
+    for (i, hit) in missing.into_iter().zip(cache.get_shared(&wanted)) {
+        found[i] = hit;
+    }
+    found
+}
+
+/// One blob: from the cache (`hit`, looked up by [`cached`]), or read and scanned; staged blobs
+/// keep only the findings on lines the commit would add.
 fn scan_unit(
     walker: &TreeScanner<'_>,
     repo: &gix::Repository,
     unit: &Unit,
+    hit: Option<CachedFile>,
     staged: bool,
 ) -> UnitResult {
     let max = walker.options().max_file_size;
     let cache = walker.cache_in_use();
-    // The findings depend on the path (fingerprints, path rules), so it is part of the key.
     let key = CacheKey::blob(&unit.blob.to_string(), &unit.path);
-    let mut entry = match cache.and_then(|c| c.get(&key)) {
+    let mut entry = match hit {
         Some(hit) => {
             walker
                 .progress()
