@@ -14,7 +14,9 @@
 #   - `capstan image` cold (empty local cache, empty Redis) and a second runner (empty local
 #     cache, Redis warm);
 #   - Trivy (`image --scanners secret --input`, a `docker save` archive of the same image) with
-#     its Redis cache backend, cold (FLUSHALL) and warm — Trivy is the only peer with one.
+#     its Redis cache backend, cold (FLUSHALL) and warm — Trivy is the only peer with one;
+# and, with REPO set to a git repository, `capstan git REPO` cold without and with Redis and a
+# second runner.
 # Peak RSS of one run each (GNU time). A Markdown table goes to stdout (progress to stderr).
 #
 # CAPSTAN defaults to TARGET/release/capstan (TARGET: CARGO_TARGET_DIR, else target/; build first
@@ -132,6 +134,18 @@ eval "$fresh; $flush"
 $image --cache-url "$URL" >/dev/null 2>&1 || true
 bench image_second "$fresh" "$image --cache-url $URL"
 
+GIT_ROWS=""
+if [[ -n ${REPO:-} ]]; then
+  history="$CAPSTAN git --no-progress $REPO --cache-dir $WORK/local -f json -o $WORK/git.json"
+  check $history
+  bench git_cold "$fresh" "$history"
+  bench git_cold_redis "$fresh; $flush" "$history --cache-url $URL"
+  eval "$fresh; $flush"
+  $history --cache-url "$URL" >/dev/null 2>&1 || true
+  bench git_second "$fresh" "$history --cache-url $URL"
+  GIT_ROWS=1
+fi
+
 TRIVY_ROWS=""
 if [[ -n $TRIVY && -n $SKOPEO ]]; then
   "$SKOPEO" copy -q "oci:$WORK/layout:bench" "docker-archive:$WORK/image.tar:bench/tree:latest"
@@ -151,6 +165,10 @@ ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys
   echo "| tree, second runner (empty local, warm Redis) vs cold | $(mean tree_second) s | $(mean tree_cold) s | $(ratio "$(mean tree_cold)" "$(mean tree_second)")× faster |"
   echo "| tree, warm local cache (reference) | $(mean tree_warm_local) s | $(mean tree_cold) s | $(ratio "$(mean tree_cold)" "$(mean tree_warm_local)")× faster |"
   echo "| image (oci:, 5 layers), second runner vs cold | $(mean image_second) s | $(mean image_cold) s | $(ratio "$(mean image_cold)" "$(mean image_second)")× faster |"
+  if [[ -n $GIT_ROWS ]]; then
+    echo "| history ($(basename "$REPO")), cold with Redis vs cold without | $(mean git_cold_redis) s | $(mean git_cold) s | $(ratio "$(mean git_cold_redis)" "$(mean git_cold)")× (overhead) |"
+    echo "| history, second runner vs cold | $(mean git_second) s | $(mean git_cold) s | $(ratio "$(mean git_cold)" "$(mean git_second)")× faster |"
+  fi
   if [[ -n $TRIVY_ROWS ]]; then
     echo "| image, Trivy with its Redis backend: cold / second runner | — | $(mean trivy_cold) s / $(mean trivy_second) s | $(ratio "$(mean trivy_cold)" "$(mean trivy_second)")× faster |"
     echo "| image, second runner: capstan vs Trivy | $(mean image_second) s | $(mean trivy_second) s | $(ratio "$(mean trivy_second)" "$(mean image_second)")× faster |"
