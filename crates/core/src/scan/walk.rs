@@ -531,7 +531,7 @@ impl TreeScanner<'_> {
             .cache
             .filter(|_| explicit || meta.len() <= self.opts.max_file_size);
         if let (Some(key), Some(cache)) = (key.as_deref(), cached) {
-            self.scan_cached(&name, key, cache, file, limit, local);
+            self.scan_cached(path, &name, key, cache, file, limit, local);
         } else {
             self.scan_named(&name, None, &mut file, Some(limit), local);
         }
@@ -542,8 +542,10 @@ impl TreeScanner<'_> {
     /// so the entry stored describes exactly the bytes behind its findings). With a shared
     /// level, files the local store doesn't know wait in `local.pending` for one batched
     /// lookup.
+    #[allow(clippy::too_many_arguments)]
     fn scan_cached(
         &self,
+        path: &Path,
         name: &str,
         absolute: &str,
         cache: &ScanCache,
@@ -589,20 +591,24 @@ impl TreeScanner<'_> {
             self.answered(hit, limit, local);
             return;
         }
-        // The whole file when it fit in one chunk; otherwise it is read again from `file`.
+        // The whole file when it fit in one chunk; otherwise it is read again on a miss.
         let whole = (head < buf.len()).then(|| {
             buf.truncate(head);
             buf
         });
-        let waiting = Pending {
+        let mut waiting = Pending {
+            path: path.to_owned(),
             name: name.to_owned(),
             absolute: absolute.to_owned(),
             key,
             whole,
-            file,
+            file: Some(file),
             limit,
         };
         if cache.batches_lookups() {
+            // No descriptor is held while waiting (a thousand threads times a batch would run
+            // out of them): a large file is opened again if it has to be scanned.
+            waiting.file = None;
             local.pending.push(waiting);
             if local.pending.len() >= SHARED_BATCH {
                 self.flush_pending(cache, local);
@@ -649,11 +655,12 @@ impl TreeScanner<'_> {
     /// Scans a file no cache level knew, and records what it found in both.
     fn scan_missed(&self, waiting: Pending, cache: &ScanCache, local: &mut Local) {
         let Pending {
+            path,
             name,
             absolute,
             key,
             whole,
-            mut file,
+            file,
             limit,
         } = waiting;
         let errors_before = local.errors.len();
@@ -663,7 +670,18 @@ impl TreeScanner<'_> {
             let ok = self.scan_named(&name, Some(&mut found), &mut &bytes[..], Some(limit), local);
             (ok, key)
         } else {
-            // Hash what is scanned: the entry must describe the bytes behind its findings.
+            let mut file = match file.map_or_else(|| open_nonblocking(&path), Ok) {
+                Ok(f) => f,
+                Err(e) => {
+                    local.errors.push(Issue {
+                        path: name,
+                        reason: e.to_string(),
+                    });
+                    return;
+                }
+            };
+            // Hash what is scanned (the file may have changed since it was hashed): the entry
+            // must describe the bytes behind its findings.
             let mut reader = Hashing {
                 inner: &mut file,
                 hasher: blake3::Hasher::new(),
@@ -863,13 +881,15 @@ impl TreeScanner<'_> {
 
 /// A hashed file waiting for a batched lookup in the shared cache level.
 struct Pending {
+    path: PathBuf,
     name: String,
     absolute: String,
     key: CacheKey,
     /// The file's bytes when they fit in one chunk.
     whole: Option<crate::pool::PooledBuf<'static>>,
-    /// Rewound: read again on a miss when `whole` is `None`.
-    file: File,
+    /// Rewound, to read again on a miss when `whole` is `None`; `None` while waiting in a
+    /// batch (the file is opened again).
+    file: Option<File>,
     limit: Limit,
 }
 
