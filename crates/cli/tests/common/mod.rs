@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The external programs the tests run and the packages they come from: one list for the
@@ -173,4 +173,197 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A free loopback port (bound, noted and closed: nothing listens on it until someone binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A `redis-server` of the test's own on a free loopback port, saving nothing to disk; killed
+/// (SIGKILL) on drop. `redis-server` and `redis-cli` come from `common::tool`: a missing one
+/// fails naming the package to install.
+pub struct Redis {
+    child: std::sync::Mutex<Child>,
+    port: u16,
+    password: Option<String>,
+    dir: Scratch,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        Redis::start_with(&[])
+    }
+
+    /// A server with `extra` arguments after the test's own (`--requirepass PASSWORD`,
+    /// `--enable-debug-command local`).
+    pub fn start_with(extra: &[&str]) -> Redis {
+        // One directory per server: tests in one binary run at once.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = Scratch::new(&format!("redis-{}-{n}", std::process::id()));
+        let password = extra
+            .windows(2)
+            .find(|w| w[0] == "--requirepass")
+            .map(|w| w[1].to_owned());
+        // The port is free when chosen but may be taken before the server binds it (another
+        // test's server): a server that exits, or a port where another one answers, is retried.
+        for _ in 0..5 {
+            let port = free_port();
+            let log = std::fs::File::create(dir.path("redis.log")).expect("log file");
+            let mut child = tool("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .arg("--dir")
+                .arg(&dir.0)
+                .args(extra)
+                .current_dir(&dir.0)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log file"))
+                .stderr(log)
+                .spawn()
+                .expect("redis-server starts");
+            if up(&mut child, port, password.as_deref()) {
+                return Redis {
+                    child: std::sync::Mutex::new(child),
+                    port,
+                    password,
+                    dir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "redis-server did not start: {}",
+            std::fs::read_to_string(dir.path("redis.log")).unwrap_or_default()
+        );
+    }
+
+    /// `redis://127.0.0.1:PORT` (no password in it, even when the server has one).
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether something on the port answers `PING` within `within` (`+PONG`, or `-NOAUTH`
+    /// from a server with a password): false while the server is busy (`DEBUG SLEEP`) or gone.
+    pub fn answers(&self, within: Duration) -> bool {
+        answers(self.port, within)
+    }
+
+    /// `redis-cli` against the server (authenticated when it has a password).
+    pub fn cli_command(&self) -> Command {
+        redis_cli(self.port, self.password.as_deref())
+    }
+
+    /// `redis-cli ARGS`: its standard output. A failure fails the test.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = self
+            .cli_command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            out.status.success(),
+            "redis-cli {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs the commands in `script` (one a line, as `redis-cli` reads them from standard
+    /// input: arguments quoted with `"…"` may hold `\xHH` escapes); their replies.
+    pub fn cli_script(&self, script: &str) -> String {
+        use std::io::Write as _;
+        let mut child = self
+            .cli_command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("redis-cli runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        // Written from a thread: the replies fill stdout's pipe while the script is written.
+        let script = script.to_owned();
+        let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
+        let out = child.wait_with_output().expect("redis-cli runs");
+        writer.join().expect("writer").expect("script written");
+        assert!(
+            out.status.success(),
+            "redis-cli: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Kills the server (SIGKILL: no chance to answer anything more) and reaps it.
+    pub fn kill(&self) {
+        let mut child = self.child.lock().expect("child");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Whether the `redis-server` just started as `child` came up on `port`: it answers there, and
+/// it is this process that does (not another test's server that took the port first).
+fn up(child: &mut Child, port: u16, password: Option<&str>) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !answers(port, Duration::from_millis(200)) {
+        if child.try_wait().expect("wait").is_some() || Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let Ok(info) = redis_cli(port, password)
+        .args(["INFO", "server"])
+        .stdin(Stdio::null())
+        .output()
+    else {
+        return false;
+    };
+    let pid = format!("process_id:{}", child.id());
+    String::from_utf8_lossy(&info.stdout)
+        .lines()
+        .any(|l| l.trim() == pid)
+}
+
+/// Whether something on loopback `port` answers `PING` within `within` (`+PONG`, or `-NOAUTH`
+/// from a server with a password).
+fn answers(port: u16, within: Duration) -> bool {
+    use std::io::{Read as _, Write as _};
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, within) else {
+        return false;
+    };
+    let mut reply = [0u8; 7];
+    s.set_read_timeout(Some(within)).is_ok()
+        && s.write_all(b"PING\r\n").is_ok()
+        && s.read(&mut reply).is_ok_and(|n| n > 0)
+        && (reply.starts_with(b"+PONG") || reply.starts_with(b"-NOAUTH"))
+}
+
+/// `redis-cli` for the server on loopback `port`, with its password (`REDISCLI_AUTH`: not on
+/// the command line) when it has one.
+fn redis_cli(port: u16, password: Option<&str>) -> Command {
+    let mut cmd = tool("redis-cli");
+    cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+    match password {
+        Some(p) => cmd.env("REDISCLI_AUTH", p),
+        None => cmd.env_remove("REDISCLI_AUTH"),
+    };
+    cmd
 }

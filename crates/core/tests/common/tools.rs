@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// Every program a test runs, and the Debian package it comes from.
-pub const TOOLS: [(&str, &str); 13] = [
+pub const TOOLS: [(&str, &str); 15] = [
     ("docker-registry", "docker-registry"),
     ("git", "git"),
     ("htpasswd", "apache2-utils"),
@@ -14,6 +14,8 @@ pub const TOOLS: [(&str, &str); 13] = [
     ("mkfifo", "coreutils"),
     ("mknod", "coreutils"),
     ("pre-commit", "pre-commit"),
+    ("redis-cli", "redis-tools"),
+    ("redis-server", "redis-server"),
     ("setpriv", "util-linux"),
     ("sh", "dash"),
     ("skopeo", "skopeo"),
