@@ -9,7 +9,7 @@
 //! given (flag, environment, `--no-cache`, typos).
 //!
 //! Every report is compared with the same scan run with `--no-cache`: findings, skipped and
-//! errors identical, and the same exit status. The `#[ignore]`d tests show bugs, named in each.
+//! errors identical, and the same exit status.
 
 mod common;
 
@@ -705,8 +705,6 @@ fn the_shared_cache_over_a_unix_socket() {
 }
 
 #[test]
-#[ignore = "bug: a socket URL's `?pass=` password is shown in the warning (hide_password only \
-            masks user:password@ in the authority)"]
 fn a_password_in_a_unix_socket_url_never_shows() {
     let dir = Scratch::new("shared-unix-pass");
     tree(&dir);
@@ -742,8 +740,6 @@ fn a_password_in_a_unix_socket_url_never_shows() {
 }
 
 #[test]
-#[ignore = "bug: a password with an unencoded `#`, `?` or `/` (a URL typo, but the real \
-            password) is shown in full in the usage error"]
 fn a_password_never_shows_in_the_usage_error() {
     let dir = Scratch::new("shared-url-typo");
     tree(&dir);
@@ -800,8 +796,6 @@ fn a_server_that_refuses_writes_is_one_warning_and_the_same_report() {
 }
 
 #[test]
-#[ignore = "bug: a pipelined write the server refuses gives a warning line listing every \
-            refused SET (`Pipeline failures: [(Index 0, …), … (Index 255, …)]`, ~25 KB)"]
 fn the_warning_for_refused_writes_is_one_short_line() {
     let dir = Scratch::new("shared-refuse-short");
     tree(&dir);

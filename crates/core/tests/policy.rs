@@ -1,7 +1,8 @@
 //! SECURITY.md's promises that are about what the code can do at all, checked on the source:
 //! the only program the library runs is a credential helper, the only network it opens is the
-//! registry client, and it never prints. And two about the repository: its tests, benches and
-//! scripts read nothing from outside it, and the README's test command installs every program
+//! registry client and the shared cache level, and it never prints. And two about the
+//! repository: its tests, benches and scripts read nothing from outside it, and the README's
+//! test command installs every program
 //! the tests run.
 
 use std::path::{Path, PathBuf};
@@ -58,18 +59,20 @@ fn the_only_program_run_is_a_credential_helper() {
     );
 }
 
-/// The registry client (credentials check and token flow, image pulls) is the only network.
+/// The registry client (credentials check and token flow, image pulls) and the shared cache
+/// level (Redis) are the only network.
 #[test]
-fn the_only_network_is_the_registry_client() {
+fn the_only_network_is_the_registries_and_the_shared_cache() {
     assert_eq!(
         users(&[
             "ureq::",
+            "redis::",
             "TcpStream",
             "TcpListener",
             "UdpSocket",
             "ToSocketAddrs"
         ]),
-        ["auth/registry.rs", "image/registry.rs"]
+        ["auth/registry.rs", "image/registry.rs", "scan/shared.rs"]
     );
 }
 

@@ -97,26 +97,45 @@ impl fmt::Debug for SharedCacheOptions {
     }
 }
 
-/// `scheme://user:password@host…` with the password (everything between the first `:` after
-/// the scheme and the last `@` of the authority) replaced by `***`.
+/// `url` with its password replaced by `***`: the user-info's (`scheme://user:password@host`,
+/// everything up to the last `@` — a password may hold `/`, `?` or `#` unencoded, and a URL
+/// that does not parse must not show it either) and a `pass` or `password` query parameter's
+/// (`redis+unix:///run/redis.sock?pass=…`).
 fn hide_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
+    let rest = match rest.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
             if userinfo.contains(':') || user.is_empty() {
-                format!("{scheme}://{user}:***@{host}{tail}")
+                format!("{user}:***@{host}")
             } else {
                 // `redis://password@host` is how some write a password alone.
-                format!("{scheme}://***@{host}{tail}")
+                format!("***@{host}")
             }
         }
-        None => url.to_owned(),
-    }
+        None => rest.to_owned(),
+    };
+    let Some((before, query)) = rest.split_once('?') else {
+        return format!("{scheme}://{rest}");
+    };
+    let (query, fragment) = query
+        .split_once('#')
+        .map_or((query, None), |(q, f)| (q, Some(f)));
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _))
+                if k.eq_ignore_ascii_case("pass") || k.eq_ignore_ascii_case("password") =>
+            {
+                format!("{k}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    let fragment = fragment.map(|f| format!("#{f}")).unwrap_or_default();
+    format!("{scheme}://{before}?{}{fragment}", query.join("&"))
 }
 
 /// A shared-level URL that is not one (the scan is refused: a typo must not silently turn the
@@ -230,15 +249,37 @@ impl State {
                 what,
                 &format!("no answer within {} ms", self.timeout.as_millis()),
             );
-        } else {
-            self.trip_with(what, &e.to_string());
+            return;
         }
+        // A refused pipeline lists every command it refused: the first says why.
+        let refused = e.clone().into_server_errors().and_then(|errors| {
+            let (_, first) = errors.first()?;
+            let n = errors.len();
+            let why = match first.details() {
+                Some(d) => format!("{}: {d}", first.code()),
+                None => first.code().to_owned(),
+            };
+            Some(if n > 1 {
+                format!("{why} ({n} commands refused)")
+            } else {
+                why
+            })
+        });
+        self.trip_with(what, &refused.unwrap_or_else(|| e.to_string()));
     }
 
     fn trip_with(&self, what: &str, why: &str) {
         self.down.store(true, Ordering::Relaxed);
         let mut fault = self.fault.lock();
         if fault.is_none() {
+            // One line, whatever the server said.
+            let why: String = why
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect();
             *fault = Some(format!(
                 "shared cache {}: {what}: {why}; scanning on without it",
                 self.shown
@@ -540,6 +581,15 @@ mod tests {
             ("rediss://:p%40ss@h", "rediss://:***@h"),
             ("redis://p@ss:word@h/1", "redis://p@ss:***@h/1"),
             ("redis://secret@h", "redis://***@h"),
+            ("redis://:s3c#r3t/x?y@h:1/0", "redis://:***@h:1/0"),
+            (
+                "redis+unix:///run/r.sock?db=1&pass=hunter2#x",
+                "redis+unix:///run/r.sock?db=1&pass=***#x",
+            ),
+            (
+                "unix:///s?user=u&PASSWORD=hunter2",
+                "unix:///s?user=u&PASSWORD=***",
+            ),
             ("not a url", "not a url"),
         ] {
             assert_eq!(hide_password(url), shown, "{url}");
