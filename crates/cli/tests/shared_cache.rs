@@ -1402,3 +1402,131 @@ fn the_url_from_the_flag_the_environment_or_nowhere() {
     empty.no_warning("CAPSTAN_CACHE_URL=");
     assert!(empty.report["stats"].get("cache_shared_rtt").is_none());
 }
+
+/// `openssl ARGS` in `dir`; a failure fails the test.
+fn openssl(dir: &Scratch, args: &[&str]) {
+    let out = tool("openssl")
+        .args(args)
+        .current_dir(&dir.0)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn rediss_verifies_the_server_against_the_trust_store() {
+    let dir = Scratch::new("shared-tls");
+    tree(&dir);
+    // A CA, and a certificate it signs for 127.0.0.1.
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=capstan test CA",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    dir.write("ext", "subjectAltName=IP:127.0.0.1\n");
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ],
+    );
+    let tls = free_port().to_string();
+    let path = |f: &str| dir.path(f).display().to_string();
+    let redis = Redis::start_with(&[
+        "--tls-port",
+        &tls,
+        "--tls-cert-file",
+        &path("server.pem"),
+        "--tls-key-file",
+        &path("server.key"),
+        "--tls-ca-cert-file",
+        &path("ca.pem"),
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let url = format!("rediss://127.0.0.1:{tls}/0");
+    let fresh = scan(&dir, &["--no-cache"]);
+    // The CA trusted (rustls-native-certs reads SSL_CERT_FILE): a runner fills the level over
+    // TLS, a second one with an empty local cache is answered by it.
+    let trusted = |cache: &str| {
+        let mut cmd = capstan_command(
+            &dir,
+            &[
+                "scan",
+                "-f",
+                "json",
+                "--no-progress",
+                "--cache-dir",
+                cache,
+                "--cache-url",
+                &url,
+                "tree",
+            ],
+        );
+        Run::of(
+            &cmd.env("SSL_CERT_FILE", dir.path("ca.pem"))
+                .output()
+                .expect("runs"),
+        )
+    };
+    let first = trusted("a");
+    assert_same(&first, &fresh, "over TLS");
+    first.no_warning("over TLS");
+    assert_eq!(dbsize(&redis), TREE_FILES, "written over TLS");
+    let second = trusted("b");
+    assert_same(&second, &fresh, "second runner over TLS");
+    assert_eq!(second.stat("cache_shared_hits"), TREE_FILES);
+    // Not trusted: the certificate is refused, and the scan goes on without the level.
+    let untrusted = scan(&dir, &["--cache-dir", "c", "--cache-url", &url]);
+    assert_same(&untrusted, &fresh, "untrusted certificate");
+    let w = untrusted.one_shared_warning(&url);
+    assert!(w.contains("certificate"), "{w}");
+    assert_eq!(untrusted.stat("cache_shared_hits"), 0);
+}

@@ -6,13 +6,14 @@ use std::path::Path;
 use std::process::Command;
 
 /// Every program a test runs, and the Debian package it comes from.
-pub const TOOLS: [(&str, &str); 15] = [
+pub const TOOLS: [(&str, &str); 16] = [
     ("docker-registry", "docker-registry"),
     ("git", "git"),
     ("htpasswd", "apache2-utils"),
     ("kill", "procps"),
     ("mkfifo", "coreutils"),
     ("mknod", "coreutils"),
+    ("openssl", "openssl"),
     ("pre-commit", "pre-commit"),
     ("redis-cli", "redis-tools"),
     ("redis-server", "redis-server"),
