@@ -1418,13 +1418,11 @@ fn openssl(dir: &Scratch, args: &[&str]) {
     );
 }
 
-#[test]
-fn rediss_verifies_the_server_against_the_trust_store() {
-    let dir = Scratch::new("shared-tls");
-    tree(&dir);
-    // A CA, and a certificate it signs for 127.0.0.1.
+/// In `dir`: a CA (`ca.pem`) and a certificate it signs for 127.0.0.1 (`server.pem`,
+/// `server.key`).
+fn certificates(dir: &Scratch) {
     openssl(
-        &dir,
+        dir,
         &[
             "req",
             "-x509",
@@ -1442,7 +1440,7 @@ fn rediss_verifies_the_server_against_the_trust_store() {
         ],
     );
     openssl(
-        &dir,
+        dir,
         &[
             "req",
             "-newkey",
@@ -1458,7 +1456,7 @@ fn rediss_verifies_the_server_against_the_trust_store() {
     );
     dir.write("ext", "subjectAltName=IP:127.0.0.1\n");
     openssl(
-        &dir,
+        dir,
         &[
             "x509",
             "-req",
@@ -1477,6 +1475,13 @@ fn rediss_verifies_the_server_against_the_trust_store() {
             "ext",
         ],
     );
+}
+
+#[test]
+fn rediss_verifies_the_server_against_the_trust_store() {
+    let dir = Scratch::new("shared-tls");
+    tree(&dir);
+    certificates(&dir);
     let tls = free_port().to_string();
     let path = |f: &str| dir.path(f).display().to_string();
     let redis = Redis::start_with(&[
