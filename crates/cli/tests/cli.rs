@@ -3,17 +3,13 @@
 use std::process::{Command, Output};
 
 mod common;
-use common::{Scratch, TOKEN_LINE};
+use common::{Scratch, TOKEN_LINE, text};
 
 fn capstan(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_capstan"))
         .args(args)
         .output()
         .expect("run the capstan binary")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Asserts that an output stream holds `needle`, showing the whole stream when it does not.

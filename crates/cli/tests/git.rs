@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{Scratch, tool};
+use common::{GIT_ENV, Scratch, text, tool};
 
 /// Tokens the built-in `github-classic-pat` rule finds.
 const T1: &str = "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki";
@@ -30,35 +30,6 @@ const EPOCH: i64 = 1_796_544_000;
 fn env(token: &str) -> String {
     format!("GITHUB_TOKEN={token}\n")
 }
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Environment variables that would point git (or gix) somewhere else than the test means:
-/// set when the tests run inside a git hook, or by the user.
-const GIT_ENV: [&str; 20] = [
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR",
-    "GIT_NAMESPACE",
-    "GIT_CONFIG",
-    "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT",
-    "GIT_AUTHOR_NAME",
-    "GIT_AUTHOR_EMAIL",
-    "GIT_COMMITTER_NAME",
-    "GIT_COMMITTER_EMAIL",
-    "GIT_TEMPLATE_DIR",
-    "GIT_SHALLOW_FILE",
-    "GIT_REPLACE_REF_BASE",
-    "GIT_NO_REPLACE_OBJECTS",
-    "GIT_QUARANTINE_PATH",
-    "PRE_COMMIT_HOME",
-];
 
 /// A repository built by the test in a [`Scratch`] directory: `repo/` is its work tree,
 /// `home/` the `HOME` every git and capstan run gets (with the only git config they read).

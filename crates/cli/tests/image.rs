@@ -8,16 +8,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::oci::{Compression, Image, Layer, write_layout};
-use common::{Registry, Scratch};
+use common::{Registry, Scratch, text};
 
 const TOKEN: &[u8] = b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
 const TOKEN2: &[u8] = b"token = \"ghp_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0\"\n";
 const USER: &str = "tester";
 const PASS: &str = "pa55-w0rd-never-shown";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Five layers in three compressions, a whiteout and an opaque directory; secrets in the
 /// config's Env and history.

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::oci::{Compression, Image, Layer, write_layout};
-use common::{Scratch, tool};
+use common::{GIT_ENV, Scratch, text, tool};
 
 /// Tokens the built-in `github-classic-pat` rule finds.
 const T1: &str = "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki";
@@ -18,26 +18,6 @@ const T4: &str = "ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9";
 /// An AWS key pair the `aws-access-key-id` and `aws-secret-access-key` rules find.
 const AWS: &str = "aws_access_key_id = AKIALUR3GTATKZNMS7YT\n\
                    aws_secret_access_key = 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\n";
-
-/// Environment variables that would point git (or gix) somewhere else than the test means.
-const GIT_ENV: [&str; 12] = [
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR",
-    "GIT_NAMESPACE",
-    "GIT_CONFIG",
-    "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT",
-    "GIT_TEMPLATE_DIR",
-    "GIT_QUARANTINE_PATH",
-];
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// `cmd` isolated from the user's git and docker configuration, in `dir`.
 fn isolate(cmd: &mut Command, dir: &Scratch) {

@@ -23,33 +23,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::oci::{Compression, Image, Layer, write_layout};
-use common::{Redis, Scratch, free_port, tool, wait};
+use common::{GIT_ENV, Redis, Scratch, free_port, text, tool, wait};
 use serde_json::Value;
-
-/// Environment variables that would point git (or gix) somewhere else than the test means.
-const GIT_ENV: [&str; 12] = [
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR",
-    "GIT_NAMESPACE",
-    "GIT_CONFIG",
-    "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT",
-    "GIT_TEMPLATE_DIR",
-    "GIT_QUARANTINE_PATH",
-];
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 /// What AWS access key ids are made of after their `AKIA`.
 const BASE32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// A fixed-seed generator (xorshift64*): the same fake secrets on every run.
 struct Rng(u64);
