@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::oci::{Compression, Image, Layer, write_layout};
-use common::{GIT_ENV, Scratch, text, tool};
+use common::{Scratch, git, isolate, text, tool};
 
 /// Tokens the built-in `github-classic-pat` rule finds.
 const T1: &str = "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki";
@@ -19,44 +18,11 @@ const T4: &str = "ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9";
 const AWS: &str = "aws_access_key_id = AKIALUR3GTATKZNMS7YT\n\
                    aws_secret_access_key = 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\n";
 
-/// `cmd` isolated from the user's git and docker configuration, in `dir`.
-fn isolate(cmd: &mut Command, dir: &Scratch) {
-    for var in GIT_ENV {
-        cmd.env_remove(var);
-    }
-    cmd.env("HOME", dir.path("home"))
-        .env("XDG_CONFIG_HOME", dir.path("home/.config"))
-        .env("XDG_CACHE_HOME", dir.cache())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", dir.path("home/.gitconfig"))
-        .env("GIT_CEILING_DIRECTORIES", &dir.0)
-        .env("DOCKER_CONFIG", dir.path("home/.docker"))
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env("LC_ALL", "C")
-        .current_dir(&dir.0)
-        .stdin(Stdio::null());
-}
-
 /// `capstan ARGS` from the scratch directory.
 fn capstan(dir: &Scratch, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_capstan"));
     isolate(&mut cmd, dir);
     cmd.args(args).output().expect("capstan runs")
-}
-
-/// `git ARGS` in `repo`, dated `when` (seconds); a failure fails the test.
-fn git(dir: &Scratch, repo: &Path, when: i64, args: &[&str]) {
-    let mut cmd = tool("git");
-    isolate(&mut cmd, dir);
-    let date = format!("{when} +0100");
-    let out = cmd
-        .current_dir(repo)
-        .args(args)
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_COMMITTER_DATE", &date)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
 }
 
 /// A JSON report with the lines that differ between two runs of one scan (its wall time and

@@ -15,7 +15,6 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::oci::{Compression, Image, Layer, write_layout};
-use common::{GIT_ENV, Redis, Scratch, free_port, text, tool, wait};
+use common::{Redis, Scratch, free_port, git, isolate, text, tool, wait};
 use serde_json::Value;
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -94,23 +93,6 @@ fn tree(dir: &Scratch) -> Vec<String> {
         .flat_map(|s| s.lines())
         .map(str::to_owned)
         .collect()
-}
-
-/// `cmd` isolated from the user's git configuration, caches and `CAPSTAN_CACHE_URL`, in `dir`.
-fn isolate(cmd: &mut Command, dir: &Scratch) {
-    for var in GIT_ENV {
-        cmd.env_remove(var);
-    }
-    cmd.env("HOME", dir.path("home"))
-        .env("XDG_CONFIG_HOME", dir.path("home/.config"))
-        .env("XDG_CACHE_HOME", dir.cache())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", dir.path("home/.gitconfig"))
-        .env("GIT_CEILING_DIRECTORIES", &dir.0)
-        .env_remove("CAPSTAN_CACHE_URL")
-        .env("LC_ALL", "C")
-        .current_dir(&dir.0)
-        .stdin(Stdio::null());
 }
 
 /// `capstan ARGS`, from `dir`.
@@ -359,21 +341,6 @@ fn entries_answer_only_the_rules_and_settings_they_were_found_under() {
     assert_eq!(plain.findings(), TREE_FINDINGS);
     assert_eq!(plain.stat("cache_misses"), 0);
     assert_eq!(dbsize(&redis), TREE_FILES * 3);
-}
-
-/// `git ARGS` in `repo`, dated `when` (seconds); a failure fails the test.
-fn git(dir: &Scratch, repo: &Path, when: i64, args: &[&str]) {
-    let mut cmd = tool("git");
-    isolate(&mut cmd, dir);
-    let date = format!("{when} +0100");
-    let out = cmd
-        .current_dir(repo)
-        .args(args)
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_COMMITTER_DATE", &date)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
 }
 
 #[test]

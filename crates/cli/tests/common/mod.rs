@@ -42,6 +42,42 @@ pub const GIT_ENV: [&str; 20] = [
     "PRE_COMMIT_HOME",
 ];
 
+/// `cmd` isolated from the user's git, docker and capstan configuration, in `dir`: its own
+/// `HOME`, no system git config, git never looking above `dir`, no `CAPSTAN_CACHE_URL`.
+pub fn isolate(cmd: &mut Command, dir: &Scratch) {
+    for var in GIT_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", dir.path("home"))
+        .env("XDG_CONFIG_HOME", dir.path("home/.config"))
+        .env("XDG_CACHE_HOME", dir.cache())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", dir.path("home/.gitconfig"))
+        .env("GIT_CEILING_DIRECTORIES", &dir.0)
+        .env("DOCKER_CONFIG", dir.path("home/.docker"))
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("CAPSTAN_CACHE_URL")
+        .env("LC_ALL", "C")
+        .current_dir(&dir.0)
+        .stdin(Stdio::null());
+}
+
+/// `git ARGS` in `repo`, isolated as [`isolate`] says and dated `when` (seconds); a failure
+/// fails the test.
+pub fn git(dir: &Scratch, repo: &Path, when: i64, args: &[&str]) {
+    let mut cmd = tool("git");
+    isolate(&mut cmd, dir);
+    let date = format!("{when} +0100");
+    let out = cmd
+        .current_dir(repo)
+        .args(args)
+        .env("GIT_AUTHOR_DATE", &date)
+        .env("GIT_COMMITTER_DATE", &date)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
+
 /// A process's output as text (invalid UTF-8 replaced).
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
