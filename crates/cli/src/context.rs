@@ -56,7 +56,22 @@ pub fn context(args: &ContextArgs) -> anyhow::Result<ExitCode> {
     if let Some(m) = args.mtime {
         opts.mtime = m;
     }
-    let opts = opts.locate_dockerfile(&args.dir, args.file.as_deref())?;
+    // Listing or sending a context needs no Dockerfile: a missing default one is said, not
+    // fatal (a `-f FILE` that isn't there still is).
+    let default_missing = args.file.is_none()
+        && args.dir.is_dir()
+        && !args.dir.join("Dockerfile").exists()
+        && !args.dir.join("dockerfile").exists();
+    let opts = if default_missing {
+        eprintln!(
+            "capstan: warning: no Dockerfile in {}: the context is {} without one (name one with -f)",
+            printable(&args.dir.display().to_string()),
+            if args.list { "listed" } else { "sent" }
+        );
+        opts
+    } else {
+        opts.locate_dockerfile(&args.dir, args.file.as_deref())?
+    };
     let ctx = Context::select(&args.dir, &opts)?;
     if opts.external_dockerfile.is_some() {
         eprintln!(

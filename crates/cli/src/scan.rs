@@ -168,7 +168,8 @@ pub(crate) enum Format {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ColorChoice {
-    /// When writing to a terminal and `NO_COLOR` is not set.
+    /// On a terminal, unless `NO_COLOR` is set; `CLICOLOR_FORCE` (not `0`) colours through a
+    /// pipe too.
     Auto,
     Always,
     Never,
@@ -470,11 +471,7 @@ pub(crate) fn write_report(
             let colour = match args.color {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
-                ColorChoice::Auto => {
-                    !args.to_file
-                        && io::stdout().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                }
+                ColorChoice::Auto => auto_colour(!args.to_file && io::stdout().is_terminal()),
             };
             let heading = args.heading || (!args.to_file && io::stdout().is_terminal());
             text(&mut *out, &outcome.findings, Style::new(colour), heading)?;
@@ -561,14 +558,66 @@ fn text_line(
     Ok(())
 }
 
+/// Whether `--color auto` colours: as ripgrep-like tools do, `NO_COLOR` (set, not empty) turns
+/// colour off, else `CLICOLOR_FORCE` (set, not `0`) turns it on even through a pipe, else a
+/// terminal (`terminal`) does.
+pub(crate) fn auto_colour(terminal: bool) -> bool {
+    let set = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty());
+    if set("NO_COLOR").is_some() {
+        false
+    } else if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+        true
+    } else {
+        terminal
+    }
+}
+
+/// The closing line on standard error: findings by category and in how many files, what was
+/// scanned, how long it took, then what was suppressed, skipped or unreadable.
 pub(crate) fn summary(stats: bool, outcome: &ScanOutcome) {
     use std::fmt::Write as _;
     let s = &outcome.stats;
-    let mut line = format!(
-        "capstan: {} finding(s) in {} file(s), {:.1} MB scanned",
-        s.findings,
-        s.files,
-        s.bytes as f64 / 1e6
+    let with_findings = {
+        let mut places: Vec<(&str, Option<&str>)> = outcome
+            .findings
+            .iter()
+            .map(|f| (f.path.as_str(), f.image.as_ref().map(|o| o.image.as_str())))
+            .collect();
+        places.sort_unstable();
+        places.dedup();
+        places.len()
+    };
+    let plural = |n: u64, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let mut line = format!("capstan: {}", plural(s.findings, "finding", "findings"));
+    if s.findings > 0 {
+        let by: Vec<String> = [
+            (s.secrets, "secret"),
+            (s.crypto, "crypto"),
+            (s.threats, "threat"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        let _ = write!(
+            line,
+            " ({}) in {}",
+            by.join(", "),
+            plural(with_findings as u64, "file", "files")
+        );
+    }
+    let _ = write!(
+        line,
+        "; {} scanned, {:.1} MB in {:.2} s",
+        plural(s.files, "file", "files"),
+        s.bytes as f64 / 1e6,
+        s.seconds
     );
     if s.suppressed > 0 {
         let _ = write!(line, ", {} suppressed", s.suppressed);
@@ -602,35 +651,41 @@ pub(crate) fn summary(stats: bool, outcome: &ScanOutcome) {
     }
     eprintln!("{line}");
     if stats {
-        let mut shared = String::new();
-        if let Some(rtt) = &s.cache_shared_rtt {
-            let _ = write!(
-                shared,
-                " (local {} hit(s); shared {} hit(s), {} miss(es), {} rejected, {} fallback(s), {} round trip(s))",
-                s.cache_local_hits,
-                s.cache_shared_hits,
-                s.cache_shared_misses,
-                s.cache_shared_rejected,
-                s.cache_shared_fallbacks,
-                rtt.count()
-            );
-        }
-        eprintln!(
-            "capstan: {} files, {} bytes in {:.3} s ({:.1} MB/s); findings: {} secret, {} crypto, {} threat; \
-skipped {}; errors {}; cache {} hit(s), {} miss(es){shared}",
-            s.files,
-            s.bytes,
-            s.seconds,
-            s.mb_per_second(),
-            s.secrets,
-            s.crypto,
-            s.threats,
-            s.skipped,
-            s.errors,
-            s.cache_hits,
-            s.cache_misses
+        eprintln!("{}", stats_line(&outcome.stats));
+    }
+}
+
+/// `--stats`: every counter on one line.
+fn stats_line(s: &capstan::scan::ScanStats) -> String {
+    use std::fmt::Write as _;
+    let mut shared = String::new();
+    if let Some(rtt) = &s.cache_shared_rtt {
+        let _ = write!(
+            shared,
+            " (local {} hit(s); shared {} hit(s), {} miss(es), {} rejected, {} fallback(s), {} round trip(s))",
+            s.cache_local_hits,
+            s.cache_shared_hits,
+            s.cache_shared_misses,
+            s.cache_shared_rejected,
+            s.cache_shared_fallbacks,
+            rtt.count()
         );
     }
+    format!(
+        "capstan: {} files, {} bytes in {:.3} s ({:.1} MB/s); findings: {} secret, {} crypto, {} threat; \
+skipped {}; errors {}; cache {} hit(s), {} miss(es){shared}",
+        s.files,
+        s.bytes,
+        s.seconds,
+        s.mb_per_second(),
+        s.secrets,
+        s.crypto,
+        s.threats,
+        s.skipped,
+        s.errors,
+        s.cache_hits,
+        s.cache_misses
+    )
 }
 
 #[cfg(test)]

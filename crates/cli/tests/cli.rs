@@ -66,6 +66,7 @@ fn capstan_in(dir: &std::path::Path, args: &[&str], stdin: Option<&[u8]>) -> Out
         // Each test's cache beside its scratch directory, not in the user's.
         .env("XDG_CACHE_HOME", format!("{}.cache", dir.display()))
         .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -724,4 +725,128 @@ fn auth_check_against_a_real_registry_says_ok_or_denied() {
 fn base64_of(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// `capstan ARGS` in `dir` with the environment variables `env` set (and the colour ones
+/// removed unless named).
+fn capstan_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_capstan"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("XDG_CACHE_HOME", format!("{}.cache", dir.display()))
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run the capstan binary")
+}
+
+#[test]
+fn colour_follows_no_color_and_clicolor_force() {
+    let dir = Scratch::new("scan_colour_env");
+    dir.write("a.env", TOKEN_LINE);
+    let coloured = |env: &[(&str, &str)]| {
+        text(&capstan_env(&dir.0, &["scan", "."], env).stdout).contains('\x1b')
+    };
+    assert!(!coloured(&[]), "piped: no colour");
+    assert!(
+        coloured(&[("CLICOLOR_FORCE", "1")]),
+        "forced through a pipe"
+    );
+    assert!(!coloured(&[("CLICOLOR_FORCE", "0")]), "0 forces nothing");
+    assert!(
+        !coloured(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]),
+        "NO_COLOR wins"
+    );
+    let out = capstan_env(
+        &dir.0,
+        &["scan", "--color", "never", "."],
+        &[("CLICOLOR_FORCE", "1")],
+    );
+    assert!(!text(&out.stdout).contains('\x1b'), "--color never wins");
+}
+
+#[test]
+fn the_summary_counts_findings_by_category_and_the_files_they_are_in() {
+    let dir = Scratch::new("scan_summary");
+    dir.write("a.env", TOKEN_LINE);
+    dir.write("b.env", &format!("{TOKEN_LINE}{TOKEN_LINE}"));
+    dir.write("app.py", "import hashlib\nh = hashlib.md5(b'x')\n");
+    dir.write("clean.txt", "nothing\n");
+    let out = capstan_in(&dir.0, &["scan", "--no-cache", "."], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(
+            "capstan: 4 findings (3 secret, 1 crypto) in 3 files; 4 files scanned, 0.0 MB in "
+        ) && last.ends_with(" s"),
+        "{err}"
+    );
+    let clean = Scratch::new("scan_summary_clean");
+    clean.write("clean.txt", "nothing\n");
+    let out = capstan_in(&clean.0, &["scan", "--no-cache", "."], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_shows(
+        &out.stderr,
+        "capstan: 0 findings; 1 file scanned, 0.0 MB in ",
+    );
+}
+
+#[test]
+fn listing_a_context_needs_no_dockerfile_but_a_named_one_must_exist() {
+    let dir = Scratch::new("context_no_dockerfile");
+    dir.write("app/main.go", "package main\n");
+    let out = capstan_in(&dir.0, &["context", "--list", "."], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "app/\napp/main.go\n");
+    assert_shows(
+        &out.stderr,
+        "capstan: warning: no Dockerfile in .: the context is listed",
+    );
+    let out = capstan_in(
+        &dir.0,
+        &["context", "--list", "-f", "Dockerfile.dev", "."],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_shows(&out.stderr, "Dockerfile.dev");
+}
+
+#[test]
+fn path_patterns_in_an_ignore_file_pass_over_fixtures() {
+    let dir = Scratch::new("scan_ignore_paths");
+    dir.write("tests/fixtures/a.env", TOKEN_LINE);
+    dir.write("src/b.env", TOKEN_LINE);
+    dir.write(".capstanignore", "# test fixtures\npath:tests/fixtures/\n");
+    let out = capstan_in(&dir.0, &["scan", "--no-cache", "."], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("src/b.env:1:14:") && !stdout.contains("tests/"),
+        "{stdout}"
+    );
+    assert_shows(&out.stderr, "1 suppressed");
+    dir.write(".capstanignore", "path:tests/[\n");
+    let out = capstan_in(&dir.0, &["scan", "--no-cache", "."], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_shows(&out.stderr, ".capstanignore:1: not a path pattern");
+}
+
+/// The first five minutes: `capstan scan .` in this repository reports nothing — its made-up
+/// credentials (rule examples, fixtures) are listed in its own `.capstanignore` — and a new
+/// token anywhere else would be reported.
+#[test]
+fn the_repository_scans_clean_with_its_own_ignore_file() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = capstan_in(&root, &["scan", "--no-cache", "."], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "findings in the repository outside .capstanignore:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_shows(&out.stderr, "capstan: 0 findings; ");
 }
