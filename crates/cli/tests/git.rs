@@ -1042,6 +1042,64 @@ fn as_a_pre_commit_hook_it_refuses_a_commit_that_adds_a_secret() {
     assert_ne!(repo.rev("HEAD"), head);
 }
 
+/// Both hooks of the repository's `.pre-commit-hooks.yaml`, as a user gets them: through
+/// `pre-commit try-repo` on a repository holding the manifest, with this build as the
+/// `capstan` on PATH. A staged secret fails the hook; a clean change passes.
+#[test]
+fn the_published_hooks_block_a_staged_secret_and_pass_a_clean_change() {
+    let hooks = Repo::new("pre-commit-hooks-repo");
+    let manifest =
+        std::fs::read_to_string(root().join(".pre-commit-hooks.yaml")).expect("the manifest");
+    hooks.write(".pre-commit-hooks.yaml", &manifest);
+    hooks.commit("hooks");
+    let bin = Path::new(env!("CARGO_BIN_EXE_capstan"))
+        .parent()
+        .expect("the binary's directory")
+        .to_owned();
+    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
+    for hook in ["capstan", "capstan-files"] {
+        let repo = Repo::new(&format!("try-repo-{hook}"));
+        repo.write("README.md", "hello\n");
+        repo.commit("start");
+        let try_repo = || {
+            let mut cmd = tool("pre-commit");
+            repo.isolate(&mut cmd);
+            cmd.current_dir(&repo.dir)
+                .args(["try-repo", hooks.dir.to_str().expect("utf-8"), hook])
+                .env("PATH", &path)
+                .env("PRE_COMMIT_HOME", repo.scratch.path("pre-commit-home"))
+                .env("XDG_CACHE_HOME", repo.scratch.path("cache"))
+                .stdin(Stdio::null())
+                .output()
+                .expect("pre-commit runs")
+        };
+        repo.write("notes.md", "nothing secret\n");
+        repo.git(&["add", "notes.md"]);
+        let out = try_repo();
+        let both = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{hook}: a clean change passes: {both}"
+        );
+        repo.write("deploy.env", &env(T1));
+        repo.git(&["add", "deploy.env"]);
+        let out = try_repo();
+        let both = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            !out.status.success(),
+            "{hook}: a staged secret fails: {both}"
+        );
+        assert!(
+            both.contains("deploy.env:1:14") && both.contains("github-classic-pat"),
+            "{hook}: {both}"
+        );
+        assert!(!both.contains(T1), "{hook}: redacted: {both}");
+    }
+}
+
 #[test]
 fn the_repository_s_ignore_file_applies_wherever_capstan_runs_from() {
     let repo = Repo::new("ignore-file");
