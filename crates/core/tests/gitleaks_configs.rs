@@ -202,6 +202,25 @@ fn a_bad_rule_regex_names_the_rule() {
         err.to_string().contains("rule broken: invalid regex"),
         "{err}"
     );
+    // From a file: the line that declares the rule too.
+    let dir = std::env::temp_dir().join(format!("capstan-bad-rule-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("rules.toml");
+    std::fs::write(
+        &file,
+        "# mine\n[[rules]]\nid = \"fine\"\nregex = 'x'\n\n[[rules]]\n  id = 'broken'\nregex = 'a(b'\n",
+    )
+    .expect("write");
+    let err = RuleSet::load(&file).expect_err("unclosed group");
+    assert_eq!(err.line(), Some(7));
+    assert!(
+        err.to_string().starts_with(&format!(
+            "{}: line 7: rule broken: invalid regex",
+            file.display()
+        )),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

@@ -95,6 +95,8 @@ pub(crate) enum Repr {
 #[derive(Debug)]
 pub struct ConfigError {
     file: Option<PathBuf>,
+    /// The line of the file where the rule at fault is declared (its `id`), when found.
+    line: Option<usize>,
     rule_id: Option<String>,
     repr: Repr,
 }
@@ -103,6 +105,7 @@ impl ConfigError {
     pub(crate) fn new(repr: Repr) -> Self {
         ConfigError {
             file: None,
+            line: None,
             rule_id: None,
             repr,
         }
@@ -124,6 +127,31 @@ impl ConfigError {
             self.file = Some(file.to_owned());
         }
         self
+    }
+
+    /// Finds the line of `text` (the file's) that declares the rule at fault: `id = "…"`.
+    fn locate_rule(mut self, text: &str) -> Self {
+        if let (None, Some(id)) = (self.line, &self.rule_id) {
+            self.line = text
+                .lines()
+                .position(|l| {
+                    l.trim()
+                        .strip_prefix("id")
+                        .and_then(|r| r.trim_start().strip_prefix('='))
+                        .map(str::trim)
+                        .is_some_and(|v| {
+                            v.trim_matches(|c| c == '"' || c == '\'') == id.as_str()
+                                && v.len() == id.len() + 2
+                        })
+                })
+                .map(|i| i + 1);
+        }
+        self
+    }
+
+    /// The line of the config file that declares the rule at fault, when known.
+    pub fn line(&self) -> Option<usize> {
+        self.line
     }
 
     /// The config file, when the config came from one.
@@ -168,6 +196,9 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(p) = &self.file {
             write!(f, "{}: ", p.display())?;
+            if let Some(n) = self.line {
+                write!(f, "line {n}: ")?;
+            }
         }
         if let Some(id) = &self.rule_id {
             write!(f, "rule {id}: ")?;
@@ -332,7 +363,7 @@ impl RuleSet {
             file: Some(path),
             root_dir,
         };
-        parse_validated(&text, &origin).map_err(|e| e.file(path))
+        parse_validated(&text, &origin).map_err(|e| e.file(path).locate_rule(&text))
     }
 
     /// Parses a config from a string; `[extend] path` resolves against the working directory.
