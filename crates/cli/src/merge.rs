@@ -57,6 +57,10 @@ enum MergeFormat {
     Sarif,
     /// `CycloneDX` 1.6 cryptography bill of materials of the crypto findings.
     Cbom,
+    /// GitLab's Secret Detection report (`gl-secret-detection-report.json`) of the secret
+    /// findings only: crypto and threat findings are left out. Its scan times are now (or
+    /// `$SOURCE_DATE_EPOCH`).
+    Gitlab,
 }
 
 impl From<MergeFormat> for Format {
@@ -66,6 +70,7 @@ impl From<MergeFormat> for Format {
             MergeFormat::Json => Format::Json,
             MergeFormat::Sarif => Format::Sarif,
             MergeFormat::Cbom => Format::Cbom,
+            MergeFormat::Gitlab => Format::Gitlab,
         }
     }
 }

@@ -164,6 +164,11 @@ pub(crate) enum Format {
     Sarif,
     /// `CycloneDX` 1.6 cryptography bill of materials of the crypto findings.
     Cbom,
+    /// GitLab's Secret Detection report (`gl-secret-detection-report.json`, schema 15.0.7) of
+    /// the secret findings only: crypto and threat findings are not secret detection and are
+    /// left out. No part of a secret is written. Its scan times are now (or
+    /// `$SOURCE_DATE_EPOCH`).
+    Gitlab,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -455,16 +460,21 @@ pub(crate) fn write_report(
             serde_json::to_writer_pretty(&mut *out, &outcome)?;
             writeln!(out)?;
         }
-        Format::Sarif | Format::Cbom => {
-            let meta = ReportMeta {
+        Format::Sarif | Format::Cbom | Format::Gitlab => {
+            let mut meta = ReportMeta {
                 base_dir: std::env::current_dir().ok(),
                 version_control,
                 ..ReportMeta::default()
             };
-            if args.format == Format::Sarif {
-                write_sarif(&mut *out, &outcome.findings, &meta)?;
-            } else {
-                write_cbom(&mut *out, &outcome.findings, &meta)?;
+            match args.format {
+                Format::Sarif => write_sarif(&mut *out, &outcome.findings, &meta)?,
+                Format::Cbom => write_cbom(&mut *out, &outcome.findings, &meta)?,
+                _ => {
+                    use capstan::scan::report::{timestamp_now, write_gitlab};
+                    // GitLab requires the scan's times.
+                    meta.timestamp = Some(timestamp_now());
+                    write_gitlab(&mut *out, &outcome.findings, &meta)?;
+                }
             }
         }
         Format::Text => {

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 /// Every program a test runs, and the Debian package it comes from.
-pub const TOOLS: [(&str, &str); 16] = [
+pub const TOOLS: [(&str, &str); 18] = [
+    ("bash", "bash"),
     ("docker-registry", "docker-registry"),
     ("git", "git"),
     ("htpasswd", "apache2-utils"),
@@ -15,6 +16,7 @@ pub const TOOLS: [(&str, &str); 16] = [
     ("mknod", "coreutils"),
     ("openssl", "openssl"),
     ("pre-commit", "pre-commit"),
+    ("python3", "python3"),
     ("redis-cli", "redis-tools"),
     ("redis-server", "redis-server"),
     ("setpriv", "util-linux"),

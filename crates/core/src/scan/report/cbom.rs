@@ -199,21 +199,26 @@ fn slug(s: &str) -> String {
         .collect()
 }
 
-/// A `urn:uuid:` from the first 16 bytes of a hash, with the version (5) and RFC 4122 variant
-/// bits set.
+/// A `urn:uuid:` from the first 16 bytes of a hash, as [`uuid`] makes it.
 fn uuid_urn(hash: &[u8; 32]) -> String {
+    format!("urn:uuid:{}", uuid(hash))
+}
+
+/// A UUID from the first 16 bytes of a hash, with the version (5) and RFC 4122 variant bits
+/// set.
+pub(super) fn uuid(hash: &[u8; 32]) -> String {
     let mut b = [0u8; 16];
     b.copy_from_slice(&hash[..16]);
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let mut urn = String::from("urn:uuid:");
+    let mut uuid = String::with_capacity(36);
     for (i, x) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
-            urn.push('-');
+            uuid.push('-');
         }
-        let _ = write!(urn, "{x:02x}");
+        let _ = write!(uuid, "{x:02x}");
     }
-    urn
+    uuid
 }
 
 #[cfg(test)]
