@@ -33,18 +33,10 @@ install -m 0644 "$lib/libcapstan.a" "$prefix/lib/libcapstan.a"
 install -m 0755 "$lib/libcapstan.so" "$prefix/lib/libcapstan.so"
 install -m 0644 crates/ffi/include/capstan.h "$prefix/include/capstan.h"
 
-# Libs.private is what rustc reports for the static library (--print native-static-libs).
-cat >"$prefix/lib/pkgconfig/capstan.pc" <<PC
-prefix=$prefix
-exec_prefix=\${prefix}
-libdir=\${exec_prefix}/lib
-includedir=\${prefix}/include
-
-Name: capstan
-Description: secrets, crypto and threat scanning, build contexts and registry credentials
-Version: $version
-Cflags: -I\${includedir}
-Libs: -L\${libdir} -Wl,-rpath,\${libdir} -lcapstan
-Libs.private: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
-PC
+# The pkg-config file from its template (crates/ffi/capstan.pc.in, shipped in the crate),
+# without the template's comments. The prefix is escaped for sed's replacement (\, & and the |
+# delimiter).
+sed_prefix="$(printf '%s' "$prefix" | sed 's/[\\&|]/\\&/g')"
+sed -e '/^#/d' -e "s|@PREFIX@|$sed_prefix|g" -e "s|@VERSION@|$version|g" crates/ffi/capstan.pc.in \
+    >"$prefix/lib/pkgconfig/capstan.pc"
 echo "installed libcapstan $version under $prefix (pkg-config: $prefix/lib/pkgconfig)"

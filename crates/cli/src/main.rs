@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use capstan::scan::{PACKS, RuleSources, Rules};
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 
 mod auth;
 mod context;
+mod ecosystem;
 mod git;
 mod image;
 mod merge;
@@ -133,6 +134,26 @@ Exit status: 0 no findings, 1 findings (--exit-code), 2 a report that cannot be 
 a shard's JSON report, a shard missing, given twice or from another split, or errors in the
 shards (files that could not be read).")]
     Merge(merge::MergeArgs),
+    /// Print a shell completion script for capstan (bash, zsh, fish, powershell or elvish).
+    #[command(after_help = "\
+Examples:
+  source <(capstan completions bash)                       this bash session
+  capstan completions bash > /etc/bash_completion.d/capstan  every bash session (as root)
+  capstan completions zsh > \"${fpath[1]}/_capstan\"         zsh: a directory on $fpath
+  capstan completions fish > ~/.config/fish/completions/capstan.fish
+
+The script is generated from the binary's own command line, so it completes exactly the
+commands, options and values this version accepts.")]
+    Completions(ecosystem::CompletionsArgs),
+    /// Print the man page (roff) of capstan or of one of its commands.
+    #[command(after_help = "\
+Examples:
+  capstan man | man -l -                                  the top-level page
+  capstan man scan | man -l -                             `capstan scan`
+  capstan man scan > /usr/local/share/man/man1/capstan-scan.1
+
+The pages are generated from the binary's own command line: the same text as --help.")]
+    Man(ecosystem::ManArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,7 +173,10 @@ struct RulesArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The derived definition, completed with what a derive cannot say (ecosystem::command).
+    let mut cmd = ecosystem::command();
+    let cli =
+        Cli::from_arg_matches(&cmd.get_matches_mut()).unwrap_or_else(|e| e.format(&mut cmd).exit());
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -208,6 +232,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Extract(args) => context::extract(&args),
         Command::Auth(args) => auth::auth(&args),
         Command::Merge(args) => merge::merge(&args),
+        Command::Completions(args) => ecosystem::completions(&args),
+        Command::Man(args) => ecosystem::man(&args),
     }
 }
 
@@ -253,5 +279,6 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+        super::ecosystem::command().debug_assert();
     }
 }

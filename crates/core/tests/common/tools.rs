@@ -6,10 +6,11 @@ use std::path::Path;
 use std::process::Command;
 
 /// Every program a test runs, and the Debian package it comes from.
-pub const TOOLS: [(&str, &str); 18] = [
+pub const TOOLS: [(&str, &str); 19] = [
     ("bash", "bash"),
     ("docker-registry", "docker-registry"),
     ("git", "git"),
+    ("groff", "groff-base"),
     ("htpasswd", "apache2-utils"),
     ("kill", "procps"),
     ("mkfifo", "coreutils"),
