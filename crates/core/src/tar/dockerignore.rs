@@ -11,9 +11,13 @@
 //!   matches the path itself or one of its parent directories, so everything under an
 //!   excluded directory is excluded unless an exception re-includes it.
 //!
-//! Patterns are compiled once, when the file is parsed.
+//! Patterns are compiled once, when the file is parsed, and all of them together into one
+//! automaton that answers "which patterns match this path or one of its parents" in a single
+//! pass over the path (the last one decides), instead of each pattern being tried against the
+//! path and each of its parents in turn.
 
 use regex_automata::meta::Regex;
+use regex_automata::{Input, MatchKind, PatternSet};
 
 /// A pattern that is not valid glob syntax, or an exception with nothing to except.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,7 +64,8 @@ enum Kind {
     Prefix(String),
     /// `**/name` (or `**`): the path ends with `/name` or is `name`.
     Suffix(String),
-    Regex(Regex),
+    /// The compiled regex and its source.
+    Regex(Regex, String),
 }
 
 #[derive(Debug)]
@@ -71,6 +76,23 @@ struct Pattern {
 }
 
 impl Pattern {
+    /// One regex that matches what this pattern matches *or any path below it*: the path
+    /// itself or one of its parent directories matching the pattern, as moby tests them.
+    fn below_regex(&self) -> String {
+        let lit = regex_syntax::escape;
+        match &self.kind {
+            Kind::Exact => format!("^{}(/.*)?$", lit(&self.cleaned)),
+            // A parent that starts with the prefix means the path does too.
+            Kind::Prefix(p) => format!("^{}", lit(p)),
+            Kind::Suffix(s) => match s.strip_prefix('/') {
+                Some(bare) => format!("^(.*{}|{})(/.*)?$", lit(s), lit(bare)),
+                None => format!("^.*{}(/.*)?$", lit(s)),
+            },
+            // Already anchored and open below (`(/.*)?$`).
+            Kind::Regex(_, source) => source.clone(),
+        }
+    }
+
     fn matches(&self, path: &str) -> bool {
         match &self.kind {
             Kind::Exact => path == self.cleaned,
@@ -78,7 +100,7 @@ impl Pattern {
             Kind::Suffix(s) => {
                 path.ends_with(s.as_str()) || s.strip_prefix('/').is_some_and(|s| path == s)
             }
-            Kind::Regex(re) => re.is_match(path),
+            Kind::Regex(re, _) => re.is_match(path),
         }
     }
 }
@@ -100,6 +122,10 @@ impl Pattern {
 #[derive(Debug, Default)]
 pub struct DockerIgnore {
     patterns: Vec<Pattern>,
+    /// Every pattern's [`Pattern::below_regex`], pattern `i` as the automaton's pattern `i`;
+    /// `None` when there are no patterns, or should the automaton not build (then they are
+    /// tried one by one).
+    all: Option<Regex>,
 }
 
 impl DockerIgnore {
@@ -144,7 +170,16 @@ impl DockerIgnore {
                 kind,
             });
         }
-        Ok(DockerIgnore { patterns })
+        let all = if patterns.is_empty() {
+            None
+        } else {
+            let sources: Vec<String> = patterns.iter().map(Pattern::below_regex).collect();
+            Regex::builder()
+                .configure(Regex::config().match_kind(MatchKind::All))
+                .build_many(&sources)
+                .ok()
+        };
+        Ok(DockerIgnore { patterns, all })
     }
 
     /// Number of patterns (comments and blank lines not counted).
@@ -164,6 +199,22 @@ impl DockerIgnore {
         let _ = is_dir;
         let path = clean(path);
         let path = path.strip_prefix('/').unwrap_or(&path);
+        let Some(all) = &self.all else {
+            return self.is_excluded_one_by_one(path);
+        };
+        // The last pattern that matches the path or a parent decides: an exclusion (nothing
+        // after it re-includes) or an exception.
+        let mut matched = PatternSet::new(all.pattern_len());
+        all.which_overlapping_matches(&Input::new(path), &mut matched);
+        matched
+            .iter()
+            .next_back()
+            .is_some_and(|last| !self.patterns[last.as_usize()].exception)
+    }
+
+    /// [`is_excluded`](Self::is_excluded) as moby computes it: each pattern in turn against
+    /// the (cleaned) path and each of its parents.
+    fn is_excluded_one_by_one(&self, path: &str) -> bool {
         let parent_end = path.rfind('/');
         let mut excluded = false;
         for p in &self.patterns {
@@ -400,7 +451,7 @@ fn compile(glob: &str) -> Result<Kind, &'static str> {
         T::Suffix => Kind::Suffix(glob[2..].to_owned()),
         T::Regex => {
             re.push_str("(/.*)?$");
-            Kind::Regex(Regex::new(&re).map_err(|_| "pattern does not compile")?)
+            Kind::Regex(Regex::new(&re).map_err(|_| "pattern does not compile")?, re)
         }
     })
 }
@@ -421,6 +472,69 @@ mod tests {
             ("/", "/"),
         ] {
             assert_eq!(clean(i), o, "{i}");
+        }
+    }
+
+    /// The one automaton decides every path as trying each pattern against the path and each of
+    /// its parents does.
+    #[test]
+    fn the_automaton_agrees_with_the_patterns_one_by_one() {
+        let lists = [
+            "target\n*.log\n!keep.log\n**/*.tmp\n",
+            "**\n!src\n!src/**\nsrc/gen\n!src/gen/keep.rs\n",
+            "**name\n**/node_modules\ndocs/**\n!docs/api/**\na/**/b\n",
+            "a\\b\n[a-c]*/x\n?.md\n!b?.md\n*/*/deep\n**\n!**/*.rs\n",
+            ".git\nbuild/\n/abs/x\n./dot/y\n!*/\n[^a]x/**\n",
+        ];
+        let comps = [
+            "a",
+            "b",
+            "src",
+            "gen",
+            "keep.rs",
+            "x.log",
+            "keep.log",
+            "node_modules",
+            "docs",
+            "api",
+            "y.tmp",
+            "name",
+            "myname",
+            "a\\b",
+            "bx",
+            "cx",
+            "q.md",
+            "bq.md",
+            "deep",
+            "target",
+            "build",
+            "abs",
+            "x",
+            "dot",
+            "y",
+            ".git",
+            "m.rs",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for list in lists {
+            let ignore = DockerIgnore::parse(list).expect(list);
+            assert!(ignore.all.is_some(), "{list}: the automaton builds");
+            for _ in 0..3000 {
+                let depth = 1 + next(5);
+                let path: Vec<&str> = (0..depth).map(|_| comps[next(comps.len())]).collect();
+                let path = path.join("/");
+                assert_eq!(
+                    ignore.is_excluded(&path, false),
+                    ignore.is_excluded_one_by_one(&clean(&path)),
+                    "{list:?}: {path}"
+                );
+            }
         }
     }
 
