@@ -85,9 +85,20 @@ pub fn timestamp_now() -> String {
 /// assert_eq!(capstan::scan::report::utc_timestamp(1_795_435_200), "2026-11-23T12:00:00Z");
 /// ```
 pub fn utc_timestamp(seconds: i64) -> String {
+    let (year, month, day, secs) = civil(seconds);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// `seconds` since the Unix epoch as a proleptic Gregorian date (year, month, day) and the
+/// second of that day (Howard Hinnant's `civil_from_days`).
+pub(crate) fn civil(seconds: i64) -> (i64, i64, i64, i64) {
     let days = seconds.div_euclid(86_400);
     let secs = seconds.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -97,10 +108,5 @@ pub fn utc_timestamp(seconds: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    (year, month, day, secs)
 }
