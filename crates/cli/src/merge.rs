@@ -9,7 +9,7 @@ use capstan::scan::ScanOutcome;
 use clap::ValueEnum;
 
 use crate::output::{Output, printable};
-use crate::scan::{ColorChoice, Format, Writer};
+use crate::scan::{Format, Reporting, Writer};
 
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
@@ -27,23 +27,8 @@ pub struct MergeArgs {
     #[arg(long, value_name = "REPO")]
     repo: Option<PathBuf>,
 
-    /// Print files, bytes, findings by category and cache hits to stderr.
-    #[arg(long, help_heading = "Reporting")]
-    stats: bool,
-    /// Exit status when there are findings.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1,
-        help_heading = "Reporting"
-    )]
-    exit_code: u8,
-    /// Colour in text output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, help_heading = "Reporting")]
-    color: ColorChoice,
-    /// Text output: group findings under a heading per file [default: on a terminal].
-    #[arg(long, help_heading = "Reporting")]
-    heading: bool,
+    #[command(flatten)]
+    reporting: Reporting,
 }
 
 /// The formats of a whole report (findings stream as JSON Lines only while a scan runs).
@@ -107,8 +92,8 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<ExitCode> {
     let mut out = Output::open(args.output.as_deref())?;
     let writer = Writer {
         format: args.format.into(),
-        color: args.color,
-        heading: args.heading,
+        color: args.reporting.color,
+        heading: args.reporting.heading,
         to_file: args.output.is_some(),
     };
     crate::scan::write_report(&writer, &mut outcome, &mut out, version_control)?;
@@ -116,7 +101,7 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<ExitCode> {
     for e in &outcome.errors {
         eprintln!("capstan: {}: {}", printable(&e.path), printable(&e.reason));
     }
-    crate::scan::summary(args.stats, &outcome);
+    crate::scan::summary(args.reporting.stats, &outcome);
     Ok(if outcome.interrupted {
         eprintln!(
             "capstan: a shard was interrupted: the merged report does not cover the whole scan"
@@ -127,7 +112,7 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<ExitCode> {
     } else if outcome.findings.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(args.exit_code)
+        ExitCode::from(args.reporting.exit_code)
     })
 }
 

@@ -119,27 +119,11 @@ pub(crate) struct ReportArgs {
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration, help_heading = "Cache")]
     cache_timeout: Duration,
 
-    /// Print files, bytes, MB/s, findings by category and cache hits to stderr.
-    #[arg(long, help_heading = "Reporting")]
-    stats: bool,
+    #[command(flatten)]
+    reporting: Reporting,
     /// Write the scan's counters in Prometheus text format (`node_exporter`'s textfile collector).
     #[arg(long, value_name = "FILE", help_heading = "Reporting")]
     metrics_file: Option<PathBuf>,
-    /// Exit status when there are findings.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1,
-        help_heading = "Reporting"
-    )]
-    exit_code: u8,
-    /// Colour in text output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, help_heading = "Reporting")]
-    color: ColorChoice,
-    /// Text output: group findings under a heading per file [default: on a terminal; piped
-    /// output has one `path:line:column: …` line per finding, for grep and editors].
-    #[arg(long, help_heading = "Reporting")]
-    heading: bool,
     /// Never draw the progress line (it is drawn only when stderr is a terminal).
     #[arg(long, help_heading = "Reporting")]
     no_progress: bool,
@@ -150,6 +134,30 @@ pub(crate) struct ReportArgs {
     /// jobs' `--format json` reports with `capstan merge`.
     #[arg(long, value_name = "K/N", help_heading = "Splitting")]
     shard: Option<Shard>,
+}
+
+/// How a finished report is shown and what the exit status says: shared by every command that
+/// writes one (`scan`, `image`, `git`, `merge`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Reporting {
+    /// Print files, bytes, MB/s, findings by category and cache hits to stderr.
+    #[arg(long, help_heading = "Reporting")]
+    pub(crate) stats: bool,
+    /// Exit status when there are findings.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        help_heading = "Reporting"
+    )]
+    pub(crate) exit_code: u8,
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, help_heading = "Reporting")]
+    pub(crate) color: ColorChoice,
+    /// Text output: group findings under a heading per file [default: on a terminal; piped
+    /// output has one `path:line:column: …` line per finding, for grep and editors].
+    #[arg(long, help_heading = "Reporting")]
+    pub(crate) heading: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -308,7 +316,7 @@ pub(crate) fn run(
     for e in &outcome.errors {
         eprintln!("capstan: {}: {}", printable(&e.path), printable(&e.reason));
     }
-    summary(args.stats, &outcome);
+    summary(args.reporting.stats, &outcome);
     if let Some(p) = &args.metrics_file {
         let registry = outcome.metrics()?;
         // World-readable: node_exporter's textfile collector usually runs as another user.
@@ -383,8 +391,8 @@ impl ReportArgs {
     fn writer(&self) -> Writer {
         Writer {
             format: self.format,
-            color: self.color,
-            heading: self.heading,
+            color: self.reporting.color,
+            heading: self.reporting.heading,
             to_file: self.output.is_some(),
         }
     }
@@ -410,7 +418,7 @@ fn exit_status(args: &ReportArgs, outcome: &ScanOutcome) -> ExitCode {
     } else if outcome.findings.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(args.exit_code)
+        ExitCode::from(args.reporting.exit_code)
     }
 }
 
