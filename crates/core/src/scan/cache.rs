@@ -313,22 +313,22 @@ impl ScanCache {
             Some(s) => s.get_many(&keys.iter().map(CacheKey::unit).collect::<Vec<_>>()),
             None => keys.iter().map(|_| None).collect(),
         };
-        for (key, hit) in keys.iter().zip(&found) {
-            match hit {
-                Some(entry) => {
-                    if let Some(l) = &self.local
-                        && let Ok(json) = serde_json::to_vec(entry)
-                    {
-                        l.put(key, &json);
+        keys.iter()
+            .zip(found)
+            .map(|(key, hit)| match hit {
+                Some(hit) => {
+                    if let Some(l) = &self.local {
+                        l.put(key, hit.json());
                     }
                     self.hits.fetch_add(1, Ordering::Relaxed);
+                    Some(hit.entry)
                 }
                 None => {
                     self.misses.fetch_add(1, Ordering::Relaxed);
+                    None
                 }
-            }
-        }
-        found
+            })
+            .collect()
     }
 
     /// Whether lookups that miss the local store are worth gathering into batches for one

@@ -43,6 +43,24 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(200);
 const RTT_BOUNDS: [f64; 12] = [
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.1, 0.25, 1.0,
 ];
+/// A value's header: [`MAGIC`] and the [`CHECKSUM`], before the entry's JSON.
+const HEADER: usize = 4 + 16;
+
+/// What the shared level answered for a unit: the entry, and the value it came in (its JSON is
+/// stored in the local level as it is, not encoded again).
+#[derive(Debug)]
+pub(crate) struct SharedHit {
+    pub(crate) entry: CachedFile,
+    value: Vec<u8>,
+}
+
+impl SharedHit {
+    /// The entry as JSON, as the levels store it.
+    pub(crate) fn json(&self) -> &[u8] {
+        &self.value[HEADER..]
+    }
+}
+
 #[cfg(feature = "shared-cache")]
 /// What a value starts with: "capstan cache", value format 1.
 const MAGIC: &[u8; 4] = b"cpc\x01";
@@ -187,7 +205,7 @@ impl SharedCache {
                 .to_owned(),
         })
     }
-    pub(crate) fn get_many(&self, _: &[&str]) -> Vec<Option<CachedFile>> {
+    pub(crate) fn get_many(&self, _: &[&str]) -> Vec<Option<SharedHit>> {
         match self.0 {}
     }
     pub(crate) fn up(&self) -> bool {
@@ -383,7 +401,7 @@ impl SharedCache {
 
     /// The entries for content units `units` (`file:…`, `layer:…`, `blob:…`), in one round
     /// trip (`MGET`): each one the level holds a valid value for, or `None`.
-    pub(crate) fn get_many(&self, units: &[&str]) -> Vec<Option<CachedFile>> {
+    pub(crate) fn get_many(&self, units: &[&str]) -> Vec<Option<SharedHit>> {
         let s = &*self.state;
         let none = || (0..units.len()).map(|_| None).collect();
         let n = units.len() as u64;
@@ -417,11 +435,15 @@ impl SharedCache {
             Ok(values) if values.len() == units.len() => values
                 .into_iter()
                 .map(|value| {
-                    let entry = value.as_deref().and_then(decode);
+                    let rejected = value.is_some();
+                    let entry = value.and_then(|value| {
+                        let entry = decode(&value)?;
+                        Some(SharedHit { entry, value })
+                    });
                     if entry.is_some() {
                         s.hits.fetch_add(1, Ordering::Relaxed);
                     } else {
-                        if value.is_some() {
+                        if rejected {
                             s.rejected.fetch_add(1, Ordering::Relaxed);
                         }
                         s.misses.fetch_add(1, Ordering::Relaxed);
@@ -561,6 +583,7 @@ fn encode(json: &[u8]) -> Vec<u8> {
 #[cfg(feature = "shared-cache")]
 /// The entry in `value`, or `None` when it is not one this version wrote intact.
 fn decode(value: &[u8]) -> Option<CachedFile> {
+    const _: () = assert!(HEADER == MAGIC.len() + CHECKSUM);
     let rest = value.strip_prefix(MAGIC)?;
     let (sum, payload) = rest.split_at_checked(CHECKSUM)?;
     if blake3::hash(payload).as_bytes()[..CHECKSUM] != *sum {
@@ -633,7 +656,11 @@ mod tests {
         let Ok(cache) = SharedCache::connect(&options, "settings") else {
             panic!("a well-formed URL connects (or is off), never fails")
         };
-        assert_eq!(cache.get_many(&["file:00:a", "file:00:b"]), [None, None]);
+        let found = cache.get_many(&["file:00:a", "file:00:b"]);
+        assert!(
+            found.len() == 2 && found.iter().all(Option::is_none),
+            "{found:?}"
+        );
         cache.put("file:00:a", b"{}");
         let c = cache.counters();
         assert_eq!((c.fallbacks, c.unwritten, c.hits), (2, 1, 0));
