@@ -3,14 +3,7 @@
 use std::process::{Command, Output};
 
 mod common;
-use common::{Scratch, TOKEN_LINE, text};
-
-fn capstan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(args)
-        .output()
-        .expect("run the capstan binary")
-}
+use common::{Scratch, TOKEN_LINE, capstan, text};
 
 /// Asserts that an output stream holds `needle`, showing the whole stream when it does not.
 #[track_caller]
@@ -57,16 +50,21 @@ fn an_unknown_argument_is_a_usage_error_naming_it() {
     assert!(err.contains("--no-such-flag"), "{err}");
 }
 
+/// `capstan ARGS` in `dir`, its cache beside `dir` (not the user's), colour left to the test.
+fn command_in(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_capstan"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("XDG_CACHE_HOME", format!("{}.cache", dir.display()))
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
+    cmd
+}
+
 fn capstan_in(dir: &std::path::Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     use std::io::Write as _;
     use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(args)
-        .current_dir(dir)
-        // Each test's cache beside its scratch directory, not in the user's.
-        .env("XDG_CACHE_HOME", format!("{}.cache", dir.display()))
-        .env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE")
+    let mut child = command_in(dir, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -730,12 +728,7 @@ fn base64_of(s: &str) -> String {
 /// `capstan ARGS` in `dir` with the environment variables `env` set (and the colour ones
 /// removed unless named).
 fn capstan_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_capstan"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("XDG_CACHE_HOME", format!("{}.cache", dir.display()))
-        .env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE");
+    let mut cmd = command_in(dir, args);
     for (k, v) in env {
         cmd.env(k, v);
     }

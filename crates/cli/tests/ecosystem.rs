@@ -1,17 +1,8 @@
 //! Shell completions and man pages: generated from the command line, loaded by a real bash,
 //! rendered by a real groff without a warning.
 
-use std::process::{Command, Output};
-
 mod common;
-use common::{text, tool};
-
-fn capstan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(args)
-        .output()
-        .expect("run the capstan binary")
-}
+use common::{capstan, text, tool};
 
 /// `capstan ARGS`'s standard output; anything but a clean exit fails the test.
 #[track_caller]

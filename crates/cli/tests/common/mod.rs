@@ -78,6 +78,14 @@ pub fn git(dir: &Scratch, repo: &Path, when: i64, args: &[&str]) {
     assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
 }
 
+/// `capstan ARGS` in the test's environment, run to completion.
+pub fn capstan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(args)
+        .output()
+        .expect("run the capstan binary")
+}
+
 /// A process's output as text (invalid UTF-8 replaced).
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
