@@ -245,7 +245,7 @@ impl<C: Clock> TtlLruBuilder<C> {
             if self.capacity < 64 {
                 1
             } else {
-                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                let cores = crate::exec::default_threads();
                 (cores * 4).min(self.capacity / 16)
             }
         });

@@ -66,7 +66,7 @@ pub(crate) struct ShardedQueue<T> {
 impl<T> ShardedQueue<T> {
     /// A queue holding at most `cap` items in total (a cap of 0 holds nothing).
     pub(crate) fn new(cap: usize) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores = crate::exec::default_threads();
         let n = cores
             .clamp(1, MAX_SHARDS)
             .next_power_of_two()

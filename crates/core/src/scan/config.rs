@@ -13,6 +13,8 @@
 //! - `commits` in allowlists are accepted and ignored (capstan scans trees, not history).
 
 use std::collections::HashSet;
+
+use super::regex::{Check, Checked};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -400,13 +402,36 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 }
 
 fn parse_validated(text: &str, origin: &Origin<'_>) -> Result<RuleSet, ConfigError> {
+    parse_checked(text, origin, Trust::Check)
+}
+
+/// Whether a config's patterns are parsed when it loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    /// Every pattern is translated and checked (any config a user gives).
+    Check,
+    /// A built-in pack as it ships, checked by the test suite instead (see `regex::Check`).
+    Builtin,
+}
+
+fn parse_checked(text: &str, origin: &Origin<'_>, trust: Trust) -> Result<RuleSet, ConfigError> {
     let (partials, allowlists, extends) = parse(text, origin, 0)?;
     let mut set = RuleSet {
         rules: partials.into_iter().map(|p| p.rule).collect(),
         allowlists,
+        checked: Checked::default(),
     };
-    validate(&mut set, extends)?;
+    validate(&mut set, extends, trust)?;
     Ok(set)
+}
+
+/// A built-in pack's TOML, loaded without parsing its patterns (see [`Trust::Builtin`]).
+pub(crate) fn builtin_pack(text: &str) -> Result<RuleSet, ConfigError> {
+    let origin = Origin {
+        file: None,
+        root_dir: None,
+    };
+    parse_checked(text, &origin, Trust::Builtin)
 }
 
 /// The rules and allowlists of a file after its `[extend]`, and whether it had one.
@@ -649,13 +674,25 @@ fn convert_allowlist(a: RawAllowlist) -> Result<Allowlist, ConfigError> {
 ///
 /// As in gitleaks, a config that extends another may name a rule without `regex` or `path`
 /// (an override whose base lacks it, say); such a rule is kept but never matches.
-fn validate(set: &mut RuleSet, extends: bool) -> Result<(), ConfigError> {
+fn validate(set: &mut RuleSet, extends: bool, trust: Trust) -> Result<(), ConfigError> {
     // Parsing every regex is most of a load: on all cores, the first error in rule order wins.
-    let checked = crate::exec::par_map(&set.rules, 32, |rule| {
+    let min_items = if trust == Trust::Builtin {
+        usize::MAX
+    } else {
+        32
+    };
+    let checked = crate::exec::par_map(&set.rules, min_items, |rule| {
         let mut rule = rule.clone();
-        validate_rule(&mut rule, extends).map(|()| rule)
+        let mut checked = Checked::default();
+        validate_rule(&mut rule, extends, trust, &mut checked).map(|()| (rule, checked))
     });
-    set.rules = checked.into_iter().collect::<Result<_, _>>()?;
+    let mut rules = Vec::with_capacity(set.rules.len());
+    for one in checked {
+        let (rule, checked) = one?;
+        rules.push(rule);
+        set.checked.extend(checked);
+    }
+    set.rules = rules;
     let ids: HashSet<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
     for a in &mut set.allowlists {
         if let Some(missing) = a.target_rules.iter().find(|t| !ids.contains(t.as_str())) {
@@ -663,23 +700,27 @@ fn validate(set: &mut RuleSet, extends: bool) -> Result<(), ConfigError> {
         }
     }
     for a in &mut set.allowlists {
-        translate_allowlist(a).map_err(ConfigError::new)?;
+        check_allowlist(a, trust, &mut set.checked).map_err(ConfigError::new)?;
     }
     Ok(())
 }
 
-/// One rule's part of [`validate`]: translates its patterns in place.
-fn validate_rule(rule: &mut Rule, extends: bool) -> Result<(), ConfigError> {
+/// One rule's part of [`validate`]: translates and checks its patterns in place, recording
+/// each check in `checked`.
+fn validate_rule(
+    rule: &mut Rule,
+    extends: bool,
+    trust: Trust,
+    checked: &mut Checked,
+) -> Result<(), ConfigError> {
     let id = rule.id.clone();
     let err = |k| ConfigError::new(k).rule(&id);
     if rule.regex.is_none() && rule.path.is_none() && !extends {
         return Err(err(Repr::NoRegexOrPath));
     }
     if let Some(re) = &mut rule.regex {
-        let (translated, groups) =
-            super::regex::translate_counting(re).map_err(|e| err(Repr::Regex(e)))?;
-        *re = translated;
-        if let Some(g) = rule.secret_group
+        let check = check_pattern(re, trust, checked).map_err(|e| err(Repr::Regex(e)))?;
+        if let (Some(g), Check::Parsed { groups, .. }) = (rule.secret_group, check)
             && g > groups
         {
             return Err(err(Repr::SecretGroup {
@@ -689,17 +730,32 @@ fn validate_rule(rule: &mut Rule, extends: bool) -> Result<(), ConfigError> {
         }
     }
     if let Some(p) = &mut rule.path {
-        *p = super::regex::translate(p).map_err(|e| err(Repr::Regex(format!("path: {e}"))))?;
+        check_pattern(p, trust, checked).map_err(|e| err(Repr::Regex(format!("path: {e}"))))?;
     }
     for a in &mut rule.allowlists {
-        translate_allowlist(a).map_err(err)?;
+        check_allowlist(a, trust, checked).map_err(err)?;
     }
     Ok(())
 }
 
-fn translate_allowlist(a: &mut Allowlist) -> Result<(), Repr> {
+fn check_allowlist(a: &mut Allowlist, trust: Trust, checked: &mut Checked) -> Result<(), Repr> {
     for re in a.regexes.iter_mut().chain(a.paths.iter_mut()) {
-        *re = super::regex::translate(re).map_err(|e| Repr::Regex(format!("allowlist: {e}")))?;
+        check_pattern(re, trust, checked).map_err(|e| Repr::Regex(format!("allowlist: {e}")))?;
     }
     Ok(())
+}
+
+/// Translates `re` in place (Go syntax to capstan's) and checks it, unless it is a built-in
+/// pattern, which ships translated and checked.
+fn check_pattern(re: &mut String, trust: Trust, checked: &mut Checked) -> Result<Check, String> {
+    let check = match trust {
+        Trust::Builtin => Check::Builtin,
+        Trust::Check => {
+            let (translated, check) = super::regex::translate_checked(re)?;
+            *re = translated;
+            check
+        }
+    };
+    checked.insert(re, check);
+    Ok(check)
 }

@@ -10,7 +10,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use super::config::{ConfigError, Repr};
-use super::regex::{LazyRegex, spans_lines};
+use super::regex::{Checked, LazyRegex, spans_lines};
 use super::rule::{Category, Condition, CryptoInfo, RegexTarget, RuleSet, Severity};
 
 /// A compiled allowlist.
@@ -18,13 +18,41 @@ use super::rule::{Category, Condition, CryptoInfo, RegexTarget, RuleSet, Severit
 pub(crate) struct CAllow {
     pub(crate) regexes: Option<LazyRegex>,
     pub(crate) target: RegexTarget,
-    /// Stopwords, ASCII case-insensitive (gitleaks' generic rule has ~1,500: one automaton
-    /// instead of a substring search per word).
-    pub(crate) stopwords: Option<AhoCorasick>,
+    pub(crate) stopwords: Option<Stopwords>,
     pub(crate) paths: Option<LazyRegex>,
     pub(crate) condition: Condition,
     /// Whether it has any check capstan evaluates (an allowlist of only `commits` has none).
     pub(crate) has_checks: bool,
+}
+
+/// An allowlist's stopwords, ASCII case-insensitive. gitleaks' generic rule has ~1,500: one
+/// automaton instead of a substring search per word, built the first time a candidate is
+/// checked (most scans never check one).
+#[derive(Debug)]
+pub(crate) struct Stopwords {
+    words: Box<[Box<[u8]>]>,
+    automaton: std::sync::OnceLock<Option<AhoCorasick>>,
+}
+
+impl Stopwords {
+    /// Whether any stopword occurs in `secret`.
+    fn occur_in(&self, secret: &[u8]) -> bool {
+        let automaton = self.automaton.get_or_init(|| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&self.words)
+                .ok()
+        });
+        match automaton {
+            Some(ac) => ac.is_match(secret),
+            // Unreachable in practice (an automaton past 2^31 states); the same answer, slower.
+            None => self.words.iter().any(|w| {
+                secret
+                    .windows(w.len().max(1))
+                    .any(|s| s.eq_ignore_ascii_case(w))
+            }),
+        }
+    }
 }
 
 /// What an allowlist check needs to see.
@@ -49,7 +77,7 @@ impl CAllow {
             };
             re.get().is_some_and(|re| re.is_match(target))
         });
-        let stop = self.stopwords.as_ref().map(|ac| ac.is_match(c.secret));
+        let stop = self.stopwords.as_ref().map(|s| s.occur_in(c.secret));
         let checks = [regex, stop, path_hit];
         match self.condition {
             Condition::Or => checks.contains(&Some(true)),
@@ -77,8 +105,6 @@ pub(crate) struct CRule {
     pub(crate) crypto: Option<CryptoInfo>,
     pub(crate) skip_report: bool,
     pub(crate) regex: Option<LazyRegex>,
-    /// Explicit capture groups in `regex`.
-    pub(crate) groups: usize,
     pub(crate) secret_group: Option<usize>,
     pub(crate) entropy: Option<f64>,
     pub(crate) path: Option<LazyRegex>,
@@ -111,7 +137,7 @@ pub struct Rules {
     pub(crate) allows: Vec<CAllow>,
     /// Global allowlists without target rules that only check paths: a hit skips the file.
     pub(crate) file_skips: Vec<usize>,
-    pub(crate) keywords: Option<AhoCorasick>,
+    pub(crate) keywords: Option<Keywords>,
     /// Bytes in the longest keyword.
     pub(crate) max_keyword: usize,
     /// Keyword pattern index → the rules that listed it.
@@ -134,7 +160,8 @@ impl Rules {
         let mut allows = Vec::new();
         let mut global = Vec::new();
         let mut file_skips = Vec::new();
-        let global_allows = crate::exec::par_map(&set.allowlists, 8, compile_allow);
+        let global_allows =
+            crate::exec::par_map(&set.allowlists, 8, |a| compile_allow(a, &set.checked));
         for (a, compiled) in set.allowlists.iter().zip(global_allows) {
             let idx = allows.len();
             allows.push(compiled.map_err(|e| ConfigError::new(Repr::Regex(e)))?);
@@ -144,7 +171,7 @@ impl Rules {
             global.push((idx, &a.target_rules));
         }
 
-        let mut checked = check_rules(&set.rules).into_iter();
+        let mut checked = check_rules(&set.rules, &set.checked).into_iter();
         let mut rules = Vec::with_capacity(set.rules.len());
         let mut keyword_index: hashbrown::HashMap<String, usize> = hashbrown::HashMap::new();
         let mut keyword_list: Vec<String> = Vec::new();
@@ -161,7 +188,6 @@ impl Rules {
             };
             let (regex, path, own_allows) = checked.next().unwrap_or((Ok(None), Ok(None), vec![]));
             let (regex, path) = (regex.map_err(err)?, path.map_err(err)?);
-            let groups = regex.as_ref().map_or(0, LazyRegex::groups);
             let mut rule_allows = Vec::new();
             for a in own_allows {
                 rule_allows.push(allows.len());
@@ -200,7 +226,6 @@ impl Rules {
                 crypto: r.crypto.clone(),
                 skip_report: r.skip_report,
                 regex,
-                groups,
                 secret_group: r.secret_group,
                 entropy: r.entropy,
                 path,
@@ -208,8 +233,8 @@ impl Rules {
                 allows: rule_allows,
             });
         }
-        let keywords = keyword_automaton(&keyword_list)?;
         let max_keyword = keyword_list.iter().map(String::len).max().unwrap_or(0);
+        let keywords = Keywords::new(keyword_list)?;
         let with = |has: &dyn Fn(usize) -> bool, n: usize| {
             (0..n).filter(|&i| has(i)).map(|i| i as u32).collect()
         };
@@ -276,52 +301,110 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// A rule's regex, path regex and own allowlists, checked.
-type Checked = (
+type CheckedRule = (
     Result<Option<LazyRegex>, String>,
     Result<Option<LazyRegex>, String>,
     Vec<Result<CAllow, String>>,
 );
 
-/// Each rule's patterns, checked on all cores (checking is most of the cost of compiling a rule
-/// set; the searchers are built on first use, see [`LazyRegex`]).
-fn check_rules(rules: &[super::rule::Rule]) -> Vec<Checked> {
-    crate::exec::par_map(rules, 32, |r| {
+/// Each rule's patterns, ready to be built on first use (see [`LazyRegex`]). Patterns the
+/// rule set checked when it loaded are not parsed again; any other is checked now, on all
+/// cores (a rule set whose patterns were changed after loading, say).
+fn check_rules(rules: &[super::rule::Rule], checked: &Checked) -> Vec<CheckedRule> {
+    let lazy = |re: &str| LazyRegex::prepared(&[re], checked);
+    let unchecked = |re: &Option<String>| re.as_deref().is_some_and(|re| checked.get(re).is_none());
+    let min_items = if rules
+        .iter()
+        .any(|r| unchecked(&r.regex) || unchecked(&r.path))
+    {
+        32
+    } else {
+        usize::MAX
+    };
+    crate::exec::par_map(rules, min_items, |r| {
         (
-            r.regex.as_deref().map(LazyRegex::new).transpose(),
-            r.path.as_deref().map(LazyRegex::new).transpose(),
-            r.allowlists.iter().map(compile_allow).collect(),
+            r.regex.as_deref().map(lazy).transpose(),
+            r.path.as_deref().map(lazy).transpose(),
+            r.allowlists
+                .iter()
+                .map(|a| compile_allow(a, checked))
+                .collect(),
         )
     })
 }
 
-/// One ASCII case-insensitive automaton over every distinct keyword (a DFA when it fits).
-fn keyword_automaton(keywords: &[String]) -> Result<Option<AhoCorasick>, ConfigError> {
-    if keywords.is_empty() {
-        return Ok(None);
+/// Bytes a rule set scans with the keyword NFA before it builds the DFA: about where the
+/// DFA's build (4 ms for the built-in packs' 500 keywords) pays for itself, since it walks
+/// 2.4 times faster (BENCHMARKS.md, "Instant start").
+const DFA_AFTER: u64 = 1 << 20;
+
+/// Every distinct keyword in one ASCII case-insensitive Aho-Corasick automaton: a contiguous
+/// NFA, quick to build, for the first megabyte a rule set scans (a pre-commit hook's handful
+/// of files), then a DFA, built once by the first thread to cross that mark.
+#[derive(Debug)]
+pub(crate) struct Keywords {
+    words: Box<[String]>,
+    nfa: AhoCorasick,
+    dfa: std::sync::OnceLock<Option<AhoCorasick>>,
+    /// Bytes scanned with the NFA so far.
+    fed: std::sync::atomic::AtomicU64,
+}
+
+impl Keywords {
+    fn new(words: Vec<String>) -> Result<Option<Keywords>, ConfigError> {
+        if words.is_empty() {
+            return Ok(None);
+        }
+        let nfa = automaton(&words, AhoCorasickKind::ContiguousNFA)
+            .or_else(|_| automaton(&words, AhoCorasickKind::NoncontiguousNFA))
+            .map_err(|e| ConfigError::new(Repr::Regex(format!("keywords: {e}"))))?;
+        Ok(Some(Keywords {
+            words: words.into_boxed_slice(),
+            nfa,
+            dfa: std::sync::OnceLock::new(),
+            fed: std::sync::atomic::AtomicU64::new(0),
+        }))
     }
+
+    /// The automaton to scan the next `bytes` with. Both find the same matches.
+    pub(crate) fn searcher(&self, bytes: usize) -> &AhoCorasick {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(Some(dfa)) = self.dfa.get() {
+            return dfa;
+        }
+        if self.fed.fetch_add(bytes as u64, Relaxed) >= DFA_AFTER {
+            // A DFA too big to build leaves the NFA in charge.
+            let dfa = self
+                .dfa
+                .get_or_init(|| automaton(&self.words, AhoCorasickKind::DFA).ok());
+            if let Some(dfa) = dfa {
+                return dfa;
+            }
+        }
+        &self.nfa
+    }
+}
+
+fn automaton(
+    words: &[String],
+    kind: AhoCorasickKind,
+) -> Result<AhoCorasick, aho_corasick::BuildError> {
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(keywords)
-        .or_else(|_| {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .build(keywords)
-        })
-        .map(Some)
-        .map_err(|e| ConfigError::new(Repr::Regex(format!("keywords: {e}"))))
+        .kind(Some(kind))
+        .build(words)
 }
 
 fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-fn compile_allow(a: &super::rule::Allowlist) -> Result<CAllow, String> {
+fn compile_allow(a: &super::rule::Allowlist, checked: &Checked) -> Result<CAllow, String> {
     let regexes = (!a.regexes.is_empty())
-        .then(|| LazyRegex::many(&refs(&a.regexes)))
+        .then(|| LazyRegex::prepared(&refs(&a.regexes), checked))
         .transpose()?;
     let paths = (!a.paths.is_empty())
-        .then(|| LazyRegex::many(&refs(&a.paths)))
+        .then(|| LazyRegex::prepared(&refs(&a.paths), checked))
         .transpose()?;
     let words: Vec<&str> = a
         .stopwords
@@ -329,16 +412,10 @@ fn compile_allow(a: &super::rule::Allowlist) -> Result<CAllow, String> {
         .map(String::as_str)
         .filter(|s| !s.is_empty())
         .collect();
-    let stopwords = if words.is_empty() {
-        None
-    } else {
-        Some(
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .build(&words)
-                .map_err(|e| e.to_string())?,
-        )
-    };
+    let stopwords = (!words.is_empty()).then(|| Stopwords {
+        words: words.iter().map(|w| w.as_bytes().into()).collect(),
+        automaton: std::sync::OnceLock::new(),
+    });
     let has_checks = regexes.is_some() || paths.is_some() || stopwords.is_some();
     Ok(CAllow {
         regexes,
@@ -383,5 +460,23 @@ mod tests {
             now.len(),
             rules.len()
         );
+    }
+
+    #[test]
+    fn the_keyword_dfa_takes_over_after_a_megabyte_and_finds_the_same() {
+        let rules = Rules::compile(&RuleSet::builtin_all().expect("packs")).expect("compiles");
+        let input: &[u8] = b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n\
+            -----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n";
+        let keywords = rules.keywords.as_ref().expect("keywords");
+        let with_nfa = rules.scan_bytes(".env", input);
+        assert!(keywords.dfa.get().is_none(), "a small input builds no DFA");
+        assert!(!with_nfa.is_empty(), "{with_nfa:?}");
+        let filler = b"let token = lookup(key); // nothing here\n".repeat(30_000);
+        assert!(rules.scan_bytes("big.rs", &filler).is_empty());
+        assert!(
+            matches!(keywords.dfa.get(), Some(Some(_))),
+            "built past 1 MiB"
+        );
+        assert_eq!(rules.scan_bytes(".env", input), with_nfa);
     }
 }

@@ -27,7 +27,7 @@ impl RuleSet {
                 .iter()
                 .find(|(n, _)| n == name)
                 .ok_or_else(|| ConfigError::new(Repr::UnknownPack((*name).to_owned())))?;
-            set.append(RuleSet::from_toml(text)?);
+            set.append(super::config::builtin_pack(text)?);
         }
         Ok(set)
     }
@@ -35,5 +35,52 @@ impl RuleSet {
     /// All built-in packs.
     pub fn builtin_all() -> Result<RuleSet, ConfigError> {
         RuleSet::builtin(&PACKS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::Rules;
+    use crate::scan::regex::Check;
+
+    /// What lets the packs load without parsing a pattern: each ships exactly as the full
+    /// check would leave it (translated, parsed, small enough to build on first use, its
+    /// secret group in range), and each builds.
+    #[test]
+    fn built_in_packs_load_without_parsing_exactly_as_checked() {
+        for (name, text) in SOURCES {
+            let checked = RuleSet::from_toml(text).expect(name);
+            let fast = RuleSet::builtin(&[name]).expect(name);
+            assert_eq!(fast, checked, "{name}: a pattern changes when translated");
+            let patterns = checked.rules.iter().flat_map(|r| {
+                r.regex.iter().chain(&r.path).chain(
+                    r.allowlists
+                        .iter()
+                        .flat_map(|a| a.regexes.iter().chain(&a.paths)),
+                )
+            });
+            for re in patterns {
+                assert!(
+                    matches!(
+                        checked.checked.get(re),
+                        Some(Check::Parsed { small: true, .. })
+                    ),
+                    "{name}: {re} is not small enough to build lazily"
+                );
+                assert_eq!(fast.checked.get(re), Some(Check::Builtin), "{re}");
+            }
+            let (slow, quick) = (
+                Rules::compile(&checked).expect(name),
+                Rules::compile(&fast).expect(name),
+            );
+            for (a, b) in slow.rules.iter().zip(&quick.rules) {
+                let (Some(a), Some(b)) = (&a.regex, &b.regex) else {
+                    continue;
+                };
+                assert!(b.get().is_some(), "{name}: {} builds", b.groups());
+                assert_eq!(a.groups(), b.groups(), "{name}: groups");
+            }
+        }
     }
 }

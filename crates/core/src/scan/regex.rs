@@ -20,15 +20,72 @@ fn syntax_config(unicode: bool) -> syntax::Config {
 }
 
 /// Rewrites Go/RE2-only syntax and checks the result parses.
+#[cfg(test)]
 pub(crate) fn translate(re: &str) -> Result<String, String> {
-    translate_counting(re).map(|(out, _)| out)
+    translate_checked(re).map(|(out, _)| out)
 }
 
-/// [`translate`], also returning the number of capture groups (group 0 not counted).
-pub(crate) fn translate_counting(re: &str) -> Result<(String, usize), String> {
+/// Rewrites Go/RE2-only syntax and checks the result as [`LazyRegex::many`] does, returning
+/// what the check found so that compiling the pattern later doesn't parse it again.
+pub(crate) fn translate_checked(re: &str) -> Result<(String, Check), String> {
     let out = escape_literal_braces(&expand_quote_spans(re));
-    let groups = parse(&out)?.properties().explicit_captures_len();
-    Ok((out, groups))
+    let checked = LazyRegex::many(&[&out])?;
+    let check = Check::Parsed {
+        groups: checked.groups.unwrap_or(0),
+        unicode: checked.unicode.unwrap_or(false),
+        small: !checked.is_built(),
+    };
+    Ok((out, check))
+}
+
+/// What checking one pattern found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Parsed when its config loaded: explicit capture groups, whether it needs Unicode, and
+    /// whether its automata are bounded small enough to be built on first use.
+    Parsed {
+        groups: usize,
+        unicode: bool,
+        small: bool,
+    },
+    /// A pattern of a built-in pack as it ships. The test suite checks every one of them
+    /// (`built_in_packs_load_without_parsing_exactly_as_checked`), so loading the packs parses
+    /// none: a one-file scan pays only for the patterns its keywords reach.
+    Builtin,
+}
+
+/// Patterns already checked, by their (translated) text: carried from loading a rule set to
+/// compiling it, so no pattern is parsed twice. Keyed by content, so a rule whose pattern is
+/// changed after loading is simply checked again when it compiles.
+#[derive(Clone, Default)]
+pub(crate) struct Checked(hashbrown::HashMap<Box<str>, Check>);
+
+impl Checked {
+    pub(crate) fn insert(&mut self, re: &str, check: Check) {
+        self.0.insert(re.into(), check);
+    }
+
+    pub(crate) fn get(&self, re: &str) -> Option<Check> {
+        self.0.get(re).copied()
+    }
+
+    pub(crate) fn extend(&mut self, other: Checked) {
+        self.0.extend(other.0);
+    }
+}
+
+/// Not part of a rule set's identity: two sets with the same rules are equal and digest alike
+/// however much of them was checked.
+impl PartialEq for Checked {
+    fn eq(&self, _: &Checked) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Checked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Checked")
+    }
 }
 
 /// RE2 reads a `{` that does not start a valid repetition (`{n}`, `{n,}`, `{n,m}`) as a literal
@@ -138,22 +195,6 @@ fn find_unescaped(s: &str, pat: &str) -> Option<usize> {
     None
 }
 
-fn parse(re: &str) -> Result<regex_syntax::hir::Hir, String> {
-    let ascii = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(re);
-    match ascii {
-        Ok(h) => Ok(h),
-        Err(_) => regex_syntax::ParserBuilder::new()
-            .utf8(false)
-            .build()
-            .parse(re)
-            .map_err(|e| one_line(&e.to_string())),
-    }
-}
-
 fn one_line(msg: &str) -> String {
     msg.lines()
         .map(str::trim)
@@ -185,8 +226,10 @@ pub(crate) fn spans_lines(re: &str) -> bool {
 /// regex builds it; others needing the same one wait for it.
 pub(crate) struct LazyRegex {
     patterns: Box<[Box<str>]>,
-    unicode: bool,
-    groups: usize,
+    /// `None`: not parsed yet (a built-in pattern); built ASCII first, as a check would.
+    unicode: Option<bool>,
+    /// `None`: not parsed yet; read off the searcher once built.
+    groups: Option<usize>,
     regex: std::sync::OnceLock<Option<meta::Regex>>,
 }
 
@@ -201,6 +244,7 @@ impl std::fmt::Debug for LazyRegex {
 
 impl LazyRegex {
     /// Checks one pattern (already translated); see [`LazyRegex::many`].
+    #[cfg(test)]
     pub(crate) fn new(re: &str) -> Result<LazyRegex, String> {
         LazyRegex::many(&[re])
     }
@@ -257,21 +301,55 @@ impl LazyRegex {
         }
         Ok(LazyRegex {
             patterns: res.iter().map(|&re| re.into()).collect(),
-            unicode,
-            groups,
+            unicode: Some(unicode),
+            groups: Some(groups),
             regex,
         })
     }
 
-    /// Whether the searcher has been built (tests: what laziness saves).
-    #[cfg(test)]
+    /// [`LazyRegex::many`] for patterns that were checked when their rule set loaded: nothing
+    /// is parsed again. Any pattern not in `checked`, or too big to be built lazily, goes
+    /// through the full check.
+    pub(crate) fn prepared(res: &[&str], checked: &Checked) -> Result<LazyRegex, String> {
+        let checks: Option<Vec<Check>> = res.iter().map(|re| checked.get(re)).collect();
+        let Some(checks) = checks.filter(|cs| {
+            cs.iter()
+                .all(|c| !matches!(c, Check::Parsed { small: false, .. }))
+        }) else {
+            return LazyRegex::many(res);
+        };
+        let parsed = |c: &Check| match *c {
+            Check::Parsed {
+                groups, unicode, ..
+            } => Some((groups, unicode)),
+            Check::Builtin => None,
+        };
+        let all: Option<Vec<(usize, bool)>> = checks.iter().map(parsed).collect();
+        Ok(LazyRegex {
+            patterns: res.iter().map(|&re| re.into()).collect(),
+            unicode: all.as_ref().map(|a| a.iter().any(|&(_, u)| u)),
+            groups: match checks.first() {
+                Some(c) => parsed(c).map(|(g, _)| g),
+                None => Some(0),
+            },
+            regex: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Whether the searcher has been built (at check time only for big patterns).
     pub(crate) fn is_built(&self) -> bool {
         self.regex.get().is_some()
     }
 
     /// Explicit capture groups in the first pattern (group 0 not counted).
     pub(crate) fn groups(&self) -> usize {
-        self.groups
+        self.groups.unwrap_or_else(|| {
+            self.get().map_or(0, |re| {
+                re.group_info()
+                    .group_len(regex_automata::PatternID::ZERO)
+                    .saturating_sub(1)
+            })
+        })
     }
 
     /// The searcher, built on first use (under the size limit, which the check's bound keeps
@@ -283,7 +361,10 @@ impl LazyRegex {
         self.regex
             .get_or_init(|| {
                 let res: Vec<&str> = self.patterns.iter().map(|p| &**p).collect();
-                build(&res, self.unicode).ok()
+                match self.unicode {
+                    Some(unicode) => build(&res, unicode).ok(),
+                    None => build(&res, false).or_else(|_| build(&res, true)).ok(),
+                }
             })
             .as_ref()
     }

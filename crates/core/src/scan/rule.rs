@@ -174,6 +174,8 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// Allowlists that apply to every rule (or to their `target_rules`).
     pub allowlists: Vec<Allowlist>,
+    /// What loading learned about each pattern, so that compiling parses none twice.
+    pub(crate) checked: super::regex::Checked,
 }
 
 impl RuleSet {
@@ -182,5 +184,6 @@ impl RuleSet {
     pub fn append(&mut self, other: RuleSet) {
         self.rules.extend(other.rules);
         self.allowlists.extend(other.allowlists);
+        self.checked.extend(other.checked);
     }
 }

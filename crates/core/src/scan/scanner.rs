@@ -387,7 +387,8 @@ impl<'r> Scanner<'r> {
             idx: start,
             line_no: self.line_no,
         };
-        if let Some(ac) = &rules.keywords {
+        if let Some(keywords) = &rules.keywords {
+            let ac = keywords.searcher(end - start);
             let mut hits = std::mem::take(&mut self.hits);
             hits.clear();
             keyword_hits(
@@ -571,7 +572,8 @@ impl<'r> Scanner<'r> {
         };
         let window = &self.buf[ws..we];
         let whole = &window[range.clone()];
-        let secret_range = if rule.groups == 0 {
+        let groups = rule.regex.as_ref().map_or(0, LazyRegex::groups);
+        let secret_range = if groups == 0 {
             range.clone()
         } else {
             let mut caps = Captures::all(re.group_info().clone());
@@ -581,7 +583,7 @@ impl<'r> Scanner<'r> {
                     .anchored(Anchored::Yes),
                 &mut caps,
             );
-            secret_span(&caps, rule.secret_group, rule.groups).unwrap_or(range.clone())
+            secret_span(&caps, rule.secret_group, groups).unwrap_or(range.clone())
         };
         let secret = &window[secret_range];
         let entropy = shannon_entropy(secret);

@@ -227,10 +227,20 @@ impl<'a> TreeScanner<'a> {
     pub fn scan(&self, inputs: &[PathBuf]) -> ScanOutcome {
         let start = Instant::now();
         let merged = Mutex::new(Local::default());
-        for input in inputs {
+        let mut rest = inputs;
+        while let Some(input) = rest.first() {
             if self.cancelled() {
                 break;
             }
+            // Files named one by one (a pre-commit hook's list) need no directory walker and
+            // its threads: each run of them is scanned as a list.
+            let files = rest.iter().take_while(|p| is_plain_file(p)).count();
+            if files > 0 {
+                self.scan_files(&rest[..files], &merged);
+                rest = &rest[files..];
+                continue;
+            }
+            rest = &rest[1..];
             if input.as_os_str() == "-" {
                 if !self.covers("-") {
                     continue;
@@ -405,6 +415,38 @@ pub(crate) fn sort_findings(findings: &mut [Finding]) {
 
 impl TreeScanner<'_> {
     fn walk(&self, root: &Path, merged: &Mutex<Local>) {
+        if let Some(b) = self.walker(root, merged) {
+            let mut builder = VisitorBuilder { scan: self, merged };
+            b.build_parallel().visit(&mut builder);
+        }
+    }
+
+    /// Regular files named as inputs, on up to `--threads` threads (one for one file: no
+    /// thread is started), each through the same walker settings as a directory's entries.
+    fn scan_files(&self, files: &[PathBuf], merged: &Mutex<Local>) {
+        let threads = crate::exec::threads(self.opts.threads).unwrap_or(1);
+        let visitor = || Visitor {
+            scan: self,
+            merged,
+            local: Local::default(),
+        };
+        crate::exec::each_with(files, threads, visitor, |visitor, file| {
+            let Some(b) = self.walker(file, merged) else {
+                return;
+            };
+            for entry in b.build() {
+                if matches!(
+                    self.visit(entry, &mut visitor.local),
+                    ignore::WalkState::Quit
+                ) {
+                    break;
+                }
+            }
+        });
+    }
+
+    /// The walker over `root` with this scan's settings (`None`: a bad `--exclude`, reported).
+    fn walker(&self, root: &Path, merged: &Mutex<Local>) -> Option<ignore::WalkBuilder> {
         let o = &self.opts;
         let mut b = ignore::WalkBuilder::new(root);
         b.hidden(!o.hidden)
@@ -424,7 +466,7 @@ impl TreeScanner<'_> {
                         path: glob.clone(),
                         reason: format!("bad --exclude pattern: {e}"),
                     });
-                    return;
+                    return None;
                 }
             }
             match ob.build() {
@@ -436,12 +478,11 @@ impl TreeScanner<'_> {
                         path: root.display().to_string(),
                         reason: format!("bad --exclude pattern: {e}"),
                     });
-                    return;
+                    return None;
                 }
             }
         }
-        let mut builder = VisitorBuilder { scan: self, merged };
-        b.build_parallel().visit(&mut builder);
+        Some(b)
     }
 
     fn visit(
@@ -962,6 +1003,12 @@ impl Drop for Visitor<'_> {
         }
         self.merged.lock().absorb(std::mem::take(&mut self.local));
     }
+}
+
+/// A regular file, not through a symbolic link (links, directories and devices go through the
+/// walker, which knows how to treat them).
+fn is_plain_file(path: &Path) -> bool {
+    path.as_os_str() != "-" && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// A FIFO or character device (after following links).
