@@ -415,7 +415,11 @@ enum Trust {
 }
 
 fn parse_checked(text: &str, origin: &Origin<'_>, trust: Trust) -> Result<RuleSet, ConfigError> {
-    let (partials, allowlists, extends) = parse(text, origin, 0)?;
+    checked_set(parse(text, origin, 0)?, trust)
+}
+
+fn checked_set(parsed: Parsed, trust: Trust) -> Result<RuleSet, ConfigError> {
+    let (partials, allowlists, extends) = parsed;
     let mut set = RuleSet {
         rules: partials.into_iter().map(|p| p.rule).collect(),
         allowlists,
@@ -425,13 +429,16 @@ fn parse_checked(text: &str, origin: &Origin<'_>, trust: Trust) -> Result<RuleSe
     Ok(set)
 }
 
-/// A built-in pack's TOML, loaded without parsing its patterns (see [`Trust::Builtin`]).
-pub(crate) fn builtin_pack(text: &str) -> Result<RuleSet, ConfigError> {
+/// A built-in pack, converted to JSON by the build script, loaded without parsing its
+/// patterns (see [`Trust::Builtin`]).
+pub(crate) fn builtin_pack(json: &str) -> Result<RuleSet, ConfigError> {
     let origin = Origin {
         file: None,
         root_dir: None,
     };
-    parse_checked(text, &origin, Trust::Builtin)
+    let raw: RawConfig =
+        serde_json::from_str(json).map_err(|e| ConfigError::new(Repr::Toml(e.to_string())))?;
+    checked_set(from_raw(raw, &origin, 0)?, Trust::Builtin)
 }
 
 /// The rules and allowlists of a file after its `[extend]`, and whether it had one.
@@ -440,6 +447,10 @@ type Parsed = (Vec<Partial>, Vec<Allowlist>, bool);
 fn parse(text: &str, origin: &Origin<'_>, depth: usize) -> Result<Parsed, ConfigError> {
     let raw: RawConfig =
         toml::from_str(text).map_err(|e| ConfigError::new(Repr::Toml(e.to_string())))?;
+    from_raw(raw, origin, depth)
+}
+
+fn from_raw(raw: RawConfig, origin: &Origin<'_>, depth: usize) -> Result<Parsed, ConfigError> {
     let mut rules = Vec::with_capacity(raw.rules.len());
     for r in raw.rules {
         rules.push(convert_rule(r)?);

@@ -279,14 +279,56 @@ impl Rules {
     }
 }
 
-/// The rule set's `Debug` form covers every field that affects matching; the version covers
-/// changes to the engine itself.
+/// A digest of every field that affects what a scan reports, and of the version (which covers
+/// changes to the engine itself). A rule's examples don't affect a scan and are left out (they
+/// are most of a pack's text); naming every field, with no `..`, makes a new field a compile
+/// error here until it is hashed or said not to matter.
 fn digest(set: &RuleSet) -> [u8; 32] {
-    let mut h = blake3::Hasher::new();
-    h.update(crate::VERSION.as_bytes());
-    h.update(b"\0");
-    h.update(format!("{set:?}").as_bytes());
-    *h.finalize().as_bytes()
+    use std::fmt::Write as _;
+    /// Feeds formatted text straight into the hash (no string is built).
+    struct Feed(blake3::Hasher);
+    impl std::fmt::Write for Feed {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.update(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = Feed(blake3::Hasher::new());
+    h.0.update(crate::VERSION.as_bytes());
+    h.0.update(b"\0");
+    let RuleSet {
+        rules,
+        allowlists,
+        checked: _,
+    } = set;
+    for rule in rules {
+        let super::rule::Rule {
+            id,
+            description,
+            category,
+            severity,
+            regex,
+            secret_group,
+            entropy,
+            keywords,
+            path,
+            tags,
+            multiline,
+            crypto,
+            allowlists,
+            skip_report,
+            examples: _,
+            counterexamples: _,
+            example_path: _,
+        } = rule;
+        let _ = write!(
+            h,
+            "{id:?}{description:?}{category:?}{severity:?}{regex:?}{secret_group:?}{entropy:?}\
+             {keywords:?}{path:?}{tags:?}{multiline:?}{crypto:?}{allowlists:?}{skip_report:?};"
+        );
+    }
+    let _ = write!(h, "{allowlists:?}");
+    *h.0.finalize().as_bytes()
 }
 
 /// Lowercase hex.
@@ -478,5 +520,27 @@ mod tests {
             "built past 1 MiB"
         );
         assert_eq!(rules.scan_bytes(".env", input), with_nfa);
+    }
+
+    #[test]
+    fn the_digest_follows_what_a_scan_reports_and_not_the_examples() {
+        let set = RuleSet::from_toml(
+            "[[rules]]\nid = \"t\"\nregex = 'tok_[a-z]{8}'\nkeywords = [\"tok_\"]\n",
+        )
+        .expect("loads");
+        let base = digest(&set);
+        let mut examples = set.clone();
+        examples.rules[0].examples.push("tok_abcdefgh".into());
+        assert_eq!(digest(&examples), base, "examples don't change a scan");
+        for change in [
+            |r: &mut super::super::rule::Rule| r.regex = Some("tok_[a-z]{9}".into()),
+            |r: &mut super::super::rule::Rule| r.description = "other".into(),
+            |r: &mut super::super::rule::Rule| r.entropy = Some(3.0),
+            |r: &mut super::super::rule::Rule| r.keywords.push("x".into()),
+        ] {
+            let mut changed = set.clone();
+            change(&mut changed.rules[0]);
+            assert_ne!(digest(&changed), base);
+        }
     }
 }
