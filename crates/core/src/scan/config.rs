@@ -10,6 +10,11 @@
 //!   packs; `path` a file, resolved against the working directory, then the naming file's
 //!   directory, then the top-level config's directory. Extension is followed two levels deep.
 //! - Validation runs after extension, so an override may omit `regex`.
+//! - `[[rules.required]]` (composite rules: `id`, optional `withinLines` / `withinColumns`) is
+//!   checked per file, before extension, as gitleaks does: an entry without an id, or naming a
+//!   rule that the same file does not define, is an error. When a file overrides a base rule,
+//!   the base's `required` list is kept and the override's is ignored (gitleaks' merge copies
+//!   neither `required` nor `skipReport` from the override).
 //! - `commits` in allowlists are accepted and ignored (capstan scans trees, not history).
 
 use std::collections::HashSet;
@@ -21,7 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::rule::{
-    Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity,
+    Allowlist, Category, Condition, CryptoInfo, RegexTarget, Required, Rule, RuleSet, Severity,
 };
 
 /// How deep `[extend]` chains are followed (gitleaks' limit).
@@ -60,6 +65,10 @@ pub enum ConfigErrorKind {
     UnknownValue,
     /// A built-in pack name that does not exist.
     UnknownPack,
+    /// A `[[rules.required]]` entry has no `id`.
+    MissingRequiredId,
+    /// A `[[rules.required]]` entry names a rule that the same file does not define.
+    UnknownRequiredRule,
 }
 
 /// What went wrong, with what the message needs.
@@ -91,6 +100,8 @@ pub(crate) enum Repr {
         value: String,
     },
     UnknownPack(String),
+    MissingRequiredId,
+    UnknownRequiredRule(String),
 }
 
 /// A config that could not be loaded: which file, which rule, and why.
@@ -131,20 +142,27 @@ impl ConfigError {
         self
     }
 
-    /// Finds the line of `text` (the file's) that declares the rule at fault: `id = "…"`.
+    /// Finds the line of `text` (the file's) that declares the rule at fault: `id = "…"`, not
+    /// counting the `id`s of `[[rules.required]]` entries, which name other rules.
     fn locate_rule(mut self, text: &str) -> Self {
         if let (None, Some(id)) = (self.line, &self.rule_id) {
+            let mut in_required = false;
             self.line = text
                 .lines()
                 .position(|l| {
-                    l.trim()
-                        .strip_prefix("id")
-                        .and_then(|r| r.trim_start().strip_prefix('='))
-                        .map(str::trim)
-                        .is_some_and(|v| {
-                            v.trim_matches(|c| c == '"' || c == '\'') == id.as_str()
-                                && v.len() == id.len() + 2
-                        })
+                    let l = l.trim();
+                    if l.starts_with('[') {
+                        in_required = l.replace(' ', "").starts_with("[[rules.required]]");
+                        return false;
+                    }
+                    !in_required
+                        && l.strip_prefix("id")
+                            .and_then(|r| r.trim_start().strip_prefix('='))
+                            .map(str::trim)
+                            .is_some_and(|v| {
+                                v.trim_matches(|c| c == '"' || c == '\'') == id.as_str()
+                                    && v.len() == id.len() + 2
+                            })
                 })
                 .map(|i| i + 1);
         }
@@ -185,6 +203,8 @@ impl ConfigError {
             }
             Repr::UnknownValue { .. } => ConfigErrorKind::UnknownValue,
             Repr::UnknownPack(_) => ConfigErrorKind::UnknownPack,
+            Repr::MissingRequiredId => ConfigErrorKind::MissingRequiredId,
+            Repr::UnknownRequiredRule(_) => ConfigErrorKind::UnknownRequiredRule,
         }
     }
 
@@ -262,6 +282,10 @@ impl fmt::Display for ConfigError {
                 f,
                 "unknown rule pack '{p}' (built-in packs: secrets, crypto, threats, dockerfile)"
             ),
+            Repr::MissingRequiredId => write!(f, "[[rules.required]] rule ID is empty"),
+            Repr::UnknownRequiredRule(id) => {
+                write!(f, "[[rules.required]] rule ID '{id}' does not exist")
+            }
         }
     }
 }
@@ -316,9 +340,19 @@ struct RawRule {
     allowlists: Vec<RawAllowlist>,
     #[serde(rename = "skipReport")]
     skip_report: bool,
+    required: Vec<RawRequired>,
     examples: Vec<String>,
     counterexamples: Vec<String>,
     example_path: Option<String>,
+}
+
+/// One `[[rules.required]]` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct RawRequired {
+    id: String,
+    within_lines: Option<i64>,
+    within_columns: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -455,6 +489,7 @@ fn from_raw(raw: RawConfig, origin: &Origin<'_>, depth: usize) -> Result<Parsed,
     for r in raw.rules {
         rules.push(convert_rule(r)?);
     }
+    check_required(&rules)?;
     let mut allowlists = Vec::new();
     if raw.allowlist.is_some() && !raw.allowlists.is_empty() {
         return Err(ConfigError::new(Repr::OldAndNewAllowlist));
@@ -550,6 +585,26 @@ fn merge(base: &mut Partial, mine: Partial) {
     }
     b.allowlists.extend(m.allowlists);
     b.skip_report |= m.skip_report;
+    // gitleaks keeps the base's `required` and drops the override's (config.go, extend).
+}
+
+/// gitleaks checks `[[rules.required]]` ids against the rules of the file that names them,
+/// before any `[extend]` (config.go, `Translate`): a base's rules don't count.
+fn check_required(rules: &[Partial]) -> Result<(), ConfigError> {
+    let ids: HashSet<&str> = rules.iter().map(|p| p.rule.id.as_str()).collect();
+    for p in rules {
+        if let Some(missing) = p
+            .rule
+            .required
+            .iter()
+            .find(|r| !ids.contains(r.id.as_str()))
+        {
+            return Err(
+                ConfigError::new(Repr::UnknownRequiredRule(missing.id.clone())).rule(&p.rule.id),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn resolve_extend(p: &str, origin: &Origin<'_>) -> Option<PathBuf> {
@@ -613,6 +668,18 @@ fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
         }
         allowlists.push(convert_allowlist(a).map_err(|e| e.rule(&id))?);
     }
+    let mut required = Vec::with_capacity(r.required.len());
+    for q in r.required {
+        let rid = q.id.trim();
+        if rid.is_empty() {
+            return Err(err(Repr::MissingRequiredId));
+        }
+        required.push(Required {
+            id: rid.to_owned(),
+            within_lines: q.within_lines,
+            within_columns: q.within_columns,
+        });
+    }
     let set_category = r.category.is_some();
     let set_severity = r.severity.is_some();
     let set_multiline = r.multiline.is_some();
@@ -631,6 +698,7 @@ fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
             crypto,
             allowlists,
             skip_report: r.skip_report,
+            required,
             examples: r.examples,
             counterexamples: r.counterexamples,
             example_path: r.example_path,

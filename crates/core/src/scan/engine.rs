@@ -6,6 +6,12 @@
 //! rules written to span lines (PEM blocks), on a bounded window starting at that line. The few
 //! rules without keywords run their regex over each block, jumping line by line. Entropy,
 //! stopwords and allowlists are checked only after a match.
+//!
+//! Composite rules (gitleaks' `[[rules.required]]`) are linked here: each required id becomes a
+//! *partner* slot. A partner runs over every line of a file (as gitleaks runs a required rule
+//! over the whole fragment, whatever its keywords), so only configs with composite rules pay
+//! for it; the scanner records where partners match and decides on the primaries' findings at
+//! the end of the file.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
@@ -111,6 +117,41 @@ pub(crate) struct CRule {
     pub(crate) multiline: bool,
     /// Indexes into `Rules::allows`: the rule's own and the global ones that target it.
     pub(crate) allows: Vec<usize>,
+    /// Has a regex and no keywords: its reporting pass already visits every match in a file.
+    pub(crate) everywhere: bool,
+    /// A composite primary's requirements, one per distinct required id (empty for rules that
+    /// aren't composite, and for those gitleaks never checks: path-only and `skipReport` ones).
+    pub(crate) required: Vec<CRequired>,
+    /// Its slot in `Composite::partners`, when some composite rule requires it.
+    pub(crate) partner: Option<usize>,
+}
+
+/// One required id of a composite primary: satisfied when a match of one of `partners` lies
+/// within one of the `near` bounds (gitleaks lists may name an id twice, and a match counts for
+/// the id whichever entry it satisfied).
+#[derive(Debug)]
+pub(crate) struct CRequired {
+    /// Slots in `Composite::partners` of the rules with this id (none: the id names no rule of the
+    /// set, say a disabled one, and the primary never reports).
+    pub(crate) partners: Vec<usize>,
+    pub(crate) near: Vec<Near>,
+}
+
+/// How close a required match must be to the primary's (`None`: anywhere in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Near {
+    pub(crate) lines: Option<i64>,
+    pub(crate) columns: Option<i64>,
+}
+
+/// A rule that some composite rule requires.
+#[derive(Debug)]
+pub(crate) struct Partner {
+    pub(crate) rule: u32,
+    /// Whether some requirement on it bounds lines / columns (otherwise presence is enough and
+    /// the scanner keeps no positions).
+    pub(crate) lines: bool,
+    pub(crate) columns: bool,
 }
 
 /// A rule set compiled for scanning; `Send + Sync`, built once and shared by every thread.
@@ -150,6 +191,8 @@ pub struct Rules {
     pub(crate) path_scoped: Vec<u32>,
     /// Allowlists with path patterns (the others never match on the path alone).
     pub(crate) path_allows: Vec<u32>,
+    /// Composite rules and the rules they require.
+    pub(crate) composite: Composite,
     /// A digest of the rule set and the capstan version: what cached results depend on.
     pub(crate) digest: [u8; 32],
 }
@@ -173,9 +216,7 @@ impl Rules {
 
         let mut checked = check_rules(&set.rules, &set.checked).into_iter();
         let mut rules = Vec::with_capacity(set.rules.len());
-        let mut keyword_index: hashbrown::HashMap<String, usize> = hashbrown::HashMap::new();
-        let mut keyword_list: Vec<String> = Vec::new();
-        let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
+        let mut index = KeywordIndex::default();
         let mut keywordless = Vec::new();
         let mut path_only = Vec::new();
         for (i, r) in set.rules.iter().enumerate() {
@@ -204,14 +245,7 @@ impl Rules {
                     keywordless.push(ri);
                 }
                 for k in &keywords {
-                    let slot = *keyword_index.entry((*k).clone()).or_insert_with(|| {
-                        keyword_list.push((*k).clone());
-                        keyword_rules.push(Vec::new());
-                        keyword_list.len() - 1
-                    });
-                    if !keyword_rules[slot].contains(&ri) {
-                        keyword_rules[slot].push(ri);
-                    }
+                    index.add(k, ri);
                 }
             } else if path.is_some() {
                 path_only.push(ri);
@@ -225,6 +259,9 @@ impl Rules {
                 tags: r.tags.clone(),
                 crypto: r.crypto.clone(),
                 skip_report: r.skip_report,
+                everywhere: regex.is_some() && keywords.is_empty(),
+                required: Vec::new(),
+                partner: None,
                 regex,
                 secret_group: r.secret_group,
                 entropy: r.entropy,
@@ -233,24 +270,26 @@ impl Rules {
                 allows: rule_allows,
             });
         }
-        let max_keyword = keyword_list.iter().map(String::len).max().unwrap_or(0);
-        let keywords = Keywords::new(keyword_list)?;
+        let max_keyword = index.list.iter().map(String::len).max().unwrap_or(0);
+        let keywords = Keywords::new(std::mem::take(&mut index.list))?;
         let with = |has: &dyn Fn(usize) -> bool, n: usize| {
             (0..n).filter(|&i| has(i)).map(|i| i as u32).collect()
         };
         let path_scoped = with(&|i| rules[i].path.is_some(), rules.len());
         let path_allows = with(&|i| allows[i].paths.is_some(), allows.len());
+        let composite = link_required(set, &mut rules);
         Ok(Rules {
             rules,
             allows,
             file_skips,
             keywords,
             max_keyword,
-            keyword_rules,
+            keyword_rules: index.rules,
             keywordless,
             path_only,
             path_scoped,
             path_allows,
+            composite,
             digest: digest(set),
         })
     }
@@ -276,6 +315,112 @@ impl Rules {
         let mut s = super::Scanner::new(self).path(path);
         s.feed(bytes);
         s.finish()
+    }
+}
+
+/// Every distinct keyword, in first-seen order, and the rules that listed it.
+#[derive(Default)]
+struct KeywordIndex {
+    slots: hashbrown::HashMap<String, usize>,
+    list: Vec<String>,
+    rules: Vec<Vec<u32>>,
+}
+
+impl KeywordIndex {
+    fn add(&mut self, keyword: &str, rule: u32) {
+        let slot = *self.slots.entry(keyword.to_owned()).or_insert_with(|| {
+            self.list.push(keyword.to_owned());
+            self.rules.push(Vec::new());
+            self.list.len() - 1
+        });
+        if !self.rules[slot].contains(&rule) {
+            self.rules[slot].push(rule);
+        }
+    }
+}
+
+/// Composite rules (`[[rules.required]]`) and the rules they require, linked.
+#[derive(Debug, Default)]
+pub(crate) struct Composite {
+    /// Rules that composite rules require, by slot.
+    pub(crate) partners: Vec<Partner>,
+    /// Partners with a regex and keywords, on one line: they get a pass of their own over every
+    /// line where their regex matches. (Keywordless partners are found by their reporting pass,
+    /// which already goes everywhere; multi-line ones by theirs too, from their keywords' lines,
+    /// where capstan's multi-line windows start.)
+    pub(crate) partner_pass: Vec<u32>,
+    /// Composite primaries (rules with a non-empty `CRule::required`).
+    pub(crate) primaries: Vec<u32>,
+}
+
+/// Resolves every composite rule's `[[rules.required]]` ids to partner slots, filling
+/// `CRule::required` and `CRule::partner`.
+///
+/// As in gitleaks (detect.go, `detectRule`): a path-only rule reports before its requirements
+/// are looked at, and a `skipReport` rule never reports, so neither needs partners.
+fn link_required(set: &RuleSet, rules: &mut [CRule]) -> Composite {
+    let mut by_id: hashbrown::HashMap<&str, Vec<u32>> = hashbrown::HashMap::new();
+    for (i, r) in set.rules.iter().enumerate() {
+        by_id.entry(r.id.as_str()).or_default().push(i as u32);
+    }
+    let mut partners: Vec<Partner> = Vec::new();
+    let mut slot_of: hashbrown::HashMap<u32, usize> = hashbrown::HashMap::new();
+    let mut primaries = Vec::new();
+    for (i, r) in set.rules.iter().enumerate() {
+        if r.required.is_empty() || rules[i].regex.is_none() || r.skip_report {
+            continue;
+        }
+        let mut groups: Vec<(&str, CRequired)> = Vec::new();
+        for q in &r.required {
+            let near = Near {
+                lines: q.within_lines,
+                columns: q.within_columns,
+            };
+            if let Some((_, g)) = groups.iter_mut().find(|(id, _)| *id == q.id) {
+                g.near.push(near);
+                continue;
+            }
+            groups.push((
+                q.id.as_str(),
+                CRequired {
+                    partners: Vec::new(),
+                    near: vec![near],
+                },
+            ));
+        }
+        for (id, g) in &mut groups {
+            for &ri in by_id.get(*id).map_or(&[][..], Vec::as_slice) {
+                let slot = *slot_of.entry(ri).or_insert_with(|| {
+                    partners.push(Partner {
+                        rule: ri,
+                        lines: false,
+                        columns: false,
+                    });
+                    partners.len() - 1
+                });
+                partners[slot].lines |= g.near.iter().any(|n| n.lines.is_some());
+                partners[slot].columns |= g.near.iter().any(|n| n.columns.is_some());
+                g.partners.push(slot);
+            }
+        }
+        rules[i].required = groups.into_iter().map(|(_, g)| g).collect();
+        primaries.push(i as u32);
+    }
+    for (slot, p) in partners.iter().enumerate() {
+        rules[p.rule as usize].partner = Some(slot);
+    }
+    let partner_pass = partners
+        .iter()
+        .map(|p| p.rule)
+        .filter(|&ri| {
+            let r = &rules[ri as usize];
+            r.regex.is_some() && !r.everywhere && !r.multiline
+        })
+        .collect();
+    Composite {
+        partners,
+        partner_pass,
+        primaries,
     }
 }
 
@@ -317,6 +462,7 @@ fn digest(set: &RuleSet) -> [u8; 32] {
             crypto,
             allowlists,
             skip_report,
+            required,
             examples: _,
             counterexamples: _,
             example_path: _,
@@ -324,7 +470,8 @@ fn digest(set: &RuleSet) -> [u8; 32] {
         let _ = write!(
             h,
             "{id:?}{description:?}{category:?}{severity:?}{regex:?}{secret_group:?}{entropy:?}\
-             {keywords:?}{path:?}{tags:?}{multiline:?}{crypto:?}{allowlists:?}{skip_report:?};"
+             {keywords:?}{path:?}{tags:?}{multiline:?}{crypto:?}{allowlists:?}{skip_report:?}\
+             {required:?};"
         );
     }
     let _ = write!(h, "{allowlists:?}");

@@ -49,7 +49,9 @@ pub use request::{
     CachePolicy, Hooks, IGNORE_FILE_NAME, IgnoreFiles, Request, RequestError, RequestErrorKind,
     RuleSources, Scan,
 };
-pub use rule::{Allowlist, Category, Condition, CryptoInfo, RegexTarget, Rule, RuleSet, Severity};
+pub use rule::{
+    Allowlist, Category, Condition, CryptoInfo, RegexTarget, Required, Rule, RuleSet, Severity,
+};
 pub use scanner::{BINARY_PROBE, MAX_LINE, MULTILINE_WINDOW, OVERLAP, Scanner};
 pub use shard::{Shard, ShardError};
 pub use shared::{

@@ -128,6 +128,22 @@ pub struct CryptoInfo {
     pub replacement: String,
 }
 
+/// A rule that a composite rule's primary needs: gitleaks' `[[rules.required]]`.
+///
+/// The primary reports a match only when, for every required id, that rule also matches in the
+/// same file — within `within_lines` lines and `within_columns` columns of the primary's match
+/// when they are set (both set: both must hold). The required rule is checked everywhere in the
+/// file, whatever its keywords, and even when it is `skip_report`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Required {
+    /// The id of the rule that must also match.
+    pub id: String,
+    /// How many lines away (either way) its match may start (gitleaks `withinLines`).
+    pub within_lines: Option<i64>,
+    /// How many columns away (either way) its match may start (gitleaks `withinColumns`).
+    pub within_columns: Option<i64>,
+}
+
 /// One detection rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
@@ -159,6 +175,9 @@ pub struct Rule {
     pub allowlists: Vec<Allowlist>,
     /// Matches count for composite rules but are not reported (gitleaks `skipReport`).
     pub skip_report: bool,
+    /// Rules that must also match in the same file for this one to report (gitleaks'
+    /// `[[rules.required]]`): this rule is then a composite rule's primary.
+    pub required: Vec<Required>,
     /// Lines this rule must fire on (built-in packs; checked by tests).
     pub examples: Vec<String>,
     /// Lines this rule must stay quiet on.

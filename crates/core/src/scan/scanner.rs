@@ -6,6 +6,13 @@
 //! [`OVERLAP`]), so even a 1 GB file without a newline is scanned in bounded memory, and the
 //! cut points depend only on the content. Multi-line rules wait until [`MULTILINE_WINDOW`]
 //! bytes past their keyword's line are buffered (or the input ends).
+//!
+//! Composite rules (gitleaks' `[[rules.required]]`): a primary's findings are held until
+//! [`Scanner::finish`], and the rules it requires run over every line in a second role, in
+//! which they never report and only their positions are kept (a flag when no requirement
+//! bounds the distance; lines, columns or both otherwise). At the end a held finding is kept
+//! when every required id has a match close enough. Memory grows with those matches and the
+//! held findings, never with the input.
 
 use memchr::{memchr, memrchr};
 use regex_automata::util::captures::Captures;
@@ -13,7 +20,7 @@ use regex_automata::{Anchored, Input};
 
 use std::sync::Arc;
 
-use super::engine::{CRule, Candidate, Rules};
+use super::engine::{CRule, Candidate, Near, Rules};
 use super::finding::{Finding, fingerprint, redact, shannon_entropy};
 use super::regex::LazyRegex;
 
@@ -28,10 +35,82 @@ pub const BINARY_PROBE: usize = 8 << 10;
 /// Input is taken in steps of this size, so one huge `feed` doesn't grow the buffer.
 const STEP: usize = 1 << 20;
 
+/// Why a rule runs: to report its findings, or as a partner that a composite rule requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Its matches are findings (unless it is `skipReport`); a composite primary's are held.
+    Report,
+    /// Only where it matches is recorded, for the composite rules that require it.
+    Partner,
+}
+
+/// Where a partner matched in this file, as gitleaks measures it: (line, column) of each
+/// match's start, with a coordinate left at 0 when no requirement bounds it. Kept at most
+/// about twice the distinct positions (sorted and deduplicated as it doubles).
+#[derive(Debug, Default)]
+struct PartnerHits {
+    seen: bool,
+    at: Vec<(u64, u64)>,
+    /// `at` is compacted when it reaches this length.
+    compact_at: usize,
+}
+
+impl PartnerHits {
+    fn push(&mut self, at: (u64, u64)) {
+        if self.at.last() == Some(&at) {
+            return;
+        }
+        self.at.push(at);
+        if self.at.len() >= self.compact_at {
+            self.compact();
+            self.compact_at = (self.at.len() * 2).max(1024);
+        }
+    }
+
+    fn compact(&mut self) {
+        self.at.sort_unstable();
+        self.at.dedup();
+    }
+
+    /// Whether a match lies within `near` of a primary match at (`line`, `column`); `at` is
+    /// sorted.
+    fn near(&self, line: u64, column: u64, near: Near) -> bool {
+        if !self.seen {
+            return false;
+        }
+        let within = |a: u64, b: u64, n: i64| u64::try_from(n).is_ok_and(|n| a.abs_diff(b) <= n);
+        match (near.lines, near.columns) {
+            (None, None) => true,
+            (Some(n), columns) => {
+                let Ok(n) = u64::try_from(n) else {
+                    return false;
+                };
+                let from = self
+                    .at
+                    .partition_point(|&(l, _)| l < line.saturating_sub(n));
+                self.at[from..]
+                    .iter()
+                    .take_while(|&&(l, _)| l <= line.saturating_add(n))
+                    .any(|&(_, c)| columns.is_none_or(|m| within(c, column, m)))
+            }
+            (None, Some(m)) => self.at.iter().any(|&(_, c)| within(c, column, m)),
+        }
+    }
+}
+
+/// gitleaks' column for a match at 1-based `column` of `line`: it counts a line's columns from
+/// the newline before it, so every line but a fragment's first starts at column 2 (gitleaks
+/// detect/location.go, `location`). Proximity is measured in these columns; a file is one
+/// fragment here.
+fn gitleaks_column(line: u64, column: u64) -> u64 {
+    if line > 1 { column + 1 } else { column }
+}
+
 /// A multi-line rule waiting for its window to fill.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     rule: u32,
+    role: Role,
     /// Absolute offset of the window start (the keyword's line, or the piece start).
     start: u64,
     /// Absolute offset of the end of that line (matches must start before it).
@@ -91,7 +170,15 @@ pub struct Scanner<'r> {
     pending: Vec<Pending>,
     /// Per rule: 1 + the absolute start of the last window it searched (0: none yet).
     last_window: Vec<u64>,
+    /// The same for the partner role.
+    last_partner_window: Vec<u64>,
     findings: Vec<Finding>,
+    /// Composite primaries' findings (with the rule's index), decided on in `finish`.
+    held: Vec<(u32, Finding)>,
+    /// Per partner slot: whether a composite rule that applies to this file requires it.
+    partner_on: Vec<bool>,
+    /// Per partner slot: where it matched.
+    partner_hits: Vec<PartnerHits>,
     bytes: u64,
     /// Keyword hits of the current block (kept to reuse the allocation).
     hits: Vec<(usize, u32)>,
@@ -159,7 +246,11 @@ impl<'r> Scanner<'r> {
             line_start: 0,
             pending: Vec::new(),
             last_window: Vec::new(),
+            last_partner_window: Vec::new(),
             findings: Vec::new(),
+            held: Vec::new(),
+            partner_on: Vec::new(),
+            partner_hits: Vec::new(),
             bytes: 0,
             hits: Vec::new(),
         }
@@ -226,6 +317,23 @@ impl<'r> Scanner<'r> {
                 .as_ref()
                 .is_none_or(|p| p.get().is_some_and(|p| p.is_match(path.as_bytes())));
         }
+        self.partner_on.clear();
+        self.partner_hits.clear();
+        if !rules.composite.partners.is_empty() {
+            self.partner_on
+                .resize(rules.composite.partners.len(), false);
+            self.partner_hits
+                .resize_with(rules.composite.partners.len(), PartnerHits::default);
+            for &ci in &rules.composite.primaries {
+                if self.active[ci as usize] {
+                    for g in &rules.rules[ci as usize].required {
+                        for &slot in &g.partners {
+                            self.partner_on[slot] = true;
+                        }
+                    }
+                }
+            }
+        }
         if rules
             .file_skips
             .iter()
@@ -261,6 +369,7 @@ impl<'r> Scanner<'r> {
         }
         if !self.skip {
             self.path_only_findings();
+            self.decide_composites();
         }
         let mut findings = std::mem::take(&mut self.findings);
         findings.sort_by(|a, b| {
@@ -285,27 +394,91 @@ impl<'r> Scanner<'r> {
         self.allow_paths.get(a).copied().flatten()
     }
 
+    /// Whether path-only rule `ri` matches this file's path (and no allowlist excuses it).
+    fn path_only_fires(&self, ri: u32) -> bool {
+        let rule = &self.rules.get().rules[ri as usize];
+        self.active[ri as usize]
+            && !rule
+                .allows
+                .iter()
+                .any(|&a| self.allow_path(a) == Some(true))
+    }
+
     fn path_only_findings(&mut self) {
         let held = self.rules.clone();
         let rules = held.get();
         for &ri in &rules.path_only {
             let rule = &rules.rules[ri as usize];
-            if self.active[ri as usize] && !rule.skip_report {
-                let allowed = rule
-                    .allows
-                    .iter()
-                    .any(|&a| self.allow_path(a) == Some(true));
-                if !allowed {
-                    self.findings.push(finding(
-                        rule,
-                        &self.path,
-                        [1, 1, 1, 1],
-                        String::new(),
-                        0.0,
-                        b"",
-                    ));
-                }
+            if !rule.skip_report && self.path_only_fires(ri) {
+                self.findings.push(finding(
+                    rule,
+                    &self.path,
+                    [1, 1, 1, 1],
+                    String::new(),
+                    0.0,
+                    b"",
+                ));
             }
+        }
+    }
+
+    /// Keeps each held composite finding whose every required id has a match close enough
+    /// (gitleaks detect.go: `processRequiredRules`, `hasAllRequiredRules`, `withinProximity`).
+    fn decide_composites(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let shared = self.rules.clone();
+        let rules = shared.get();
+        // A path-only partner matches the file as a whole: gitleaks gives that finding line 0
+        // and column 0, and measures proximity from there.
+        for (slot, p) in rules.composite.partners.iter().enumerate() {
+            if rules.rules[p.rule as usize].regex.is_none()
+                && self.partner_on[slot]
+                && self.path_only_fires(p.rule)
+            {
+                let hits = &mut self.partner_hits[slot];
+                hits.seen = true;
+                hits.at.push((0, 0));
+            }
+        }
+        for hits in &mut self.partner_hits {
+            hits.compact();
+        }
+        for (ri, f) in std::mem::take(&mut self.held) {
+            let (line, column) = (f.line, gitleaks_column(f.line, f.column));
+            let satisfied = rules.rules[ri as usize].required.iter().all(|g| {
+                g.near.iter().any(|&near| {
+                    g.partners
+                        .iter()
+                        .any(|&slot| self.partner_hits[slot].near(line, column, near))
+                })
+            });
+            if satisfied {
+                self.findings.push(f);
+            }
+        }
+    }
+
+    /// Records a partner match of the rule in `slot` at 1-based (`line`, `column`).
+    fn record_partner(&mut self, slot: usize, line: u64, column: u64) {
+        if !self.partner_on.get(slot).copied().unwrap_or(false) {
+            return;
+        }
+        let held = self.rules.clone();
+        let spec = &held.get().composite.partners[slot];
+        let at = (
+            if spec.lines { line } else { 0 },
+            if spec.columns {
+                gitleaks_column(line, column)
+            } else {
+                0
+            },
+        );
+        let hits = &mut self.partner_hits[slot];
+        hits.seen = true;
+        if spec.lines || spec.columns {
+            hits.push(at);
         }
     }
 
@@ -410,34 +583,55 @@ impl<'r> Scanner<'r> {
                     }
                 };
                 for &ri in &rules.keyword_rules[pattern as usize] {
-                    self.run_rule(ri, &cur, core_end);
+                    self.run_rule(ri, &cur, core_end, Role::Report);
                 }
             }
             self.hits = hits;
         }
         for &ri in &rules.keywordless {
-            if !self.active[ri as usize] {
-                continue;
+            self.run_everywhere(ri, Role::Report, [start, end, core_end], &mut lines);
+        }
+        for &ri in &rules.composite.partner_pass {
+            let on = rules.rules[ri as usize]
+                .partner
+                .is_some_and(|slot| self.partner_on[slot]);
+            if on {
+                self.run_everywhere(ri, Role::Partner, [start, end, core_end], &mut lines);
             }
-            let Some(re) = rules.rules[ri as usize]
-                .regex
-                .as_ref()
-                .and_then(LazyRegex::get)
-            else {
-                continue;
+        }
+    }
+
+    /// Runs rule `ri` on every line of the block `buf[start..end]` where its regex matches
+    /// (starting before `core_end`), whatever the keywords.
+    fn run_everywhere(
+        &mut self,
+        ri: u32,
+        role: Role,
+        [start, end, core_end]: [usize; 3],
+        lines: &mut LineCursor,
+    ) {
+        if !self.active[ri as usize] {
+            return;
+        }
+        let held = self.rules.clone();
+        let Some(re) = held.get().rules[ri as usize]
+            .regex
+            .as_ref()
+            .and_then(LazyRegex::get)
+        else {
+            return;
+        };
+        let mut pos = start;
+        while pos < core_end {
+            let Some(m) = re.find(Input::new(&self.buf[..end]).span(pos..end)) else {
+                break;
             };
-            let mut pos = start;
-            while pos < core_end {
-                let Some(m) = re.find(Input::new(&self.buf[..end]).span(pos..end)) else {
-                    break;
-                };
-                if m.start() >= core_end {
-                    break;
-                }
-                let line = self.line_at(&mut lines, start, end, m.start());
-                self.run_rule(ri, &line, core_end);
-                pos = line.end + 1;
+            if m.start() >= core_end {
+                break;
             }
+            let line = self.line_at(lines, start, end, m.start());
+            self.run_rule(ri, &line, core_end, role);
+            pos = line.end + 1;
         }
     }
 
@@ -468,23 +662,29 @@ impl<'r> Scanner<'r> {
         }
     }
 
-    fn run_rule(&mut self, ri: u32, line: &Line, core_end: usize) {
+    fn run_rule(&mut self, ri: u32, line: &Line, core_end: usize, role: Role) {
         let i = ri as usize;
         if !self.active[i] {
             return;
         }
         let key = self.base + line.start as u64 + 1;
-        if self.last_window.is_empty() {
+        let n = self.rules.get().rules.len();
+        let last_window = match role {
+            Role::Report => &mut self.last_window,
+            Role::Partner => &mut self.last_partner_window,
+        };
+        if last_window.is_empty() {
             // Sized at the first keyword hit: clean inputs never pay for it.
-            self.last_window.resize(self.rules.get().rules.len(), 0);
+            last_window.resize(n, 0);
         }
-        if self.last_window[i] == key {
+        if last_window[i] == key {
             return;
         }
-        self.last_window[i] = key;
+        last_window[i] = key;
         if self.rules.get().rules[i].multiline {
             self.pending.push(Pending {
                 rule: ri,
+                role,
                 start: self.base + line.start as u64,
                 line_end: self.base + line.end as u64,
                 line_start: line.line_start,
@@ -494,6 +694,7 @@ impl<'r> Scanner<'r> {
         }
         self.search_window(
             ri,
+            role,
             line.start..line.end,
             core_end.saturating_sub(line.start),
             line.line_no,
@@ -506,6 +707,7 @@ impl<'r> Scanner<'r> {
     fn search_window(
         &mut self,
         ri: u32,
+        role: Role,
         window: std::ops::Range<usize>,
         starts_before: usize,
         line_no: u64,
@@ -527,7 +729,15 @@ impl<'r> Scanner<'r> {
             .map(|m| m.range())
             .collect();
         for range in found {
-            self.emit(ri, window.start, window.end, range, line_no, line_start);
+            self.emit(
+                ri,
+                role,
+                window.start,
+                window.end,
+                range,
+                line_no,
+                line_start,
+            );
         }
     }
 
@@ -549,15 +759,25 @@ impl<'r> Scanner<'r> {
             let we = (ws + MULTILINE_WINDOW).min(self.buf.len());
             let line_end = usize::try_from(p.line_end - self.base).unwrap_or(we);
             // Matches must start on the keyword's line (its newline included).
-            self.search_window(p.rule, ws..we, line_end + 1 - ws, p.line_no, p.line_start);
+            self.search_window(
+                p.rule,
+                p.role,
+                ws..we,
+                line_end + 1 - ws,
+                p.line_no,
+                p.line_start,
+            );
         }
         self.pending = keep;
     }
 
-    /// Checks and records a match of rule `ri` at `range` within `buf[ws..we]`.
+    /// Checks and records a match of rule `ri` at `range` within `buf[ws..we]`: a finding, a
+    /// held finding (composite primaries) or a partner match.
+    #[allow(clippy::too_many_arguments)] // one call site per role's path; a struct adds nothing
     fn emit(
         &mut self,
         ri: u32,
+        role: Role,
         ws: usize,
         we: usize,
         range: std::ops::Range<usize>,
@@ -606,11 +826,19 @@ impl<'r> Scanner<'r> {
         {
             return;
         }
-        if rule.skip_report {
-            return;
-        }
         let abs_start = self.base + (ws + range.start) as u64;
         let column = abs_start - line_start + 1;
+        // Rules without a partner pass (see `Composite::partner_pass`) record their partner
+        // matches as they report.
+        let partner = rule
+            .partner
+            .filter(|_| role == Role::Partner || rule.everywhere || rule.multiline);
+        if role == Role::Partner || rule.skip_report {
+            if let Some(slot) = partner {
+                self.record_partner(slot, line_no, column);
+            }
+            return;
+        }
         let inner = &window[range.start..range.end - 1];
         let inner_newlines = memchr::memchr_iter(b'\n', inner).count() as u64;
         let end_line = line_no + inner_newlines;
@@ -624,14 +852,22 @@ impl<'r> Scanner<'r> {
         } else {
             secret_text.clone().into_owned()
         };
-        self.findings.push(finding(
+        let found = finding(
             rule,
             &self.path,
             [line_no, column, end_line, end_column],
             shown,
             entropy,
             secret,
-        ));
+        );
+        if let Some(slot) = partner {
+            self.record_partner(slot, line_no, column);
+        }
+        if rule.required.is_empty() {
+            self.findings.push(found);
+        } else {
+            self.held.push((ri, found));
+        }
     }
 }
 
@@ -773,6 +1009,50 @@ impl LineCursor {
 #[cfg(test)]
 mod tests {
     use super::keyword_hits;
+
+    fn composite(within: &str) -> super::Rules {
+        let toml = format!(
+            "[[rules]]\nid = \"pass\"\nregex = 'pass=(\\w+)'\nkeywords = [\"pass=\"]\n\
+             [[rules.required]]\nid = \"user\"\n{within}\n\
+             [[rules]]\nid = \"user\"\nregex = 'user=(\\w+)'\nkeywords = [\"user=\"]\n\
+             skipReport = true\n"
+        );
+        let set = super::super::RuleSet::from_toml(&toml).expect("loads");
+        super::Rules::compile(&set).expect("compiles")
+    }
+
+    /// A partner's matches cost a flag when no requirement bounds them, a position per line
+    /// when only lines do, a position per distinct (line, column) when columns do.
+    #[test]
+    fn partner_matches_are_kept_as_little_as_the_requirements_need() {
+        let line = b"user=a user=b user=c\n";
+        for (within, kept) in [
+            ("", 0),
+            ("withinLines = 2", 1000),
+            // gitleaks' columns on line 1 are one less than on the others: 2 × 3.
+            ("withinColumns = 2", 6),
+            ("withinLines = 2\nwithinColumns = 2", 3000),
+        ] {
+            let rules = composite(within);
+            let mut s = super::Scanner::new(&rules);
+            for _ in 0..1000 {
+                s.feed(line);
+            }
+            s.feed(b"pass=hunter2\n");
+            assert!(s.partner_hits[0].seen, "{within}");
+            assert_eq!(s.held.len(), 1, "{within}");
+            let mut at = s.partner_hits[0].at.clone();
+            at.sort_unstable();
+            at.dedup();
+            assert_eq!(at.len(), kept, "{within}");
+            // Compacted as it grows: at most twice the distinct positions (or 1024).
+            assert!(
+                s.partner_hits[0].at.len() <= (kept * 2).max(1024),
+                "{within}"
+            );
+            assert_eq!(s.finish().len(), 1, "{within}");
+        }
+    }
 
     /// The windowed search finds exactly what a full overlapping search finds.
     #[test]
