@@ -105,8 +105,9 @@ enum Msg {
     End,
 }
 
-/// The single-pass scan on `threads` background threads (on one, in line: a [`ContextScan`]) (files go to the workers in turn, a
-/// file's chunks in order to one of them), so that scanning overlaps the tar writing. `run`
+/// The single-pass scan on `threads` background threads (on one, in line: a [`ContextScan`];
+/// each file goes to the worker with the least queued, its chunks in order), so that scanning
+/// overlaps the tar writing. `run`
 /// gets the observer to pass to [`Context::write_observed`]; with `fail_on_findings`, a
 /// finding is reported from [`ByteObserver::finish`], before the tar's end-of-archive blocks,
 /// so the tar is left unfinished (it may already hold the file with the secret: send it to a
@@ -206,7 +207,17 @@ impl Background<'_> {
 
 impl ByteObserver for Background<'_> {
     fn start(&mut self, name: &str) {
-        self.next = self.file % self.senders.len().max(1);
+        // The worker with the least queued: a big file doesn't hold up the writer behind one
+        // worker while the other waits (ties go round, to spread small files).
+        let n = self.senders.len().max(1);
+        self.next = (0..n)
+            .map(|k| (self.file + k) % n)
+            .min_by_key(|&w| {
+                self.senders
+                    .get(w)
+                    .map_or(usize::MAX, crossbeam_channel::Sender::len)
+            })
+            .unwrap_or(0);
         self.send(Msg::Start(self.file, name.to_owned()));
         self.file += 1;
     }

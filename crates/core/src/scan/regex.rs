@@ -204,13 +204,70 @@ fn one_line(msg: &str) -> String {
 }
 
 /// Whether a pattern is written to span lines: an explicit newline, `[\s\S]`-style "anything",
-/// or `(?s)`. Such rules run on a multi-line window; all others on the keyword's line.
+/// or `(?s)`. Such rules run on a multi-line window; all others on the keyword's line. A
+/// newline inside a negated class (`[^\n]*`, "the rest of the line") keeps a pattern on one
+/// line: counting it made two dozen built-in rules search 32 KiB windows from every keyword
+/// hit, a third of the CPU of a scan of the moby tree.
 pub(crate) fn spans_lines(re: &str) -> bool {
+    let outside = without_negated_classes(re);
     [
         "\\n", "\\r", "[\\s\\S", "[\\S\\s", "(?s", "\\x0a", "\\x0A", "[\\w\\W", "[\\d\\D",
     ]
     .iter()
-    .any(|p| re.contains(p))
+    .any(|p| outside.contains(p))
+}
+
+/// `re` with the contents of its negated classes (`[^...]`) left out; `re` itself when a
+/// negated class holds another class.
+fn without_negated_classes(re: &str) -> String {
+    let b = re.as_bytes();
+    let mut out = String::with_capacity(re.len());
+    // Open classes: (depth > 0) and whether the outermost is negated.
+    let mut depth = 0usize;
+    let mut negated = false;
+    let mut i = 0;
+    while i < b.len() {
+        let len = re[i..].chars().next().map_or(1, char::len_utf8);
+        let (piece, step) = match b[i] {
+            b'\\' => {
+                let next = re[i + 1..].chars().next().map_or(0, char::len_utf8);
+                (&re[i..i + 1 + next], 1 + next)
+            }
+            // A class nested in a negated one can negate again: no shortcut then.
+            b'[' if depth > 0 && negated => return re.to_owned(),
+            b'[' => {
+                let neg = b.get(i + 1) == Some(&b'^');
+                if depth == 0 {
+                    negated = neg;
+                }
+                depth += 1;
+                // A `]` right after the opening bracket (or `^`) is a literal.
+                let mut j = i + 1 + usize::from(neg);
+                if b.get(j) == Some(&b']') {
+                    j += 1;
+                }
+                (&re[i..j], j - i)
+            }
+            b']' if depth > 0 => {
+                depth -= 1;
+                let keep = !negated;
+                if depth == 0 {
+                    negated = false;
+                }
+                if keep {
+                    out.push(']');
+                }
+                i += 1;
+                continue;
+            }
+            _ => (&re[i..i + len], len),
+        };
+        if !(depth > 0 && negated) {
+            out.push_str(piece);
+        }
+        i += step;
+    }
+    out
 }
 
 /// A rule's (or an allowlist's) patterns, checked when the rule set is compiled and built into
@@ -559,5 +616,18 @@ mod tests {
     fn line_spanning_patterns_are_recognised() {
         assert!(spans_lines(r"-----BEGIN[\s\S-]{64,}?KEY-----"));
         assert!(!spans_lines(r"ghp_[0-9a-zA-Z]{36}"));
+        // The rest of the line is not another line.
+        assert!(!spans_lines(r"\bcurl\s[^\n]*?\|\s*sh\b"));
+        assert!(!spans_lines(r"x[^\r\n]{1,8}y[^]\n]z[a-z[\d]]"));
+        assert!(spans_lines(r"[^\n]*\r?\nProc-Type"));
+        assert!(
+            spans_lines(r"a[\n]b"),
+            "a positive class with a newline spans lines"
+        );
+        assert!(spans_lines(r"[^x][\s\S]{64}"));
+        assert!(
+            spans_lines(r"[^a[^\n]]"),
+            "only a newline: counted, not reasoned about"
+        );
     }
 }
