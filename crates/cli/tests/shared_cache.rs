@@ -1459,6 +1459,10 @@ fn rediss_verifies_the_server_against_the_trust_store() {
                 cache,
                 "--cache-url",
                 &url,
+                // About trust, not latency: a TLS handshake in a debug build on a loaded
+                // machine can take longer than the default 200 ms.
+                "--cache-timeout",
+                "10s",
                 "tree",
             ],
         );
