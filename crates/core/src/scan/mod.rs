@@ -10,7 +10,7 @@
 //! use capstan::scan::{RuleSet, Rules};
 //!
 //! let rules = Rules::compile(&RuleSet::builtin(&["secrets"])?)?;
-//! let findings = rules.scan_bytes(".env", b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n");
+//! let findings = rules.scan_bytes(".env", b"GITHUB_TOKEN=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\n");
 //! assert!(findings.iter().any(|f| f.rule_id.starts_with("github")));
 //! assert!(findings.iter().all(|f| !f.secret.contains("8kTqZ2")), "redacted by default");
 //! # Ok::<(), capstan::scan::ConfigError>(())

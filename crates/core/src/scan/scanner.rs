@@ -211,7 +211,7 @@ impl Scanner<'static> {
     /// let rules = Arc::new(Rules::compile(&RuleSet::builtin(&["secrets"])?)?);
     /// let mut scanner = Scanner::shared(Arc::clone(&rules)).path(".env");
     /// drop(rules); // the scanner holds its own reference
-    /// scanner.feed(b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n");
+    /// scanner.feed(b"GITHUB_TOKEN=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\n");
     /// assert_eq!(scanner.finish().len(), 1);
     /// # Ok::<(), capstan::scan::ConfigError>(())
     /// ```
