@@ -17,6 +17,7 @@
 //! ```
 
 mod cache;
+mod checksum;
 mod config;
 mod engine;
 mod finding;
@@ -38,6 +39,7 @@ mod suppress;
 mod walk;
 
 pub use cache::{CacheError, CacheErrorKind, CacheKey, CachedFile, LOCAL_SLOTS, ScanCache};
+pub use checksum::Checksum;
 pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
 pub use finding::{Finding, GitOrigin, ImageOrigin, LayerRef, redact, shannon_entropy};
