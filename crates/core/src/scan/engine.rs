@@ -113,6 +113,8 @@ pub(crate) struct CRule {
     pub(crate) regex: Option<LazyRegex>,
     pub(crate) secret_group: Option<usize>,
     pub(crate) entropy: Option<f64>,
+    /// A match whose secret fails this checksum is dropped; one that passes is marked.
+    pub(crate) checksum: Option<super::Checksum>,
     pub(crate) path: Option<LazyRegex>,
     pub(crate) multiline: bool,
     /// Indexes into `Rules::allows`: the rule's own and the global ones that target it.
@@ -265,6 +267,7 @@ impl Rules {
                 regex,
                 secret_group: r.secret_group,
                 entropy: r.entropy,
+                checksum: r.checksum,
                 path,
                 multiline,
                 allows: rule_allows,
@@ -456,6 +459,7 @@ fn digest(set: &RuleSet) -> [u8; 32] {
             secret_group,
             entropy,
             keywords,
+            checksum,
             path,
             tags,
             multiline,
@@ -470,8 +474,8 @@ fn digest(set: &RuleSet) -> [u8; 32] {
         let _ = write!(
             h,
             "{id:?}{description:?}{category:?}{severity:?}{regex:?}{secret_group:?}{entropy:?}\
-             {keywords:?}{path:?}{tags:?}{multiline:?}{crypto:?}{allowlists:?}{skip_report:?}\
-             {required:?};"
+             {keywords:?}{checksum:?}{path:?}{tags:?}{multiline:?}{crypto:?}{allowlists:?}\
+             {skip_report:?}{required:?};"
         );
     }
     let _ = write!(h, "{allowlists:?}");

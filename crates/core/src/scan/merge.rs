@@ -342,6 +342,7 @@ mod tests {
             secret: "ghp_…".to_owned(),
             entropy: 4.5,
             fingerprint: format!("{rule}:{path}"),
+            verified: None,
             tags: Vec::new(),
             crypto: None,
             image: None,

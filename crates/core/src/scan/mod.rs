@@ -5,6 +5,8 @@
 //! - [`Rules`]: a rule set compiled once and shared by every thread.
 //! - [`Scanner`]: scans one input fed in chunks; [`Rules::scan_bytes`] for the one-shot case.
 //! - [`Finding`]: what a match reports, secret redacted by default.
+//! - [`Checksum`]: the checksums some providers build into their tokens, verified offline; a
+//!   rule that names one reports only secrets that pass, marked [`Verified::Checksum`].
 //!
 //! ```
 //! use capstan::scan::{RuleSet, Rules};
@@ -42,7 +44,7 @@ pub use cache::{CacheError, CacheErrorKind, CacheKey, CachedFile, LOCAL_SLOTS, S
 pub use checksum::Checksum;
 pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
-pub use finding::{Finding, GitOrigin, ImageOrigin, LayerRef, redact, shannon_entropy};
+pub use finding::{Finding, GitOrigin, ImageOrigin, LayerRef, Verified, redact, shannon_entropy};
 pub use merge::{MergeError, merge};
 pub use observe::{ContextScan, scan_in_background};
 pub use outcome::{Issue, Progress, ScanOutcome, ScanStats, ShardInfo};

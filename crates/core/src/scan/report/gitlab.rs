@@ -218,6 +218,7 @@ mod tests {
             secret: secret.into(),
             entropy: 4.5,
             fingerprint,
+            verified: None,
             tags: vec![],
             crypto: None,
             image: None,
