@@ -9,7 +9,7 @@
 //!
 //! | scheme | tokens | layout | documented by |
 //! |---|---|---|---|
-//! | `github-crc32` | GitHub `ghp_ gho_ ghu_ ghs_ ghr_`, npm `npm_` | `prefix_` + random base62 + CRC-32 of the random part, base62 (`0-9A-Za-z`), 6 digits | GitHub blog, "Behind GitHub's new authentication token formats" (2021-04-05) and "Announcing npm's new access token format" (2021-09-23): the last six characters are a CRC32 checksum encoded in base62 |
+//! | `github-crc32` | GitHub `ghp_ gho_ ghu_ ghs_` and 40-character `ghr_`, npm `npm_` | `prefix_` + random base62 + CRC-32 of the random part, base62 (`0-9A-Za-z`), 6 digits | GitHub blog, "Behind GitHub's new authentication token formats" (2021-04-05) and "Announcing npm's new access token format" (2021-09-23): the last six characters are a CRC32 checksum encoded in base62 |
 //! | `grafana-crc32` | Grafana service-account tokens `glsa_` | `glsa_` + 32 random + `_` + CRC-32 of everything before that `_`, as the 8 lowercase hex digits of its little-endian bytes | grafana/grafana `pkg/components/satokengen` (`CalculateChecksum`, `Decode`) |
 //! | `gitlab-crc32` | GitLab routable tokens (`glpat-…`, `glrt-t1_…`) | everything + CRC-32 of everything before it, base36 (`0-9a-z`), 7 digits | gitlab `lib/authn/token_field/generator/routable_token.rb` (`append_crc`) and its spec matchers |
 
