@@ -47,7 +47,7 @@ seed() { # seed TARGET DIR: the scratch corpus for TARGET, filled with its seeds
             local src="$scratch/src-$t"
             mkdir -p "$src/d/sub"
             echo hello >"$src/d/a.txt"
-            echo 'GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki' >"$src/d/sub/.env"
+            echo 'GITHUB_TOKEN=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' >"$src/d/sub/.env"
             ln -s a.txt "$src/d/link"
             ln "$src/d/a.txt" "$src/d/hard"
             touch "$src/d/$(printf 'n%.0s' {1..120})"

@@ -33,7 +33,7 @@ blobs = os.path.join(out, "blobs", "sha256")
 os.makedirs(blobs)
 line = b"lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\n"
 filler = (line * ((1 << 20) // len(line) + 1))[: 1 << 20]
-token = b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n"
+token = b"GITHUB_TOKEN=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\n"
 last = token + filler[len(token):]
 
 class Hashing:

@@ -33,9 +33,9 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 tree="$tmp/tree"
 mkdir -p "$tree/a" "$tree/b" "$tree/c"
-printf 'GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n' >"$tree/a/.env"
-printf 'GITHUB_TOKEN=ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b\n' >"$tree/b/.env"
-printf 'GITHUB_TOKEN=ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9\n' >"$tree/c/.env"
+printf 'GITHUB_TOKEN=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\n' >"$tree/a/.env"
+printf 'GITHUB_TOKEN=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\n' >"$tree/b/.env"
+printf 'GITHUB_TOKEN=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\n' >"$tree/c/.env"
 printf 'import hashlib\ndigest = hashlib.md5(data).hexdigest()\n' >"$tree/app.py"
 
 # The examples, built here against the tree's library.
@@ -143,12 +143,12 @@ def layer(files):
             t.addfile(info, io.BytesIO(data))
     return b.getvalue()
 layers = [
-    layer([("etc/app/.env", b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n")]),
-    layer([("etc/app/.wh..env", b""), ("srv/.env", b"GITHUB_TOKEN=ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b\n")]),
+    layer([("etc/app/.env", b"GITHUB_TOKEN=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\n")]),
+    layer([("etc/app/.wh..env", b""), ("srv/.env", b"GITHUB_TOKEN=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\n")]),
 ]
 descs = [put(l) for l in layers]
 config = put(json.dumps({"architecture": "amd64", "os": "linux",
-    "config": {"Env": ["PATH=/bin", "GITHUB_TOKEN=ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9"]},
+    "config": {"Env": ["PATH=/bin", "GITHUB_TOKEN=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"]},
     "rootfs": {"type": "layers", "diff_ids": [d for d, _ in descs]}}).encode())
 manifest = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config[0], "size": config[1]},
@@ -223,7 +223,7 @@ gitc() { # gitc DATE ARGS...: git in the repository as Capstan Parity, authored 
         -c commit.gpgsign=false "$@"
 }
 gitc 2026-01-01T10:00:00+00:00 init -q
-printf 'GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n' >"$repo/app/.env"
+printf 'GITHUB_TOKEN=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\n' >"$repo/app/.env"
 printf 'hello\n' >"$repo/README"
 gitc 2026-01-01T10:00:00+00:00 add .
 gitc 2026-01-01T10:00:00+00:00 commit -q -m 'Add the config'
@@ -231,8 +231,8 @@ gitc 2026-01-02T10:00:00+00:00 rm -q app/.env
 gitc 2026-01-02T10:00:00+00:00 commit -q -m 'Remove the token'
 gitc 2026-01-03T10:00:00+00:00 checkout -q -b feature
 mkdir -p "$repo/b"
-printf 'GITHUB_TOKEN=ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b\n' >"$repo/b/.env"
-printf 'GITHUB_TOKEN=ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9\n' >"$repo/b/c.env"
+printf 'GITHUB_TOKEN=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\n' >"$repo/b/.env"
+printf 'GITHUB_TOKEN=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\n' >"$repo/b/c.env"
 gitc 2026-01-03T10:00:00+00:00 add b
 gitc 2026-01-03T10:00:00+00:00 commit -q -m 'Add b'
 gitc 2026-01-04T10:00:00+00:00 checkout -q main

@@ -21,7 +21,7 @@ use capstan_benches::{corpus_dir, measuring};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sha2::{Digest as _, Sha256};
 
-const TOKEN: &[u8] = b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
+const TOKEN: &[u8] = b"GITHUB_TOKEN=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\n";
 
 fn tree() -> PathBuf {
     if let Some(t) = std::env::var_os("CAPSTAN_BENCH_IMAGE_TREE") {

@@ -50,7 +50,7 @@ fn inputs() -> Vec<PathBuf> {
     std::fs::create_dir_all(&planted).expect("planted dir");
     std::fs::write(
         planted.join(".env"),
-        "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n",
+        "GITHUB_TOKEN=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\n",
     )
     .expect("plant");
     vec![tree, planted]

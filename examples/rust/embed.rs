@@ -78,7 +78,7 @@ fn demo_context() -> std::io::Result<PathBuf> {
     fs::write(dir.join("build.log"), "not sent\n")?;
     fs::write(
         dir.join(".env"),
-        "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n",
+        "GITHUB_TOKEN=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\n",
     )?;
     Ok(dir)
 }

@@ -561,6 +561,9 @@ fn text_line(
     if !f.secret.is_empty() {
         write!(line, " {}", f.secret)?;
     }
+    if let Some(v) = f.verified {
+        write!(line, " (verified: {})", v.as_str())?;
+    }
     if let Some(c) = &f.crypto
         && !c.replacement.is_empty()
     {

@@ -101,7 +101,7 @@ fn scan_exits_0_when_clean_and_1_with_findings_redacted() {
     assert!(!stdout.contains("8kTqZ2"), "the secret leaked: {stdout}");
 
     let out = capstan_in(&dir.0, &["scan", "--no-redact", "."], None);
-    assert!(text(&out.stdout).contains("ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki"));
+    assert!(text(&out.stdout).contains("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"));
 }
 
 #[test]
@@ -131,6 +131,47 @@ fn scan_json_has_the_finding_fields() {
     assert_eq!(f["secret"], "ghp_…");
     assert_eq!(f["fingerprint"].as_str().map(str::len), Some(32));
     assert!(f["entropy"].as_f64().is_some_and(|e| e > 3.0));
+}
+
+#[test]
+fn a_checksum_verified_finding_says_so_in_every_format_and_a_failing_one_is_not_reported() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let scan = |format: &str, input: &str| {
+        capstan_in(
+            dir,
+            &["scan", "--format", format, "--rules", "secrets", "-"],
+            Some(input.as_bytes()),
+        )
+    };
+    let out = scan("text", TOKEN_LINE);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_shows(
+        &out.stdout,
+        "github-classic-pat [secret] ghp_… (verified: checksum)",
+    );
+
+    let out = scan("json", TOKEN_LINE);
+    assert_shows(&out.stdout, r#""verified": "checksum""#);
+    let report = json(&out.stdout);
+    let f = &report["findings"][0];
+    assert_eq!(
+        (&f["rule_id"], &f["verified"]),
+        (&"github-classic-pat".into(), &"checksum".into())
+    );
+
+    let out = scan("sarif", TOKEN_LINE);
+    let sarif = json(&out.stdout);
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["properties"]["verified"], "checksum",
+        "{sarif:#}"
+    );
+
+    // One character of the random part changed: the checksum fails, nothing is reported.
+    let mutated = TOKEN_LINE.replace("sPaE60w", "sPaE70w");
+    assert_ne!(mutated, TOKEN_LINE);
+    let out = scan("json", &mutated);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(json(&out.stdout)["findings"], serde_json::json!([]));
 }
 
 #[test]

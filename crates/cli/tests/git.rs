@@ -18,10 +18,10 @@ use std::process::{Command, Output, Stdio};
 use common::{GIT_ENV, Scratch, text, tool};
 
 /// Tokens the built-in `github-classic-pat` rule finds.
-const T1: &str = "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki";
-const T2: &str = "ghp_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0";
-const T3: &str = "ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b";
-const T4: &str = "ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9";
+const T1: &str = "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";
+const T2: &str = "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";
+const T3: &str = "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";
+const T4: &str = "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";
 
 /// The first commit's time: 2026-12-06T09:00:00+01:00. Each git run is a minute later.
 const EPOCH: i64 = 1_796_544_000;

@@ -10,8 +10,8 @@ use std::process::{Command, Output};
 use common::oci::{Compression, Image, Layer, write_layout};
 use common::{Registry, Scratch, text};
 
-const TOKEN: &[u8] = b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
-const TOKEN2: &[u8] = b"token = \"ghp_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0\"\n";
+const TOKEN: &[u8] = b"GITHUB_TOKEN=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\n";
+const TOKEN2: &[u8] = b"token = \"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\"\n";
 const USER: &str = "tester";
 const PASS: &str = "pa55-w0rd-never-shown";
 
@@ -33,10 +33,10 @@ fn planted() -> Image {
     ]);
     image
         .env
-        .push("API_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki".into());
+        .push("API_TOKEN=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".into());
     image
         .history
-        .push("RUN echo ghp_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0 > /root/.token".into());
+        .push("RUN echo 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 > /root/.token".into());
     image
 }
 

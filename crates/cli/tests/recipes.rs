@@ -17,9 +17,9 @@ use common::{Scratch, TOKEN_LINE, git, isolate, text, tool};
 use serde_json::Value;
 
 /// The token in [`TOKEN_LINE`]: committed in the tree.
-const TOKEN: &str = "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki";
+const TOKEN: &str = "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";
 /// A second token, committed and then deleted: only the history has it.
-const OLD_TOKEN: &str = "ghp_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0";
+const OLD_TOKEN: &str = "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";
 /// A crypto finding (MD5): in every report but GitLab's.
 const MD5_LINE: &str = "import hashlib\ndigest = hashlib.md5(data).hexdigest()\n";
 

@@ -10,10 +10,10 @@ use common::oci::{Compression, Image, Layer, write_layout};
 use common::{Scratch, git, isolate, text, tool};
 
 /// Tokens the built-in `github-classic-pat` rule finds.
-const T1: &str = "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki";
-const T2: &str = "ghp_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0";
-const T3: &str = "ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b";
-const T4: &str = "ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9";
+const T1: &str = "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";
+const T2: &str = "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";
+const T3: &str = "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";
+const T4: &str = "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";
 /// An AWS key pair the `aws-access-key-id` and `aws-secret-access-key` rules find.
 const AWS: &str = "aws_access_key_id = AKIALUR3GTATKZNMS7YT\n\
                    aws_secret_access_key = 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\n";

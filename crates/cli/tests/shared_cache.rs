@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use capstan::scan::Checksum;
 use common::oci::{Compression, Image, Layer, write_layout};
 use common::{Redis, Scratch, free_port, git, isolate, text, tool, wait};
 use serde_json::Value;
@@ -47,9 +48,11 @@ impl Rng {
             .collect()
     }
 
-    /// A GitHub classic token the built-in `github-classic-pat` rule finds.
+    /// A GitHub classic token the built-in `github-classic-pat` rule finds: 30 random
+    /// characters and their checksum.
     fn github(&mut self) -> String {
-        format!("GITHUB_TOKEN=ghp_{}\n", self.word(ALNUM, 36))
+        let token = Checksum::GithubCrc32.with_checksum(&format!("ghp_{}", self.word(ALNUM, 30)));
+        format!("GITHUB_TOKEN={token}\n")
     }
 
     /// An AWS key pair the `aws-access-key-id` and `aws-secret-access-key` rules find.

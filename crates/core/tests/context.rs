@@ -258,7 +258,7 @@ fn the_background_scan_finds_what_the_inline_scan_finds_in_tar_order() {
     use capstan::scan::{ContextScan, RuleSet, Rules, scan_in_background};
     let d = Dir::new("bgscan");
     d.write("Dockerfile", b"FROM scratch\n");
-    let token = b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
+    let token = b"GITHUB_TOKEN=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\n";
     for i in 0..30 {
         let mut body = vec![b'x'; 50_000 * (i % 3)];
         body.push(b'\n');

@@ -53,7 +53,7 @@ fn the_default_gitleaks_rules_fire_where_gitleaks_does() {
         ("aws-access-token", "aws_key = AKIAZ4LNQW7TXVB3KP2M\n"),
         (
             "github-pat",
-            "token: ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n",
+            "token: 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\n",
         ),
         (
             "slack-bot-token",

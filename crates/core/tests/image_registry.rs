@@ -22,8 +22,8 @@ use capstan::scan::{CachePolicy, Finding, Request, ScanOutcome};
 use common::Scratch;
 use common::oci::{Compression, Image, Layer, Written, host_arch, write_layout};
 
-const TOKEN: &[u8] = b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
-const TOKEN2: &[u8] = b"token = \"ghp_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0\"\n";
+const TOKEN: &[u8] = b"GITHUB_TOKEN=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\n";
+const TOKEN2: &[u8] = b"token = \"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\"\n";
 /// What the token server hands out.
 const BEARER: &str = "Bearer reg-t0ken-4-team-app";
 
@@ -420,7 +420,7 @@ fn planted() -> Image {
     ]);
     image
         .env
-        .push("API_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki".into());
+        .push("API_TOKEN=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".into());
     image
 }
 

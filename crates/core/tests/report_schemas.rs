@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 aws_access_key_id = AKIAQ3EGUQ7TZMHXKW4D
-GITHUB_TOKEN = "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki"
+GITHUB_TOKEN = "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"
 
 def digest(data):
     return hashlib.md5(data).hexdigest()

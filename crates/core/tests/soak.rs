@@ -40,7 +40,7 @@ impl Fixture {
         std::fs::write(ctx.join("debug.log"), "not sent\n").expect("write");
         for i in 0..40 {
             let body = if i % 4 == 0 {
-                format!("let x = {i};\nGITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0{i:02}\n")
+                format!("let x = {i};\nGITHUB_TOKEN=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\n")
             } else {
                 "fn f(a: u32) -> u32 { a.wrapping_mul(31) }\n".repeat(60)
             };
@@ -106,7 +106,7 @@ fn sample() -> Vec<u8> {
     let mut b = "pub fn handler(req: Request) -> Response { respond(req) }\n".repeat(200);
     b.push_str("aws_access_key_id = AKIAQ3EGUUN5XJ7PZ4TK\n");
     b.push_str(&"// filler\n".repeat(100));
-    b.push_str("GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n");
+    b.push_str("GITHUB_TOKEN=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\n");
     b.into_bytes()
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use capstan::scan::{RuleSet, Rules, ScanCache, ScanOutcome, TreeScanner, WalkOptions};
 
-const TOKEN: &str = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
+const TOKEN: &str = "GITHUB_TOKEN=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\n";
 
 mod common;
 use common::Scratch as Tree;

@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-const tokenLine = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n"
+const tokenLine = "GITHUB_TOKEN=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\n"
 
 func builtin(t testing.TB, packs ...string) *Rules {
 	t.Helper()
@@ -489,9 +489,9 @@ func TestConcurrentScansShareRules(t *testing.T) {
 }
 
 var requestTokens = [3]string{
-	"ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki",
-	"ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b",
-	"ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9",
+	"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",
+	"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",
+	"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",
 }
 
 // requestTree holds a token in each of a/.env, b/.env and c/.env, and an MD5 call in app.py.

@@ -807,9 +807,9 @@ mod tests {
     use std::path::Path;
 
     const TOKENS: [&str; 3] = [
-        "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki",
-        "ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b",
-        "ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9",
+        "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",
+        "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",
+        "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",
     ];
 
     /// A tree with three tokens (`a/.env`, `b/.env`, `c/.env`) and an MD5 call (`app.py`).

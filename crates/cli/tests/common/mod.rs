@@ -92,7 +92,7 @@ pub fn text(bytes: &[u8]) -> String {
 }
 
 /// A line the built-in `github-classic-pat` rule finds (at column 14).
-pub const TOKEN_LINE: &str = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
+pub const TOKEN_LINE: &str = "GITHUB_TOKEN=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\n";
 
 /// A scratch directory `NAME` under cargo's target tmpdir (the test binaries share it: each
 /// names its own), made empty by `new` and removed on drop together with `NAME.cache` beside

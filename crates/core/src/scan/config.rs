@@ -2,8 +2,8 @@
 //!
 //! The format is gitleaks' (`[[rules]]`, `[[rules.allowlists]]`, the older `[rules.allowlist]`,
 //! global `[allowlist]` / `[[allowlists]]` with `targetRules`, `[extend]`) plus capstan's own rule
-//! fields (`category`, `severity`, `multiline`, the crypto fields, examples). Semantics follow
-//! gitleaks where it defines them:
+//! fields (`category`, `severity`, `multiline`, `checksum`, the crypto fields, examples).
+//! Semantics follow gitleaks where it defines them:
 //!
 //! - `[extend]` adds the base's rules; a rule with the same id overrides the base's non-empty
 //!   fields and appends tags, keywords and allowlists. `useDefault` extends capstan's built-in
@@ -69,6 +69,9 @@ pub enum ConfigErrorKind {
     MissingRequiredId,
     /// A `[[rules.required]]` entry names a rule that the same file does not define.
     UnknownRequiredRule,
+    /// `checksum` names a scheme capstan does not know, or is set on a rule without a regex
+    /// (there is no secret to verify).
+    Checksum,
 }
 
 /// What went wrong, with what the message needs.
@@ -102,6 +105,8 @@ pub(crate) enum Repr {
     UnknownPack(String),
     MissingRequiredId,
     UnknownRequiredRule(String),
+    UnknownChecksum(String),
+    ChecksumWithoutRegex,
 }
 
 /// A config that could not be loaded: which file, which rule, and why.
@@ -205,6 +210,7 @@ impl ConfigError {
             Repr::UnknownPack(_) => ConfigErrorKind::UnknownPack,
             Repr::MissingRequiredId => ConfigErrorKind::MissingRequiredId,
             Repr::UnknownRequiredRule(_) => ConfigErrorKind::UnknownRequiredRule,
+            Repr::UnknownChecksum(_) | Repr::ChecksumWithoutRegex => ConfigErrorKind::Checksum,
         }
     }
 
@@ -286,6 +292,15 @@ impl fmt::Display for ConfigError {
             Repr::UnknownRequiredRule(id) => {
                 write!(f, "[[rules.required]] rule ID '{id}' does not exist")
             }
+            Repr::UnknownChecksum(c) => write!(
+                f,
+                "unknown checksum '{c}' (known schemes: {})",
+                super::Checksum::names()
+            ),
+            Repr::ChecksumWithoutRegex => write!(
+                f,
+                "|checksum| needs a |regex|: it verifies the secret the regex matches"
+            ),
         }
     }
 }
@@ -329,6 +344,7 @@ struct RawRule {
     secret_group: Option<usize>,
     entropy: Option<f64>,
     keywords: Vec<String>,
+    checksum: Option<String>,
     path: Option<String>,
     tags: Vec<String>,
     multiline: Option<bool>,
@@ -577,6 +593,9 @@ fn merge(base: &mut Partial, mine: Partial) {
     if m.crypto.is_some() {
         b.crypto = m.crypto;
     }
+    if m.checksum.is_some() {
+        b.checksum = m.checksum;
+    }
     b.tags.extend(m.tags);
     for k in m.keywords {
         if !b.keywords.contains(&k) {
@@ -647,6 +666,12 @@ fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
         })?,
         None => Severity::High,
     };
+    let checksum = match &r.checksum {
+        Some(c) => {
+            Some(super::Checksum::parse(c).ok_or_else(|| err(Repr::UnknownChecksum(c.clone())))?)
+        }
+        None => None,
+    };
     let crypto = match (r.algorithm, r.primitive, r.quantum_class, r.replacement) {
         (None, None, None, None) => None,
         (a, p, q, rep) => Some(CryptoInfo {
@@ -692,6 +717,7 @@ fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
             secret_group: r.secret_group.filter(|&g| g != 0),
             entropy: r.entropy.filter(|&e| e > 0.0),
             keywords: r.keywords.iter().map(|k| k.to_ascii_lowercase()).collect(),
+            checksum,
             path: r.path.filter(|s| !s.is_empty()),
             tags: r.tags,
             multiline: r.multiline.unwrap_or(false),
@@ -796,6 +822,9 @@ fn validate_rule(
     let err = |k| ConfigError::new(k).rule(&id);
     if rule.regex.is_none() && rule.path.is_none() && !extends {
         return Err(err(Repr::NoRegexOrPath));
+    }
+    if rule.checksum.is_some() && rule.regex.is_none() && !extends {
+        return Err(err(Repr::ChecksumWithoutRegex));
     }
     if let Some(re) = &mut rule.regex {
         let check = check_pattern(re, trust, checked).map_err(|e| err(Repr::Regex(e)))?;

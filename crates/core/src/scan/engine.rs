@@ -113,6 +113,8 @@ pub(crate) struct CRule {
     pub(crate) regex: Option<LazyRegex>,
     pub(crate) secret_group: Option<usize>,
     pub(crate) entropy: Option<f64>,
+    /// A match whose secret fails this checksum is dropped; one that passes is marked.
+    pub(crate) checksum: Option<super::Checksum>,
     pub(crate) path: Option<LazyRegex>,
     pub(crate) multiline: bool,
     /// Indexes into `Rules::allows`: the rule's own and the global ones that target it.
@@ -265,6 +267,7 @@ impl Rules {
                 regex,
                 secret_group: r.secret_group,
                 entropy: r.entropy,
+                checksum: r.checksum,
                 path,
                 multiline,
                 allows: rule_allows,
@@ -456,6 +459,7 @@ fn digest(set: &RuleSet) -> [u8; 32] {
             secret_group,
             entropy,
             keywords,
+            checksum,
             path,
             tags,
             multiline,
@@ -470,8 +474,8 @@ fn digest(set: &RuleSet) -> [u8; 32] {
         let _ = write!(
             h,
             "{id:?}{description:?}{category:?}{severity:?}{regex:?}{secret_group:?}{entropy:?}\
-             {keywords:?}{path:?}{tags:?}{multiline:?}{crypto:?}{allowlists:?}{skip_report:?}\
-             {required:?};"
+             {keywords:?}{checksum:?}{path:?}{tags:?}{multiline:?}{crypto:?}{allowlists:?}\
+             {skip_report:?}{required:?};"
         );
     }
     let _ = write!(h, "{allowlists:?}");
@@ -635,7 +639,7 @@ mod tests {
         assert!(built(&rules).is_empty(), "compiling builds no searcher");
         let found = rules.scan_bytes(
             ".env",
-            b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n",
+            b"GITHUB_TOKEN=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\n",
         );
         assert!(
             found.iter().any(|f| f.rule_id == "github-classic-pat"),
@@ -654,7 +658,7 @@ mod tests {
     #[test]
     fn the_keyword_dfa_takes_over_after_a_megabyte_and_finds_the_same() {
         let rules = Rules::compile(&RuleSet::builtin_all().expect("packs")).expect("compiles");
-        let input: &[u8] = b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n\
+        let input: &[u8] = b"GITHUB_TOKEN=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\n\
             -----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n";
         let keywords = rules.keywords.as_ref().expect("keywords");
         let with_nfa = rules.scan_bytes(".env", input);

@@ -36,6 +36,10 @@ pub struct Finding {
     /// Stable across line moves: a hash (BLAKE3, 32 lowercase hex digits) of rule id, path and
     /// the secret as found, so it is the same whether the scan redacts or not.
     pub fingerprint: String,
+    /// How the secret was confirmed to be in its provider's format, when it was: rules with a
+    /// `checksum` verify it offline (JSON `"verified": "checksum"`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verified>,
     /// Tags of the rule.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
@@ -49,6 +53,25 @@ pub struct Finding {
     /// History scans: the commit that introduced the blob (`path` is its path there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<GitOrigin>,
+}
+
+/// How a finding's secret was verified. Nothing in capstan contacts a provider: a verified
+/// secret is well-formed, not known to be live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Verified {
+    /// The checksum the provider builds into its tokens holds (see [`Checksum`](super::Checksum)).
+    Checksum,
+}
+
+impl Verified {
+    /// The lowercase name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verified::Checksum => "checksum",
+        }
+    }
 }
 
 /// The commit that first brought a blob into history (oldest in history order).
@@ -208,7 +231,7 @@ mod tests {
     fn fingerprint_is_the_same_redacted_or_not() {
         use crate::scan::{RuleSet, Rules, Scanner};
         let rules = Rules::compile(&RuleSet::builtin(&["secrets"]).expect("pack")).expect("rules");
-        let input = b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
+        let input = b"GITHUB_TOKEN=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\n";
         let run = |redact: bool| {
             let mut s = Scanner::new(&rules).path(".env").redact(redact);
             s.feed(input);

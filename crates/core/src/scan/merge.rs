@@ -23,7 +23,7 @@ use super::{Finding, ShardInfo};
 /// let dir = std::env::temp_dir().join(format!("capstan-doc-merge-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
 /// for i in 0..10 {
-///     std::fs::write(dir.join(format!("{i}.env")), "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n")?;
+///     std::fs::write(dir.join(format!("{i}.env")), "GITHUB_TOKEN=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\n")?;
 /// }
 /// let whole = Request::new([&dir]).packs(["secrets"]).prepare()?.run();
 /// let parts = (1..=3)
@@ -342,6 +342,7 @@ mod tests {
             secret: "ghp_…".to_owned(),
             entropy: 4.5,
             fingerprint: format!("{rule}:{path}"),
+            verified: None,
             tags: Vec::new(),
             crypto: None,
             image: None,

@@ -5,18 +5,21 @@
 //! - [`Rules`]: a rule set compiled once and shared by every thread.
 //! - [`Scanner`]: scans one input fed in chunks; [`Rules::scan_bytes`] for the one-shot case.
 //! - [`Finding`]: what a match reports, secret redacted by default.
+//! - [`Checksum`]: the checksums some providers build into their tokens, verified offline; a
+//!   rule that names one reports only secrets that pass, marked [`Verified::Checksum`].
 //!
 //! ```
 //! use capstan::scan::{RuleSet, Rules};
 //!
 //! let rules = Rules::compile(&RuleSet::builtin(&["secrets"])?)?;
-//! let findings = rules.scan_bytes(".env", b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n");
+//! let findings = rules.scan_bytes(".env", b"GITHUB_TOKEN=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\n");
 //! assert!(findings.iter().any(|f| f.rule_id.starts_with("github")));
 //! assert!(findings.iter().all(|f| !f.secret.contains("8kTqZ2")), "redacted by default");
 //! # Ok::<(), capstan::scan::ConfigError>(())
 //! ```
 
 mod cache;
+mod checksum;
 mod config;
 mod engine;
 mod finding;
@@ -38,9 +41,10 @@ mod suppress;
 mod walk;
 
 pub use cache::{CacheError, CacheErrorKind, CacheKey, CachedFile, LOCAL_SLOTS, ScanCache};
+pub use checksum::Checksum;
 pub use config::{ConfigError, ConfigErrorKind};
 pub use engine::Rules;
-pub use finding::{Finding, GitOrigin, ImageOrigin, LayerRef, redact, shannon_entropy};
+pub use finding::{Finding, GitOrigin, ImageOrigin, LayerRef, Verified, redact, shannon_entropy};
 pub use merge::{MergeError, merge};
 pub use observe::{ContextScan, scan_in_background};
 pub use outcome::{Issue, Progress, ScanOutcome, ScanStats, ShardInfo};

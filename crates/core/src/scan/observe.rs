@@ -15,7 +15,7 @@ use crate::tar::{ByteObserver, Stop};
 /// let dir = std::env::temp_dir().join(format!("capstan-doc-ctxscan-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
 /// std::fs::write(dir.join("Dockerfile"), "FROM scratch\nCOPY .env /\n")?;
-/// std::fs::write(dir.join(".env"), "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n")?;
+/// std::fs::write(dir.join(".env"), "GITHUB_TOKEN=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\n")?;
 /// let rules = Rules::compile(&RuleSet::builtin(&["secrets"])?)?;
 /// let ctx = Context::select(&dir, &ContextOptions::default())?;
 ///

@@ -97,7 +97,7 @@ pub enum CachePolicy {
 ///
 /// let dir = std::env::temp_dir().join(format!("capstan-doc-request-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
-/// std::fs::write(dir.join(".env"), "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n")?;
+/// std::fs::write(dir.join(".env"), "GITHUB_TOKEN=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\n")?;
 /// let outcome = Request::new([&dir]).packs(["secrets"]).prepare()?.run();
 /// assert_eq!(outcome.findings.len(), 1);
 ///

@@ -163,6 +163,9 @@ pub struct Rule {
     pub entropy: Option<f64>,
     /// Lowercase literals; the regex runs only where one occurs.
     pub keywords: Vec<String>,
+    /// The offline checksum the secret carries (`checksum = "…"`): a match whose checksum fails
+    /// is not reported, one that holds is marked `verified: checksum`.
+    pub checksum: Option<super::Checksum>,
     /// Only files whose path matches this regex are checked.
     pub path: Option<String>,
     /// Free-form tags.

@@ -21,7 +21,7 @@ use regex_automata::{Anchored, Input};
 use std::sync::Arc;
 
 use super::engine::{CRule, Candidate, Near, Rules};
-use super::finding::{Finding, fingerprint, redact, shannon_entropy};
+use super::finding::{Finding, Verified, fingerprint, redact, shannon_entropy};
 use super::regex::LazyRegex;
 
 /// Lines longer than this are scanned in pieces.
@@ -211,7 +211,7 @@ impl Scanner<'static> {
     /// let rules = Arc::new(Rules::compile(&RuleSet::builtin(&["secrets"])?)?);
     /// let mut scanner = Scanner::shared(Arc::clone(&rules)).path(".env");
     /// drop(rules); // the scanner holds its own reference
-    /// scanner.feed(b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n");
+    /// scanner.feed(b"GITHUB_TOKEN=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\n");
     /// assert_eq!(scanner.finish().len(), 1);
     /// # Ok::<(), capstan::scan::ConfigError>(())
     /// ```
@@ -810,6 +810,11 @@ impl<'r> Scanner<'r> {
         if rule.entropy.is_some_and(|min| entropy < min) {
             return;
         }
+        // A secret that fails its rule's checksum is not a match of that rule at all (not a
+        // finding, and not a partner match for composite rules either).
+        if rule.checksum.is_some_and(|c| !c.verify(secret)) {
+            return;
+        }
         let line_end =
             memchr(b'\n', &window[range.start..]).map_or(window.len(), |i| range.start + i);
         let line_begin = memrchr(b'\n', &window[..range.start]).map_or(0, |i| i + 1);
@@ -852,7 +857,7 @@ impl<'r> Scanner<'r> {
         } else {
             secret_text.clone().into_owned()
         };
-        let found = finding(
+        let mut found = finding(
             rule,
             &self.path,
             [line_no, column, end_line, end_column],
@@ -860,6 +865,9 @@ impl<'r> Scanner<'r> {
             entropy,
             secret,
         );
+        if rule.checksum.is_some() {
+            found.verified = Some(Verified::Checksum);
+        }
         if let Some(slot) = partner {
             self.record_partner(slot, line_no, column);
         }
@@ -894,6 +902,7 @@ fn finding(
         secret: shown,
         entropy: (entropy * 1000.0).round() / 1000.0,
         fingerprint: fingerprint(&rule.id, path, secret),
+        verified: None,
         tags: rule.tags.clone(),
         crypto: rule.crypto.clone(),
         image: None,

@@ -72,7 +72,7 @@ pub enum SuppressErrorKind {
 /// use capstan::scan::{RuleSet, Rules, Suppressions};
 ///
 /// let rules = Rules::compile(&RuleSet::builtin(&["secrets"])?)?;
-/// let found = rules.scan_bytes(".env", b"GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n");
+/// let found = rules.scan_bytes(".env", b"GITHUB_TOKEN=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\n");
 /// let mut s = Suppressions::default();
 /// s.add_ignore_text(&format!("# known test token\n{}\n", found[0].fingerprint));
 /// assert!(s.suppresses(&found[0]));
@@ -282,7 +282,7 @@ mod tests {
             Rules::compile(&RuleSet::builtin(&["secrets"]).expect("packs")).expect("compiles");
         let f = rules.scan_bytes(
             "conf/app.env",
-            b"x\nGITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n",
+            b"x\nGITHUB_TOKEN=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\n",
         );
         f.into_iter().next().expect("a finding")
     }

@@ -101,7 +101,7 @@ pub type FileSink<'a> = &'a (dyn Fn(&[Finding]) + Sync);
 ///
 /// let dir = std::env::temp_dir().join(format!("capstan-doc-walk-{}", std::process::id()));
 /// std::fs::create_dir_all(dir.join("src"))?;
-/// std::fs::write(dir.join("src/.env"), "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n")?;
+/// std::fs::write(dir.join("src/.env"), "GITHUB_TOKEN=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\n")?;
 /// let rules = Rules::compile(&RuleSet::builtin(&["secrets"])?)?;
 /// let outcome = TreeScanner::new(&rules, WalkOptions::default())
 ///     .scan(&[dir.clone()]);

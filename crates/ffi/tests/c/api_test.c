@@ -26,7 +26,7 @@ static int failures = 0;
         }                                                                               \
     } while (0)
 
-static const char TOKEN_LINE[] = "GITHUB_TOKEN=ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki\n";
+static const char TOKEN_LINE[] = "GITHUB_TOKEN=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\n";
 
 static int contains(const char *haystack, const char *needle) {
     return haystack != NULL && strstr(haystack, needle) != NULL;
@@ -205,9 +205,9 @@ static void fingerprint_of(const capstan_findings *f, const char *suffix, char *
 }
 
 static const char *const TOKENS[3] = {
-    "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki",
-    "ghp_Q3wE5rT7yU9iO1pA2sD4fG6hJ8kL0zX3cV5b",
-    "ghp_m2N4b6V8c1X3z5L7k9J2h4G6f8D1s3A5q7W9",
+    "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",
+    "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",
+    "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",
 };
 
 /* A request: rules shared or packs by name, a baseline and an ignore file suppressing two of

@@ -200,7 +200,7 @@ mod tests {
     use crate::scan::GitOrigin;
     use crate::scan::report::VersionControl;
 
-    const TOKEN: &str = "ghp_8kTqZ2vXw9LmN4bR7cYd1FhJ3sPaE6gUo0Ki";
+    const TOKEN: &str = "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";
 
     fn finding(path: &str, line: u64, category: Category, secret: &str) -> Finding {
         let fingerprint =
@@ -218,6 +218,7 @@ mod tests {
             secret: secret.into(),
             entropy: 4.5,
             fingerprint,
+            verified: None,
             tags: vec![],
             crypto: None,
             image: None,

@@ -18,7 +18,9 @@ const INFORMATION_URI: &str = "https://example.invalid/capstan";
 /// result points at its rule by `ruleIndex`. Regions use capstan's 1-based byte columns;
 /// `endColumn` is exclusive as SARIF requires (the finding's `end_column + 1`). Artifact URIs are
 /// relative URI references (`./` stripped, `\` turned into `/`, other bytes percent-encoded);
-/// absolute paths become `file://` URIs.
+/// absolute paths become `file://` URIs. A result's `properties` name the commit (history
+/// scans) or the image and layer (image scans), and say `"verified": "checksum"` when the
+/// secret's checksum was verified.
 pub fn write_sarif<W: io::Write>(
     mut out: W,
     findings: &[Finding],
@@ -165,6 +167,15 @@ fn result(f: &Finding, rule_index: usize, meta: &ReportMeta) -> Value {
             }
         }
         result["properties"] = props;
+    }
+    if let Some(v) = f.verified {
+        // How the secret was confirmed (offline): beside the git or image properties, if any.
+        match result.get_mut("properties").and_then(Value::as_object_mut) {
+            Some(props) => {
+                props.insert("verified".into(), Value::from(v.as_str()));
+            }
+            None => result["properties"] = json!({ "verified": v.as_str() }),
+        }
     }
     result
 }
