@@ -63,7 +63,7 @@ impl RuleSet {
 mod tests {
     use super::*;
     use crate::scan::Rules;
-    use crate::scan::regex::Check;
+    use crate::scan::regex::{Check, SMALL_NFA};
 
     /// What lets the packs load without parsing a pattern: each ships exactly as the full
     /// check would leave it (translated, parsed, small enough to build on first use, its
@@ -85,7 +85,7 @@ mod tests {
                 assert!(
                     matches!(
                         checked.checked.get(re),
-                        Some(Check::Parsed { small: true, .. })
+                        Some(Check::Parsed { bound, .. }) if bound <= SMALL_NFA
                     ),
                     "{name}: {re} is not small enough to build lazily"
                 );
@@ -101,6 +101,11 @@ mod tests {
                 };
                 assert!(b.get().is_some(), "{name}: {} builds", b.groups());
                 assert_eq!(a.groups(), b.groups(), "{name}: groups");
+            }
+            for allow in &quick.allows {
+                for re in allow.regexes.iter().chain(&allow.paths) {
+                    assert!(re.get().is_some(), "{name}: an allowlist builds: {re:?}");
+                }
             }
         }
     }

@@ -33,7 +33,7 @@ pub(crate) fn translate_checked(re: &str) -> Result<(String, Check), String> {
     let check = Check::Parsed {
         groups: checked.groups.unwrap_or(0),
         unicode: checked.unicode.unwrap_or(false),
-        small: !checked.is_built(),
+        bound: checked.bound,
     };
     Ok((out, check))
 }
@@ -42,11 +42,11 @@ pub(crate) fn translate_checked(re: &str) -> Result<(String, Check), String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Check {
     /// Parsed when its config loaded: explicit capture groups, whether it needs Unicode, and
-    /// whether its automata are bounded small enough to be built on first use.
+    /// the bound on its automata (see [`LazyRegex::many`]).
     Parsed {
         groups: usize,
         unicode: bool,
-        small: bool,
+        bound: u64,
     },
     /// A pattern of a built-in pack as it ships. The test suite checks every one of them
     /// (`built_in_packs_load_without_parsing_exactly_as_checked`), so loading the packs parses
@@ -287,6 +287,8 @@ pub(crate) struct LazyRegex {
     unicode: Option<bool>,
     /// `None`: not parsed yet; read off the searcher once built.
     groups: Option<usize>,
+    /// The check's bound on the automata, in units of [`UNIT_BYTES`] (0: not parsed).
+    bound: u64,
     regex: std::sync::OnceLock<Option<meta::Regex>>,
 }
 
@@ -310,7 +312,7 @@ impl LazyRegex {
     /// their indexes: byte-oriented with Unicode off (RE2's ASCII classes, small automata),
     /// Unicode on only for patterns that need it.
     pub(crate) fn many(res: &[&str]) -> Result<LazyRegex, String> {
-        let check = |unicode: bool| -> Result<(usize, Option<meta::Regex>), String> {
+        let check = |unicode: bool| -> Result<(usize, u64, Option<meta::Regex>), String> {
             let hirs = res
                 .iter()
                 .enumerate()
@@ -330,7 +332,7 @@ impl LazyRegex {
                 .map_or(0, |h| h.properties().explicit_captures_len());
             let bound = hirs.iter().map(nfa_bound).fold(0, u64::saturating_add);
             if bound <= SMALL_NFA {
-                return Ok((groups, None));
+                return Ok((groups, bound, None));
             }
             // Big enough to matter: built now, under the limit, as before.
             let built = build(res, unicode).map_err(|e| {
@@ -346,9 +348,9 @@ impl LazyRegex {
                 }
                 one_line(&msg)
             })?;
-            Ok((groups, Some(built)))
+            Ok((groups, bound, Some(built)))
         };
-        let (unicode, (groups, built)) = match check(false) {
+        let (unicode, (groups, bound, built)) = match check(false) {
             Ok(checked) => (false, checked),
             Err(_) => (true, check(true)?),
         };
@@ -360,19 +362,24 @@ impl LazyRegex {
             patterns: res.iter().map(|&re| re.into()).collect(),
             unicode: Some(unicode),
             groups: Some(groups),
+            bound,
             regex,
         })
     }
 
     /// [`LazyRegex::many`] for patterns that were checked when their rule set loaded: nothing
-    /// is parsed again. Any pattern not in `checked`, or too big to be built lazily, goes
-    /// through the full check.
+    /// is parsed again. Patterns not in `checked`, or together too big to be built lazily (as
+    /// `many` decides it: the sum of their bounds), go through the full check.
     pub(crate) fn prepared(res: &[&str], checked: &Checked) -> Result<LazyRegex, String> {
         let checks: Option<Vec<Check>> = res.iter().map(|re| checked.get(re)).collect();
-        let Some(checks) = checks.filter(|cs| {
-            cs.iter()
-                .all(|c| !matches!(c, Check::Parsed { small: false, .. }))
-        }) else {
+        let small = |cs: &Vec<Check>| {
+            let bound = cs.iter().fold(0u64, |sum, c| match *c {
+                Check::Parsed { bound, .. } => sum.saturating_add(bound),
+                Check::Builtin => sum,
+            });
+            bound <= SMALL_NFA
+        };
+        let Some(checks) = checks.filter(small) else {
             return LazyRegex::many(res);
         };
         let parsed = |c: &Check| match *c {
@@ -389,11 +396,13 @@ impl LazyRegex {
                 Some(c) => parsed(c).map(|(g, _)| g),
                 None => Some(0),
             },
+            bound: 0,
             regex: std::sync::OnceLock::new(),
         })
     }
 
     /// Whether the searcher has been built (at check time only for big patterns).
+    #[cfg(test)]
     pub(crate) fn is_built(&self) -> bool {
         self.regex.get().is_some()
     }
@@ -431,7 +440,7 @@ impl LazyRegex {
 const UNIT_BYTES: u64 = 64;
 
 /// Patterns bounded by this many units (a tenth of [`NFA_LIMIT`]) are built on first use.
-const SMALL_NFA: u64 = (NFA_LIMIT as u64 / 10) / UNIT_BYTES;
+pub(crate) const SMALL_NFA: u64 = (NFA_LIMIT as u64 / 10) / UNIT_BYTES;
 
 /// An upper bound, in units of [`UNIT_BYTES`], on the NFAs (forward and reverse) a pattern
 /// compiles to: every piece of the parse tree counted with the states the compiler adds
@@ -610,6 +619,24 @@ mod tests {
     fn errors_are_one_line() {
         let e = translate("a(b").expect_err("unclosed group");
         assert!(!e.contains('\n') && e.contains("unclosed"), "{e}");
+    }
+
+    #[test]
+    fn a_check_made_at_load_is_reused_unless_patterns_are_big_together() {
+        let mut checked = Checked::default();
+        for re in ["a{10000}", "b{10000}"] {
+            let (out, check) = translate_checked(re).expect("checks");
+            checked.insert(&out, check);
+        }
+        let one = LazyRegex::prepared(&["a{10000}"], &checked).expect("reused");
+        assert!(!one.is_built(), "small alone: built on first use");
+        let both = LazyRegex::prepared(&["a{10000}", "b{10000}"], &checked).expect("checked");
+        assert!(
+            both.is_built(),
+            "too big together to vouch for: checked in full, as many()"
+        );
+        let unknown = LazyRegex::prepared(&["c(d"], &checked).expect_err("not checked yet");
+        assert!(unknown.contains("unclosed"), "{unknown}");
     }
 
     #[test]
