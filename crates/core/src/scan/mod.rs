@@ -33,6 +33,7 @@ mod packs;
 mod regex;
 pub mod report;
 mod request;
+mod required;
 mod rule;
 mod scanner;
 mod shard;
