@@ -49,6 +49,7 @@ fn describe(found: &[&Finding]) -> String {
 }
 
 #[test]
+#[allow(clippy::absurd_extreme_comparisons)] // the budget is 0 today; the check stays as written
 fn the_clean_corpus_stays_within_its_budget() {
     let found = scan_dir(&rules(), "clean");
     let secrets: Vec<&Finding> = found

@@ -218,8 +218,8 @@ fn is_type_expression(s: &[u8]) -> bool {
 }
 
 /// Names, not values: dotted or slashed paths of identifiers (`self.password`,
-/// `roles/iam.serviceAccountTokenCreator`, `settings.DB_PASSWORD`) and words in camelCase or
-/// snake_case (`serviceAccountToken`, `ACCESS_TOKEN`), with no digit unless it reads as three or
+/// `roles/iam.serviceAccountTokenCreator`, `settings.DB_PASSWORD`) and words in `camelCase` or
+/// `snake_case` (`serviceAccountToken`, `ACCESS_TOKEN`), with no digit unless it reads as three or
 /// more words (`X-Aws-Ec2-Metadata`), and `self.`, `this.` or `cls.` attributes.
 fn is_identifier_path(s: &[u8]) -> bool {
     if let Some(attribute) = [&b"self."[..], b"this.", b"cls."]
