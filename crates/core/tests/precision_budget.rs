@@ -146,3 +146,38 @@ fn a_generic_rule_yields_to_a_specific_one_on_the_same_secret_only() {
         ["acme-crypto@1", "acme-token@1", "my-generic-assignment@1"]
     );
 }
+
+#[test]
+fn skip_placeholders_is_a_rule_field_that_configs_opt_into() {
+    let toml = |skip: bool| {
+        format!(
+            r#"
+            [[rules]]
+            id = "internal-secret"
+            regex = '''internal_secret\s*=\s*"([^"]{{8,}})"'''
+            keywords = ["internal_secret"]
+            skipPlaceholders = {skip}
+        "#
+        )
+    };
+    let input = b"internal_secret = \"${INTERNAL_SECRET}\"\n\
+        internal_secret = \"list[V1LocalObjectReference]\"\n\
+        internal_secret = \"Zk93mQp2Lr8vXw4T\"\n";
+    for (skip, want) in [(false, vec![1, 2, 3]), (true, vec![3])] {
+        let set = RuleSet::from_toml(&toml(skip)).expect("loads");
+        let rules = Rules::compile(&set).expect("compiles");
+        let lines: Vec<u64> = rules
+            .scan_bytes("app.cfg", input)
+            .iter()
+            .map(|f| f.line)
+            .collect();
+        assert_eq!(lines, want, "skipPlaceholders = {skip}");
+    }
+    // The field changes what a scan reports, so it changes the rule set's digest.
+    let digest = |skip| {
+        Rules::compile(&RuleSet::from_toml(&toml(skip)).expect("loads"))
+            .expect("compiles")
+            .digest()
+    };
+    assert_ne!(digest(false), digest(true));
+}
