@@ -40,6 +40,20 @@ const WORDS: &[&[u8]] = &[
     b"****",
 ];
 
+/// Example credentials printed in specifications, copied into docstrings and tests everywhere
+/// (exact values): OAuth 2.0's (RFC 6749: access token, refresh token, authorization code) and
+/// OAuth 1.0's (RFC 5849: consumer key and secret, token and token secret). AWS's documentation
+/// keys contain `EXAMPLE` and are caught by [`WORDS`].
+const KNOWN_EXAMPLES: &[&[u8]] = &[
+    b"2YotnFZFEjr1zCsicMWpAA",
+    b"tGzv3JOkF0XG5Qx2TlKWIA",
+    b"SplxlOBeZQQYbYS6WxSbIA",
+    b"dpf43f3p2l4k3l03",
+    b"kd94hf93k423kf44",
+    b"nnch734d00sl2jdk",
+    b"pfkkdhi9sl3r4s00",
+];
+
 /// Substrings (ASCII case-insensitive) that mark a value as a reference to one kept elsewhere.
 const REFERENCES: &[&[u8]] = &[
     b"${",
@@ -62,7 +76,8 @@ pub(crate) fn looks_like_placeholder(secret: &[u8]) -> bool {
     if s.is_empty() {
         return true;
     }
-    contains_any(s, WORDS)
+    KNOWN_EXAMPLES.contains(&s)
+        || contains_any(s, WORDS)
         || contains_any(s, REFERENCES)
         || is_variable(s)
         || is_bracketed(s)
@@ -116,11 +131,11 @@ fn is_variable(s: &[u8]) -> bool {
     }
 }
 
-/// `<token>`, `[secret]`: a name in angle or square brackets.
+/// `<token>`, `[secret]`, `{.credential.access_token}`: a name or a template in brackets.
 fn is_bracketed(s: &[u8]) -> bool {
     matches!(
         (s.first(), s.last()),
-        (Some(b'<'), Some(b'>')) | (Some(b'['), Some(b']'))
+        (Some(b'<'), Some(b'>')) | (Some(b'['), Some(b']')) | (Some(b'{'), Some(b'}'))
     )
 }
 
@@ -307,6 +322,8 @@ mod tests {
             "AKIAIOSFODNN7EXAMPLE",
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             "\"quoted-placeholder\"",
+            "2YotnFZFEjr1zCsicMWpAA",
+            "kd94hf93k423kf44",
         ] {
             assert!(p(s.as_bytes()), "{s}");
         }
@@ -328,6 +345,7 @@ mod tests {
             "StringField(1)",
             "get_password_from_vault(path)",
             "secrets.GITHUB_TOKEN",
+            "{.credential.access_token}",
         ] {
             assert!(p(s.as_bytes()), "{s}");
         }
