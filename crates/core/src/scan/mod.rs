@@ -34,7 +34,6 @@ mod placeholder;
 mod regex;
 pub mod report;
 mod request;
-mod required;
 mod rule;
 mod scanner;
 mod shard;

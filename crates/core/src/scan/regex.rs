@@ -9,8 +9,6 @@
 //! Anything else `regex-syntax` refuses is reported with the parser's message.
 
 use regex_automata::meta;
-
-use super::required::RequiredBytes;
 use regex_automata::util::syntax;
 
 /// NFA size limit per rule: gitleaks patterns such as `[A-Za-z0-9\-_]{50,1000}` need more than
@@ -291,27 +289,7 @@ pub(crate) struct LazyRegex {
     groups: Option<usize>,
     /// The check's bound on the automata, in units of [`UNIT_BYTES`] (0: not parsed).
     bound: u64,
-    regex: std::sync::OnceLock<Option<Built>>,
-}
-
-/// A built searcher and the bytes a match of it cannot do without (single patterns only).
-struct Built {
-    regex: meta::Regex,
-    required: Option<RequiredBytes>,
-}
-
-impl Built {
-    /// `regex`, built from `res` with `unicode` as the syntax; the required bytes are read off
-    /// the same parse.
-    fn new(regex: meta::Regex, res: &[&str], unicode: bool) -> Built {
-        let required = match res {
-            [one] => syntax::parse_with(one, &syntax_config(unicode))
-                .ok()
-                .and_then(|hir| RequiredBytes::of(&hir)),
-            _ => None,
-        };
-        Built { regex, required }
-    }
+    regex: std::sync::OnceLock<Option<meta::Regex>>,
 }
 
 impl std::fmt::Debug for LazyRegex {
@@ -378,7 +356,7 @@ impl LazyRegex {
         };
         let regex = std::sync::OnceLock::new();
         if let Some(built) = built {
-            let _ = regex.set(Some(Built::new(built, res, unicode)));
+            let _ = regex.set(Some(built));
         }
         Ok(LazyRegex {
             patterns: res.iter().map(|&re| re.into()).collect(),
@@ -449,22 +427,12 @@ impl LazyRegex {
         self.regex
             .get_or_init(|| {
                 let res: Vec<&str> = self.patterns.iter().map(|p| &**p).collect();
-                let attempt = |unicode: bool| {
-                    build(&res, unicode).map(|regex| Built::new(regex, &res, unicode))
-                };
                 match self.unicode {
-                    Some(unicode) => attempt(unicode).ok(),
-                    None => attempt(false).or_else(|_| attempt(true)).ok(),
+                    Some(unicode) => build(&res, unicode).ok(),
+                    None => build(&res, false).or_else(|_| build(&res, true)).ok(),
                 }
             })
             .as_ref()
-            .map(|built| &built.regex)
-    }
-
-    /// Bytes every match contains one of (see [`RequiredBytes`]), once the searcher is built;
-    /// `None` for a pattern that guarantees no set rare enough to check.
-    pub(crate) fn required(&self) -> Option<&RequiredBytes> {
-        self.regex.get()?.as_ref()?.required.as_ref()
     }
 }
 

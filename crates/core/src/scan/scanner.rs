@@ -713,19 +713,13 @@ impl<'r> Scanner<'r> {
     ) {
         let held = self.rules.clone();
         let rules = held.get();
-        let Some(lazy) = rules.rules[ri as usize].regex.as_ref() else {
+        let Some(re) = rules.rules[ri as usize]
+            .regex
+            .as_ref()
+            .and_then(LazyRegex::get)
+        else {
             return;
         };
-        let Some(re) = lazy.get() else {
-            return;
-        };
-        // A window without any byte every match needs cannot match: skip the search.
-        if lazy
-            .required()
-            .is_some_and(|r| !r.occur_in(&self.buf[window.clone()]))
-        {
-            return;
-        }
         let found: Vec<_> = re
             .find_iter(&self.buf[window.clone()])
             .take_while(|m| m.start() < starts_before)
