@@ -30,7 +30,6 @@ mod merge;
 mod observe;
 mod outcome;
 mod packs;
-mod placeholder;
 mod regex;
 pub mod report;
 mod request;
