@@ -356,6 +356,8 @@ struct RawRule {
     allowlists: Vec<RawAllowlist>,
     #[serde(rename = "skipReport")]
     skip_report: bool,
+    #[serde(rename = "skipPlaceholders")]
+    skip_placeholders: bool,
     required: Vec<RawRequired>,
     examples: Vec<String>,
     counterexamples: Vec<String>,
@@ -604,6 +606,7 @@ fn merge(base: &mut Partial, mine: Partial) {
     }
     b.allowlists.extend(m.allowlists);
     b.skip_report |= m.skip_report;
+    b.skip_placeholders |= m.skip_placeholders;
     // gitleaks keeps the base's `required` and drops the override's (config.go, extend).
 }
 
@@ -724,6 +727,7 @@ fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
             crypto,
             allowlists,
             skip_report: r.skip_report,
+            skip_placeholders: r.skip_placeholders,
             required,
             examples: r.examples,
             counterexamples: r.counterexamples,

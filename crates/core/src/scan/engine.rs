@@ -110,6 +110,8 @@ pub(crate) struct CRule {
     pub(crate) tags: Vec<String>,
     pub(crate) crypto: Option<CryptoInfo>,
     pub(crate) skip_report: bool,
+    /// Drop matches whose secret looks like a placeholder (see `placeholder.rs`).
+    pub(crate) skip_placeholders: bool,
     pub(crate) regex: Option<LazyRegex>,
     pub(crate) secret_group: Option<usize>,
     pub(crate) entropy: Option<f64>,
@@ -261,6 +263,7 @@ impl Rules {
                 tags: r.tags.clone(),
                 crypto: r.crypto.clone(),
                 skip_report: r.skip_report,
+                skip_placeholders: r.skip_placeholders,
                 everywhere: regex.is_some() && keywords.is_empty(),
                 required: Vec::new(),
                 partner: None,
@@ -466,6 +469,7 @@ fn digest(set: &RuleSet) -> [u8; 32] {
             crypto,
             allowlists,
             skip_report,
+            skip_placeholders,
             required,
             examples: _,
             counterexamples: _,
@@ -475,7 +479,7 @@ fn digest(set: &RuleSet) -> [u8; 32] {
             h,
             "{id:?}{description:?}{category:?}{severity:?}{regex:?}{secret_group:?}{entropy:?}\
              {keywords:?}{checksum:?}{path:?}{tags:?}{multiline:?}{crypto:?}{allowlists:?}\
-             {skip_report:?}{required:?};"
+             {skip_report:?}{skip_placeholders:?}{required:?};"
         );
     }
     let _ = write!(h, "{allowlists:?}");

@@ -30,6 +30,7 @@ mod merge;
 mod observe;
 mod outcome;
 mod packs;
+mod placeholder;
 mod regex;
 pub mod report;
 mod request;

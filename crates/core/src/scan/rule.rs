@@ -178,6 +178,10 @@ pub struct Rule {
     pub allowlists: Vec<Allowlist>,
     /// Matches count for composite rules but are not reported (gitleaks `skipReport`).
     pub skip_report: bool,
+    /// A match whose secret looks like a placeholder, a reference to a value kept elsewhere, an
+    /// identifier or code, or a well-known example key is not reported (`skipPlaceholders`; a
+    /// capstan field).
+    pub skip_placeholders: bool,
     /// Rules that must also match in the same file for this one to report (gitleaks'
     /// `[[rules.required]]`): this rule is then a composite rule's primary.
     pub required: Vec<Required>,

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use super::engine::{CRule, Candidate, Near, Rules};
 use super::finding::{Finding, Verified, fingerprint, redact, shannon_entropy};
 use super::regex::LazyRegex;
+use super::rule::Category;
 
 /// Lines longer than this are scanned in pieces.
 pub const MAX_LINE: usize = 128 << 10;
@@ -172,9 +173,10 @@ pub struct Scanner<'r> {
     last_window: Vec<u64>,
     /// The same for the partner role.
     last_partner_window: Vec<u64>,
-    findings: Vec<Finding>,
+    /// Findings, each with the absolute byte range of its secret (empty for path-only ones).
+    findings: Vec<(Finding, Span)>,
     /// Composite primaries' findings (with the rule's index), decided on in `finish`.
-    held: Vec<(u32, Finding)>,
+    held: Vec<(u32, Finding, Span)>,
     /// Per partner slot: whether a composite rule that applies to this file requires it.
     partner_on: Vec<bool>,
     /// Per partner slot: where it matched.
@@ -372,7 +374,7 @@ impl<'r> Scanner<'r> {
             self.decide_composites();
         }
         let mut findings = std::mem::take(&mut self.findings);
-        findings.sort_by(|a, b| {
+        findings.sort_by(|(a, _), (b, _)| {
             (a.line, a.column, &a.rule_id, a.end_line, a.end_column).cmp(&(
                 b.line,
                 b.column,
@@ -381,12 +383,12 @@ impl<'r> Scanner<'r> {
                 b.end_column,
             ))
         });
-        findings.dedup_by(|a, b| {
+        findings.dedup_by(|(a, _), (b, _)| {
             a.rule_id == b.rule_id
                 && (a.line, a.column, a.end_line, a.end_column)
                     == (b.line, b.column, b.end_line, b.end_column)
         });
-        findings
+        yield_generic(findings)
     }
 
     /// Whether allowlist `a`'s path patterns match this input (`None`: it has none).
@@ -410,13 +412,9 @@ impl<'r> Scanner<'r> {
         for &ri in &rules.path_only {
             let rule = &rules.rules[ri as usize];
             if !rule.skip_report && self.path_only_fires(ri) {
-                self.findings.push(finding(
-                    rule,
-                    &self.path,
-                    [1, 1, 1, 1],
-                    String::new(),
-                    0.0,
-                    b"",
+                self.findings.push((
+                    finding(rule, &self.path, [1, 1, 1, 1], String::new(), 0.0, b""),
+                    0..0,
                 ));
             }
         }
@@ -445,7 +443,7 @@ impl<'r> Scanner<'r> {
         for hits in &mut self.partner_hits {
             hits.compact();
         }
-        for (ri, f) in std::mem::take(&mut self.held) {
+        for (ri, f, span) in std::mem::take(&mut self.held) {
             let (line, column) = (f.line, gitleaks_column(f.line, f.column));
             let satisfied = rules.rules[ri as usize].required.iter().all(|g| {
                 g.near.iter().any(|&near| {
@@ -455,7 +453,7 @@ impl<'r> Scanner<'r> {
                 })
             });
             if satisfied {
-                self.findings.push(f);
+                self.findings.push((f, span));
             }
         }
     }
@@ -805,7 +803,7 @@ impl<'r> Scanner<'r> {
             );
             secret_span(&caps, rule.secret_group, groups).unwrap_or(range.clone())
         };
-        let secret = &window[secret_range];
+        let secret = &window[secret_range.clone()];
         let entropy = shannon_entropy(secret);
         if rule.entropy.is_some_and(|min| entropy < min) {
             return;
@@ -813,6 +811,9 @@ impl<'r> Scanner<'r> {
         // A secret that fails its rule's checksum is not a match of that rule at all (not a
         // finding, and not a partner match for composite rules either).
         if rule.checksum.is_some_and(|c| !c.verify(secret)) {
+            return;
+        }
+        if rule.skip_placeholders && super::placeholder::looks_like_placeholder(secret) {
             return;
         }
         let line_end =
@@ -871,12 +872,64 @@ impl<'r> Scanner<'r> {
         if let Some(slot) = partner {
             self.record_partner(slot, line_no, column);
         }
+        let span = self.base + (ws + secret_range.start) as u64
+            ..self.base + (ws + secret_range.end) as u64;
         if rule.required.is_empty() {
-            self.findings.push(found);
+            self.findings.push((found, span));
         } else {
-            self.held.push((ri, found));
+            self.held.push((ri, found, span));
         }
     }
+}
+
+/// A secret's absolute byte range in the input.
+type Span = std::ops::Range<u64>;
+
+/// Whether a rule is a catch-all that yields to specific rules: its id contains `generic`
+/// (ASCII case-insensitive), as gitleaks decides it (detect/utils.go, `filter`).
+fn is_generic(rule_id: &str) -> bool {
+    rule_id
+        .as_bytes()
+        .windows(7)
+        .any(|w| w.eq_ignore_ascii_case(b"generic"))
+}
+
+/// Drops each finding of a generic rule (see [`is_generic`]) whose secret overlaps the secret
+/// of a finding of a specific secret rule starting on the same line: one token, one finding,
+/// the specific one. gitleaks 8 does the same for rules whose id contains `generic` (it
+/// compares the secrets' text on the start line; capstan compares where they are, which is the
+/// same for one token, and needs no unredacted secret). `findings` are sorted by line.
+fn yield_generic(findings: Vec<(Finding, Span)>) -> Vec<Finding> {
+    let overlaps = |a: &Span, b: &Span| a.start < b.end && b.start < a.end;
+    let mut keep = vec![true; findings.len()];
+    if findings.iter().any(|(f, _)| is_generic(&f.rule_id)) {
+        let mut i = 0;
+        while i < findings.len() {
+            let line = findings[i].0.line;
+            let end = findings[i..]
+                .iter()
+                .position(|(f, _)| f.line != line)
+                .map_or(findings.len(), |n| i + n);
+            let same = &findings[i..end];
+            for (k, (g, gspan)) in same.iter().enumerate() {
+                if is_generic(&g.rule_id)
+                    && same.iter().any(|(f, span)| {
+                        f.category == Category::Secret
+                            && !is_generic(&f.rule_id)
+                            && overlaps(span, gspan)
+                    })
+                {
+                    keep[i + k] = false;
+                }
+            }
+            i = end;
+        }
+    }
+    findings
+        .into_iter()
+        .zip(keep)
+        .filter_map(|((f, _), keep)| keep.then_some(f))
+        .collect()
 }
 
 /// A finding of `rule` at `[line, column, end_line, end_column]`; `shown` is the secret as

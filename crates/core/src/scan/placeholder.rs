@@ -1,0 +1,399 @@
+//! "Looks like a placeholder, a reference or an identifier": the check a rule opts into with
+//! `skipPlaceholders = true`, run on a candidate's secret after its regex, entropy and checksum.
+//!
+//! Documentation and tests assign strings that have a secret's shape but not its content:
+//! placeholders (`xxx`, `<token>`, `changeme`, `your_api_key`, `9cbaf023786cd7...`), runs of
+//! repeated or sequential characters (`aaaaaaaa`, `12345678`, `abcdefgh`), references to a value
+//! kept elsewhere (`${VAR}`, `{{ var }}`, `$(cat file)`, `os.getenv("X")`, `process.env.X`),
+//! identifiers and code (`self.password`, `StringField(1)`, `list[V1LocalObjectReference]`,
+//! `roles/iam.serviceAccountTokenCreator`) and well-known example keys (AWS's
+//! `AKIAIOSFODNN7EXAMPLE`). The check is a handful of byte scans, no regex: it runs only on
+//! candidates, which are rare.
+
+/// Substrings (ASCII case-insensitive) that mark a value as a placeholder or an example.
+const WORDS: &[&[u8]] = &[
+    b"xxx",
+    b"example",
+    b"changeme",
+    b"change_me",
+    b"change-me",
+    b"dummy",
+    b"placeholder",
+    b"your_",
+    b"your-",
+    b"yourkey",
+    b"yourtoken",
+    b"yoursecret",
+    b"yourpass",
+    b"yourapi",
+    b"redacted",
+    b"replace_me",
+    b"replaceme",
+    b"replace-me",
+    b"insert_",
+    b"insert-",
+    b"sample",
+    b"lorem",
+    b"foobar",
+    b"...",
+    "\u{2026}".as_bytes(), // …
+    b"****",
+];
+
+/// Example credentials printed in specifications, copied into docstrings and tests everywhere
+/// (exact values): OAuth 2.0's (RFC 6749: access token, refresh token, authorization code) and
+/// OAuth 1.0's (RFC 5849: consumer key and secret, token and token secret). AWS's documentation
+/// keys contain `EXAMPLE` and are caught by [`WORDS`].
+const KNOWN_EXAMPLES: &[&[u8]] = &[
+    b"2YotnFZFEjr1zCsicMWpAA",
+    b"tGzv3JOkF0XG5Qx2TlKWIA",
+    b"SplxlOBeZQQYbYS6WxSbIA",
+    b"dpf43f3p2l4k3l03",
+    b"kd94hf93k423kf44",
+    b"nnch734d00sl2jdk",
+    b"pfkkdhi9sl3r4s00",
+];
+
+/// Substrings (ASCII case-insensitive) that mark a value as a reference to one kept elsewhere.
+const REFERENCES: &[&[u8]] = &[
+    b"${",
+    b"{{",
+    b"$(",
+    b"process.env",
+    b"os.getenv",
+    b"os.environ",
+    b"getenv(",
+    b"env[",
+    b"environ[",
+    b"secrets.",
+    b"vault(",
+];
+
+/// Whether `secret` looks like a placeholder, a reference to a value kept elsewhere, an
+/// identifier or code, or a well-known example key, rather than a credential.
+pub(crate) fn looks_like_placeholder(secret: &[u8]) -> bool {
+    let s = trim(secret);
+    if s.is_empty() {
+        return true;
+    }
+    KNOWN_EXAMPLES.contains(&s)
+        || contains_any(s, WORDS)
+        || contains_any(s, REFERENCES)
+        || is_variable(s)
+        || is_bracketed(s)
+        || repeats(s)
+        || is_sequential(s)
+        || is_call(s)
+        || is_type_expression(s)
+        || is_identifier_path(s)
+}
+
+/// The value without surrounding quotes, spaces and a trailing `;` or `,`.
+fn trim(s: &[u8]) -> &[u8] {
+    let mut s = s.trim_ascii();
+    while let [b'"' | b'\'' | b'`' | b';' | b',', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b'"' | b'\'' | b'`' | b';' | b','] = s {
+        s = rest;
+    }
+    s
+}
+
+fn contains_any(s: &[u8], words: &[&[u8]]) -> bool {
+    words
+        .iter()
+        .any(|w| s.len() >= w.len() && s.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w)))
+}
+
+fn ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+fn ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// `$VAR`, `$env:VAR`, `%VAR%`, `@VAR@`: a shell, PowerShell, batch or autoconf variable.
+fn is_variable(s: &[u8]) -> bool {
+    match s {
+        [b'$', rest @ ..] => {
+            let rest = rest.strip_prefix(b"env:").unwrap_or(rest);
+            rest.first().is_some_and(|&b| ident_start(b))
+                && rest
+                    .iter()
+                    .all(|&b| ident_byte(b) || b == b'.' || b == b'[' || b == b']')
+        }
+        [b'%' | b'@', mid @ .., last] if *last == s[0] => {
+            !mid.is_empty() && mid.iter().all(|&b| ident_byte(b))
+        }
+        _ => false,
+    }
+}
+
+/// `<token>`, `[secret]`, `{.credential.access_token}`: a name or a template in brackets.
+fn is_bracketed(s: &[u8]) -> bool {
+    matches!(
+        (s.first(), s.last()),
+        (Some(b'<'), Some(b'>')) | (Some(b'['), Some(b']')) | (Some(b'{'), Some(b'}'))
+    )
+}
+
+/// One character over and over (`aaaaaaaa`, `AKIAXXXXXXXXXXXXXXXX`): a run of four or more of
+/// one character that is half the value or more (real formats have runs too: a Twitter bearer
+/// token starts with 22 `A`s of 110), or at most three distinct characters in eight or more.
+fn repeats(s: &[u8]) -> bool {
+    let mut run = 1;
+    for w in s.windows(2) {
+        run = if w[0] == w[1] { run + 1 } else { 1 };
+        if run >= 4 && run * 2 >= s.len() {
+            return true;
+        }
+    }
+    if s.len() >= 8 {
+        let mut seen = [false; 256];
+        let mut distinct = 0;
+        for &b in s {
+            if !seen[b as usize] {
+                seen[b as usize] = true;
+                distinct += 1;
+            }
+        }
+        return distinct <= 3;
+    }
+    false
+}
+
+/// Keyboard-free ways to fill a field: an ascending or descending run of five or more letters or
+/// digits (`12345`, `abcdef`, `98765`), or runs of four or more that cover half the value
+/// (`abcd1234`).
+fn is_sequential(s: &[u8]) -> bool {
+    let step = |a: u8, b: u8| -> i16 {
+        let same_kind = (a.is_ascii_digit() && b.is_ascii_digit())
+            || (a.is_ascii_lowercase() && b.is_ascii_lowercase())
+            || (a.is_ascii_uppercase() && b.is_ascii_uppercase());
+        if same_kind {
+            i16::from(b) - i16::from(a)
+        } else {
+            0
+        }
+    };
+    let mut covered = 0;
+    let mut run = 1;
+    let mut dir = 0;
+    let mut flush = |run: usize| {
+        if run >= 4 {
+            covered += run;
+        }
+    };
+    for w in s.windows(2) {
+        let d = step(w[0], w[1]);
+        if (d == 1 || d == -1) && (run == 1 || d == dir) {
+            run += 1;
+            dir = d;
+        } else {
+            flush(run);
+            run = if d == 1 || d == -1 { 2 } else { 1 };
+            dir = d;
+        }
+        if run >= 5 {
+            return true;
+        }
+    }
+    flush(run);
+    covered * 2 >= s.len()
+}
+
+/// `StringField(1)`, `get_password(path)`, `vault.read("x")`: a function call.
+fn is_call(s: &[u8]) -> bool {
+    let Some(open) = s.iter().position(|&b| b == b'(') else {
+        return false;
+    };
+    let callee = &s[..open];
+    s.last() == Some(&b')')
+        && callee.first().is_some_and(|&b| ident_start(b))
+        && callee
+            .iter()
+            .all(|&b| ident_byte(b) || b == b'.' || b == b':')
+}
+
+/// `list[V1LocalObjectReference]`, `Option<String>`, `dict(str, int)`: a type expression.
+fn is_type_expression(s: &[u8]) -> bool {
+    let Some(open) = s.iter().position(|&b| b == b'[' || b == b'<') else {
+        return false;
+    };
+    let close = if s[open] == b'[' { b']' } else { b'>' };
+    let head = &s[..open];
+    s.last() == Some(&close)
+        && head.first().is_some_and(|&b| ident_start(b))
+        && head.iter().all(|&b| ident_byte(b) || b == b'.')
+        && s[open..]
+            .iter()
+            .all(|&b| ident_byte(b) || matches!(b, b'[' | b']' | b'<' | b'>' | b',' | b' ' | b'.'))
+}
+
+/// Names, not values: dotted or slashed paths of identifiers (`self.password`,
+/// `roles/iam.serviceAccountTokenCreator`, `settings.DB_PASSWORD`) and words in `camelCase` or
+/// `snake_case` (`serviceAccountToken`, `ACCESS_TOKEN`), with no digit unless it reads as three or
+/// more words (`X-Aws-Ec2-Metadata`), and `self.`, `this.` or `cls.` attributes.
+fn is_identifier_path(s: &[u8]) -> bool {
+    if let Some(attribute) = [&b"self."[..], b"this.", b"cls."]
+        .iter()
+        .find_map(|p| s.strip_prefix(*p))
+    {
+        return attribute.iter().all(|&b| ident_byte(b) || b == b'.');
+    }
+    if !s.first().is_some_and(|&b| ident_start(b))
+        || !s
+            .iter()
+            .all(|&b| ident_byte(b) || matches!(b, b'.' | b'/' | b'-' | b':' | b'#'))
+    {
+        return false;
+    }
+    let digits = s.iter().filter(|b| b.is_ascii_digit()).count();
+    if digits > 0 {
+        if digits > 2 {
+            return false;
+        }
+        let letters: Vec<u8> = s.iter().copied().filter(|b| !b.is_ascii_digit()).collect();
+        let words: Vec<&[u8]> = s.split(|b| !b.is_ascii_alphanumeric()).collect();
+        // `X-Aws-Ec2-Metadata-Token-Ttl-Seconds`: three or more words, each starting with a
+        // letter, holding at most one digit and reading as words.
+        let worded = words.len() >= 3
+            && words.iter().all(|w| {
+                w.first().is_some_and(u8::is_ascii_alphabetic)
+                    && w.iter().filter(|b| b.is_ascii_digit()).count() <= 1
+                    && words_in_case(w)
+            });
+        // `V1ServiceAccountTokenProjection`: a type name in PascalCase.
+        let type_name = words.len() == 1
+            && s[0].is_ascii_uppercase()
+            && words_in_case(&letters)
+            && capitalized_words(&letters) >= 2;
+        return worded || type_name;
+    }
+    words_in_case(s)
+}
+
+/// How many capitals start a word of two or more lowercase letters (`ServiceAccount`: 2).
+fn capitalized_words(s: &[u8]) -> usize {
+    s.windows(3)
+        .filter(|w| {
+            w[0].is_ascii_uppercase() && w[1].is_ascii_lowercase() && w[2].is_ascii_lowercase()
+        })
+        .count()
+}
+
+/// Whether mixed case reads as words (`serviceAccountTokenCreator`, `HTTPHeader`,
+/// `DATABASE_PASSWORD`) rather than random case (`qWeRtYzXcV`): no capital is followed by exactly
+/// one lowercase letter and then another capital, which random mixed case has everywhere.
+fn words_in_case(s: &[u8]) -> bool {
+    !s.windows(3).any(|w| {
+        w[0].is_ascii_uppercase() && w[1].is_ascii_lowercase() && w[2].is_ascii_uppercase()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_placeholder as p;
+
+    #[test]
+    fn placeholders_and_examples() {
+        for s in [
+            "xxxxxxxxxxxxxxxx",
+            "XXXX-XXXX-XXXX",
+            "<token>",
+            "<your-api-key>",
+            "[secret]",
+            "changeme",
+            "changeme-in-production-2024",
+            "example-token-8f3k29dk3j",
+            "dummy-client-secret-9x8y7z",
+            "your_api_key_here",
+            "9cbaf023786cd7...",
+            "eyJhbGciOi\u{2026}",
+            "aaaaaaaaaaaa",
+            "12345678",
+            "abcdefgh",
+            "abcd1234",
+            "ZYXWVU98",
+            "ababababab",
+            "****************",
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "\"quoted-placeholder\"",
+            "2YotnFZFEjr1zCsicMWpAA",
+            "kd94hf93k423kf44",
+        ] {
+            assert!(p(s.as_bytes()), "{s}");
+        }
+    }
+
+    #[test]
+    fn references_and_calls() {
+        for s in [
+            "${DB_PASSWORD}",
+            "{{ api_key }}",
+            "{{api_key}}",
+            "$GITHUB_TOKEN",
+            "$env:API_TOKEN",
+            "%API_TOKEN%",
+            "@SECRET_KEY@",
+            "$(cat /run/secrets/db)",
+            "os.getenv(\"API_TOKEN\")",
+            "process.env.API_TOKEN",
+            "StringField(1)",
+            "get_password_from_vault(path)",
+            "secrets.GITHUB_TOKEN",
+            "{.credential.access_token}",
+        ] {
+            assert!(p(s.as_bytes()), "{s}");
+        }
+    }
+
+    #[test]
+    fn identifiers_and_type_names() {
+        for s in [
+            "list[V1LocalObjectReference]",
+            "Option<SecretString>",
+            "roles/iam.serviceAccountTokenCreator",
+            "self.password",
+            "self._password2",
+            "this.apiKey",
+            "settings.DATABASE_PASSWORD",
+            "serviceAccountTokenCreator",
+            "HTTPBasicAuthPassword",
+            "ACCESS_TOKEN_SECRET",
+            "oauth-refresh-token",
+            "refresh-token-value",
+            "V1ServiceAccountTokenProjection",
+            "X-Aws-Ec2-Metadata-Token-Ttl-Seconds",
+            "smithy.api#httpApiKeyAuth",
+        ] {
+            assert!(p(s.as_bytes()), "{s}");
+        }
+    }
+
+    #[test]
+    fn real_looking_secrets_are_not_placeholders() {
+        for s in [
+            "M26fnKjkVbS9vumGSQ",
+            "0edT07cpIl3D0kzPf56QxRSWbFdYKrvL",
+            "95791100f95a9767d75c0ff299a2b8ef",
+            "HaHIzmwzh0C+JSFmXzrs19KfZNBxGOfw+mCaAhRX",
+            "1TbTPeDoXHCZLHR4t8az6UoQ",
+            "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",
+            "AKIALUR3GTATKZNMS7YT",
+            "yq+V1pOnkU3+dcuol2e6W25ill7JvigNuKb5WLv9",
+            "qWeRtYzXcVbNmAsDfGhJ",
+            "xoxb-2291848304-1093843091847-Hk3nLq0aP9zXw2vR7tYcUe4s",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlX2J5dGVz",
+            "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",
+            "sq0atp-wGyrr0Z_oPqL6PtunuSQMK",
+            "AAAAAAAAAAAAAAAAAAAAAA5LUMRuzoORInXPenVa5L%3DYdrUBjM269JfA3vFuZfXHXZv5Jaickth6BxiA0hUdWDXpZ0oKo5geBHs38pE",
+            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+        ] {
+            assert!(!p(s.as_bytes()), "{s}");
+        }
+    }
+}
