@@ -272,7 +272,13 @@ fn is_identifier_path(s: &[u8]) -> bool {
             && capitalized_words(&letters) >= 2;
         return worded || type_name;
     }
-    words_in_case(s)
+    // One word in one case with no separator (`AKIAPHSGDKKCUHQXABSY`, an AWS key id without a
+    // digit, as one in 28 are) reads as a token, not a name: names are joined (`DB_PASSWORD`,
+    // `self.password`) or camelCase (`serviceAccountToken`).
+    let joined = s
+        .iter()
+        .any(|&b| matches!(b, b'_' | b'.' | b'/' | b'-' | b':' | b'#'));
+    words_in_case(s) && (joined || capitalized_words(s) >= 1)
 }
 
 /// How many capitals start a word of two or more lowercase letters (`ServiceAccount`: 2).
@@ -296,6 +302,13 @@ fn words_in_case(s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::looks_like_placeholder as p;
+
+    #[test]
+    fn a_token_in_one_case_without_digits_is_not_a_name() {
+        assert!(!p(b"AKIAPHSGDKKCUHQXABSY"), "an AWS key id with no digit");
+        assert!(!p(b"QWERTPOIUYLKJHGFMNBV"));
+        assert!(p(b"DATABASE_PASSWORD") && p(b"serviceAccountTokenCreator"));
+    }
 
     #[test]
     fn placeholders_and_examples() {
