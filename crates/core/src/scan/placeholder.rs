@@ -11,8 +11,11 @@
 //! candidates, which are rare.
 
 /// Substrings (ASCII case-insensitive) that mark a value as a placeholder or an example.
+///
+/// Each is five or more letters, or holds a byte no base64 or hex token has: a random token of
+/// 2,000 characters holds a given five-letter word about once in 14,000 (`xxx` was once here, and
+/// a private key's body held it about once in twenty; a run of `x` is now [`x_run`]'s).
 const WORDS: &[&[u8]] = &[
-    b"xxx",
     b"example",
     b"changeme",
     b"change_me",
@@ -78,6 +81,7 @@ pub(crate) fn looks_like_placeholder(secret: &[u8]) -> bool {
     }
     KNOWN_EXAMPLES.contains(&s)
         || contains_any(s, WORDS)
+        || x_run(s)
         || contains_any(s, REFERENCES)
         || is_variable(s)
         || is_bracketed(s)
@@ -104,6 +108,14 @@ fn contains_any(s: &[u8], words: &[&[u8]]) -> bool {
     words
         .iter()
         .any(|w| s.len() >= w.len() && s.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w)))
+}
+
+/// `xxx`, `sk_live_xxxxxxxx`, `key-XXX-123`: three or more `x` that are a word of their own,
+/// between the value's ends or bytes that are not letters or digits. (Inside a random token
+/// `xxx` is common; standing alone it is a placeholder.)
+fn x_run(s: &[u8]) -> bool {
+    s.split(|b| !b.is_ascii_alphanumeric())
+        .any(|w| w.len() >= 3 && w.iter().all(|&b| b == b'x' || b == b'X'))
 }
 
 fn ident_start(b: u8) -> bool {
@@ -164,9 +176,10 @@ fn repeats(s: &[u8]) -> bool {
     false
 }
 
-/// Keyboard-free ways to fill a field: an ascending or descending run of five or more letters or
-/// digits (`12345`, `abcdef`, `98765`), or runs of four or more that cover half the value
-/// (`abcd1234`).
+/// Keyboard-free ways to fill a field: ascending or descending runs of four or more letters or
+/// digits that cover two thirds of the value (`12345678`, `abcdef`, `abcd1234`, `ZYXWVU98`). A run alone, or
+/// half the value, is not enough: a random 16-character hex token holds a run of five about one
+/// time in 2,700, and two runs of four now and then (`D87652FDDF11234E`).
 fn is_sequential(s: &[u8]) -> bool {
     let step = |a: u8, b: u8| -> i16 {
         let same_kind = (a.is_ascii_digit() && b.is_ascii_digit())
@@ -196,12 +209,9 @@ fn is_sequential(s: &[u8]) -> bool {
             run = if d == 1 || d == -1 { 2 } else { 1 };
             dir = d;
         }
-        if run >= 5 {
-            return true;
-        }
     }
     flush(run);
-    covered * 2 >= s.len()
+    covered * 3 >= s.len() * 2
 }
 
 /// `StringField(1)`, `get_password(path)`, `vault.read("x")`: a function call.
@@ -250,35 +260,234 @@ fn is_identifier_path(s: &[u8]) -> bool {
     {
         return false;
     }
-    let digits = s.iter().filter(|b| b.is_ascii_digit()).count();
-    if digits > 0 {
-        if digits > 2 {
-            return false;
+    let letters: Vec<u8> = s.iter().copied().filter(|b| !b.is_ascii_digit()).collect();
+    s.iter().filter(|b| b.is_ascii_digit()).count() <= 2
+        && words_in_case(&letters)
+        && reads_as_words(s)
+}
+
+/// Words of names in code and configuration, lowercase and sorted: what an identifier is
+/// made of (`serviceAccountTokenCreator`, `DATABASE_PASSWORD`, `X-Aws-Ec2-Metadata-Token`).
+const VOCABULARY: &[&str] = &[
+    "access",
+    "account",
+    "active",
+    "admin",
+    "agent",
+    "algorithm",
+    "allow",
+    "apikey",
+    "app",
+    "application",
+    "auth",
+    "authentication",
+    "authorization",
+    "base",
+    "basic",
+    "bearer",
+    "binding",
+    "bucket",
+    "cache",
+    "cert",
+    "certificate",
+    "client",
+    "cloud",
+    "cluster",
+    "code",
+    "config",
+    "configuration",
+    "connection",
+    "consumer",
+    "container",
+    "content",
+    "context",
+    "cookie",
+    "create",
+    "creator",
+    "credential",
+    "credentials",
+    "current",
+    "data",
+    "database",
+    "default",
+    "delete",
+    "deploy",
+    "deployment",
+    "description",
+    "digest",
+    "docker",
+    "domain",
+    "encrypted",
+    "endpoint",
+    "engine",
+    "environment",
+    "error",
+    "event",
+    "expiration",
+    "expires",
+    "expiry",
+    "field",
+    "file",
+    "form",
+    "function",
+    "generate",
+    "get",
+    "github",
+    "google",
+    "group",
+    "handler",
+    "hash",
+    "header",
+    "host",
+    "http",
+    "https",
+    "identity",
+    "image",
+    "index",
+    "info",
+    "input",
+    "instance",
+    "issuer",
+    "item",
+    "json",
+    "kube",
+    "label",
+    "length",
+    "list",
+    "load",
+    "local",
+    "login",
+    "manager",
+    "master",
+    "message",
+    "metadata",
+    "method",
+    "mode",
+    "model",
+    "name",
+    "namespace",
+    "node",
+    "oauth",
+    "object",
+    "option",
+    "options",
+    "output",
+    "owner",
+    "pass",
+    "passphrase",
+    "password",
+    "path",
+    "payload",
+    "permission",
+    "plain",
+    "policy",
+    "port",
+    "private",
+    "profile",
+    "project",
+    "projection",
+    "provider",
+    "proxy",
+    "public",
+    "read",
+    "reference",
+    "refresh",
+    "region",
+    "registry",
+    "remote",
+    "request",
+    "required",
+    "reset",
+    "resource",
+    "response",
+    "result",
+    "review",
+    "role",
+    "roles",
+    "root",
+    "rotate",
+    "schema",
+    "scope",
+    "seconds",
+    "secret",
+    "secrets",
+    "security",
+    "server",
+    "service",
+    "session",
+    "setting",
+    "settings",
+    "signature",
+    "signing",
+    "source",
+    "spec",
+    "status",
+    "storage",
+    "store",
+    "string",
+    "system",
+    "target",
+    "template",
+    "tenant",
+    "test",
+    "text",
+    "time",
+    "timeout",
+    "token",
+    "tokens",
+    "type",
+    "update",
+    "upload",
+    "user",
+    "username",
+    "valid",
+    "value",
+    "vault",
+    "verify",
+    "version",
+    "volume",
+    "webhook",
+    "write",
+];
+
+/// Whether `s` splits into two or more words, half of whose letters are in [`VOCABULARY`]:
+/// split at bytes other than letters and digits and at case changes (`serviceAccountToken`,
+/// `HTTPBasicAuth`, `X-Aws-Ec2-Metadata`), words of three letters or fewer (`Aws`, `Ec2`, `V1`)
+/// counting neither way. Random tokens split into fragments (`Aazk`, `Ody9O`, `Ozfqn`) that are
+/// not words, and one word alone (`AKIAPHSGDKKCUHQXABSY`, an AWS key id without a digit) is a
+/// token, not a name.
+fn reads_as_words(s: &[u8]) -> bool {
+    let (mut words, mut known, mut letters) = (0, 0, 0);
+    let mut lower = [0u8; 32];
+    for part in s.split(|b| !b.is_ascii_alphanumeric()) {
+        let mut start = 0;
+        for i in 1..=part.len() {
+            let boundary = i == part.len()
+                || (part[i].is_ascii_uppercase()
+                    && (part[i - 1].is_ascii_lowercase()
+                        || part.get(i + 1).is_some_and(u8::is_ascii_lowercase)));
+            if !boundary || i == start {
+                continue;
+            }
+            let word = &part[start..i];
+            start = i;
+            words += 1;
+            let n = word.iter().filter(|b| b.is_ascii_alphabetic()).count();
+            if n <= 3 {
+                continue;
+            }
+            letters += n;
+            if word.len() <= lower.len() {
+                let w = &mut lower[..word.len()];
+                w.copy_from_slice(word);
+                w.make_ascii_lowercase();
+                if std::str::from_utf8(w).is_ok_and(|w| VOCABULARY.binary_search(&w).is_ok()) {
+                    known += n;
+                }
+            }
         }
-        let letters: Vec<u8> = s.iter().copied().filter(|b| !b.is_ascii_digit()).collect();
-        let words: Vec<&[u8]> = s.split(|b| !b.is_ascii_alphanumeric()).collect();
-        // `X-Aws-Ec2-Metadata-Token-Ttl-Seconds`: three or more words, each starting with a
-        // letter, holding at most one digit and reading as words.
-        let worded = words.len() >= 3
-            && words.iter().all(|w| {
-                w.first().is_some_and(u8::is_ascii_alphabetic)
-                    && w.iter().filter(|b| b.is_ascii_digit()).count() <= 1
-                    && words_in_case(w)
-            });
-        // `V1ServiceAccountTokenProjection`: a type name in PascalCase.
-        let type_name = words.len() == 1
-            && s[0].is_ascii_uppercase()
-            && words_in_case(&letters)
-            && capitalized_words(&letters) >= 2;
-        return worded || type_name;
     }
-    // One word in one case with no separator (`AKIAPHSGDKKCUHQXABSY`, an AWS key id without a
-    // digit, as one in 28 are) reads as a token, not a name: names are joined (`DB_PASSWORD`,
-    // `self.password`) or camelCase (`serviceAccountToken`).
-    let joined = s
-        .iter()
-        .any(|&b| matches!(b, b'_' | b'.' | b'/' | b'-' | b':' | b'#'));
-    words_in_case(s) && (joined || capitalized_words(s) >= 1)
+    words >= 2 && known > 0 && known * 2 >= letters
 }
 
 /// How many capitals start a word of two or more lowercase letters (`ServiceAccount`: 2).
@@ -315,6 +524,8 @@ mod tests {
         for s in [
             "xxxxxxxxxxxxxxxx",
             "XXXX-XXXX-XXXX",
+            "sk_live_xxx",
+            "key-xXx-2291",
             "<token>",
             "<your-api-key>",
             "[secret]",
@@ -384,6 +595,46 @@ mod tests {
             "smithy.api#httpApiKeyAuth",
         ] {
             assert!(p(s.as_bytes()), "{s}");
+        }
+    }
+
+    /// Real formats are never dropped: random tokens of the alphabets and lengths credentials
+    /// come in (hex, base32, base62, base64 and base64url; 16 characters to a private key's
+    /// body), a million characters of each alphabet, none taken for a placeholder. A seeded
+    /// generator keeps the test deterministic; a check that drops one token in 10,000 of some
+    /// shape fails it.
+    #[test]
+    fn random_tokens_of_every_alphabet_and_length_are_not_placeholders() {
+        const ALPHABETS: [&[u8]; 8] = [
+            b"0123456789abcdef",
+            b"0123456789ABCDEF",
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+            b"abcdefghijklmnopqrstuvwxyz0123456789",
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+        ];
+        const LENGTHS: [usize; 9] = [16, 20, 24, 32, 40, 64, 100, 400, 1600];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut token = Vec::new();
+        for alphabet in ALPHABETS {
+            for len in LENGTHS {
+                for _ in 0..(1_000_000 / LENGTHS.len() / len) {
+                    token.clear();
+                    token.extend((0..len).map(|_| {
+                        let i = usize::try_from(next() % alphabet.len() as u64).unwrap_or(0);
+                        alphabet[i]
+                    }));
+                    assert!(!p(&token), "{}", String::from_utf8_lossy(&token));
+                }
+            }
         }
     }
 
