@@ -244,8 +244,9 @@ fn is_type_expression(s: &[u8]) -> bool {
 
 /// Names, not values: dotted or slashed paths of identifiers (`self.password`,
 /// `roles/iam.serviceAccountTokenCreator`, `settings.DB_PASSWORD`) and words in `camelCase` or
-/// `snake_case` (`serviceAccountToken`, `ACCESS_TOKEN`), with no digit unless it reads as three or
-/// more words (`X-Aws-Ec2-Metadata`), and `self.`, `this.` or `cls.` attributes.
+/// `snake_case` (`serviceAccountToken`, `ACCESS_TOKEN`) that [`reads_as_words`], with at most
+/// two digits (`X-Aws-Ec2-Metadata`, `V1ServiceAccountTokenProjection`), and `self.`, `this.` or
+/// `cls.` attributes.
 fn is_identifier_path(s: &[u8]) -> bool {
     if let Some(attribute) = [&b"self."[..], b"this.", b"cls."]
         .iter()
@@ -488,15 +489,6 @@ fn reads_as_words(s: &[u8]) -> bool {
         }
     }
     words >= 2 && known > 0 && known * 2 >= letters
-}
-
-/// How many capitals start a word of two or more lowercase letters (`ServiceAccount`: 2).
-fn capitalized_words(s: &[u8]) -> usize {
-    s.windows(3)
-        .filter(|w| {
-            w[0].is_ascii_uppercase() && w[1].is_ascii_lowercase() && w[2].is_ascii_lowercase()
-        })
-        .count()
 }
 
 /// Whether mixed case reads as words (`serviceAccountTokenCreator`, `HTTPHeader`,
