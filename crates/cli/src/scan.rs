@@ -10,8 +10,8 @@ use anyhow::Context;
 use capstan::pool::StringPool;
 use capstan::scan::report::{ReportMeta, VersionControl, write_cbom, write_sarif};
 use capstan::scan::{
-    CachePolicy, FileSink, Finding, Hooks, IgnoreFiles, Progress, Request, ScanOutcome, Shard,
-    SharedCacheOptions, WalkOptions,
+    CachePolicy, Confidence, FileSink, Finding, Hooks, IgnoreFiles, Progress, Request, ScanOutcome,
+    Shard, SharedCacheOptions, WalkOptions,
 };
 use clap::ValueEnum;
 use parking_lot::Mutex;
@@ -84,6 +84,12 @@ pub(crate) struct ReportArgs {
     #[arg(long)]
     no_redact: bool,
 
+    /// Report only findings at least this sure: `high` (a token in its provider's own format, or
+    /// verified by its checksum), `medium` (the right shape beside the provider's name), `low`
+    /// (matches in documentation, examples and vendored code, and generic ones a rule doubts).
+    /// Those left out are counted in the summary.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = MinConfidence::Medium, help_heading = "Suppressing")]
+    min_confidence: MinConfidence,
     /// Suppress the findings of a previous JSON report (`--format json`).
     #[arg(long, value_name = "FILE", help_heading = "Suppressing")]
     baseline: Option<PathBuf>,
@@ -177,6 +183,27 @@ pub(crate) enum Format {
     /// left out. No part of a secret is written. Its scan times are now (or
     /// `$SOURCE_DATE_EPOCH`).
     Gitlab,
+}
+
+/// `--min-confidence`: the least sure a reported finding may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MinConfidence {
+    /// Everything, documentation and vendored code included.
+    Low,
+    /// The default.
+    Medium,
+    /// Tokens in their provider's own format only.
+    High,
+}
+
+impl From<MinConfidence> for Confidence {
+    fn from(m: MinConfidence) -> Self {
+        match m {
+            MinConfidence::Low => Confidence::Low,
+            MinConfidence::Medium => Confidence::Medium,
+            MinConfidence::High => Confidence::High,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -375,6 +402,7 @@ impl ReportArgs {
             shared.timeout = self.cache_timeout;
             request = request.shared_cache(shared);
         }
+        request = request.min_confidence(self.min_confidence.into());
         if let Some(b) = &self.baseline {
             request = request.baseline(b);
         }
@@ -564,6 +592,9 @@ fn text_line(
     if let Some(v) = f.verified {
         write!(line, " (verified: {})", v.as_str())?;
     }
+    if f.confidence == Confidence::Low {
+        line.push_str(" (low confidence)");
+    }
     if let Some(c) = &f.crypto
         && !c.replacement.is_empty()
     {
@@ -642,6 +673,9 @@ pub(crate) fn summary(stats: bool, outcome: &ScanOutcome) {
     );
     if s.suppressed > 0 {
         let _ = write!(line, ", {} suppressed", s.suppressed);
+    }
+    if s.below_confidence > 0 {
+        let _ = write!(line, ", {} below --min-confidence", s.below_confidence);
     }
     if !outcome.skipped.is_empty() {
         let _ = write!(

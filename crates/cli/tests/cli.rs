@@ -175,6 +175,85 @@ fn a_checksum_verified_finding_says_so_in_every_format_and_a_failing_one_is_not_
 }
 
 #[test]
+fn min_confidence_decides_what_is_reported_and_the_summary_counts_the_rest() {
+    let dir = Scratch::new("scan_min_confidence");
+    // A generic assignment in documentation: low confidence. The same line in code: medium.
+    // A checksum-verified token: high.
+    let generic = "export API_KEY=\"Q2hhbmdlTWVQbGVhc2U5OTk\"\n";
+    dir.write("docs/setup.md", generic);
+    dir.write("src/settings.sh", generic);
+    dir.write("a.env", TOKEN_LINE);
+    let scan = |min: Option<&str>| {
+        let mut args = vec!["scan", "--no-cache", "--rules", "secrets", "-f", "json"];
+        if let Some(m) = min {
+            args.extend(["--min-confidence", m]);
+        }
+        args.push(".");
+        let out = capstan_in(&dir.0, &args, None);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let report = json(&out.stdout);
+        let mut seen: Vec<(String, String)> = report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                let field = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+                (field("path"), field("confidence"))
+            })
+            .collect();
+        seen.sort();
+        (
+            seen,
+            report["stats"]["below_confidence"].as_u64().unwrap_or(0),
+        )
+    };
+    let pair = |p: &str, c: &str| (p.to_owned(), c.to_owned());
+    assert_eq!(
+        scan(None),
+        (
+            vec![pair("a.env", "high"), pair("src/settings.sh", "medium")],
+            1
+        )
+    );
+    assert_eq!(
+        scan(Some("low")),
+        (
+            vec![
+                pair("a.env", "high"),
+                pair("docs/setup.md", "low"),
+                pair("src/settings.sh", "medium")
+            ],
+            0
+        )
+    );
+    assert_eq!(scan(Some("high")), (vec![pair("a.env", "high")], 2));
+
+    let out = capstan_in(
+        &dir.0,
+        &["scan", "--no-cache", "--rules", "secrets", "."],
+        None,
+    );
+    assert_shows(&out.stderr, "1 below --min-confidence");
+    let out = capstan_in(
+        &dir.0,
+        &[
+            "scan",
+            "--no-cache",
+            "--rules",
+            "secrets",
+            "--min-confidence",
+            "low",
+            "docs",
+        ],
+        None,
+    );
+    assert_shows(&out.stdout, "(low confidence)");
+    let out = capstan_in(&dir.0, &["scan", "--min-confidence", "sure", "."], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_shows(&out.stderr, "possible values: low, medium, high");
+}
+
+#[test]
 fn an_unreadable_path_is_reported_and_the_scan_goes_on() {
     let dir = Scratch::new("scan_unreadable");
     dir.write("a.env", TOKEN_LINE);

@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::rule::{
-    Allowlist, Category, Condition, CryptoInfo, RegexTarget, Required, Rule, RuleSet, Severity,
+    Allowlist, Category, Condition, Confidence, CryptoInfo, RegexTarget, Required, Rule, RuleSet,
+    Severity,
 };
 
 /// How deep `[extend]` chains are followed (gitleaks' limit).
@@ -339,6 +340,7 @@ struct RawRule {
     description: String,
     category: Option<String>,
     severity: Option<String>,
+    confidence: Option<String>,
     regex: Option<String>,
     #[serde(rename = "secretGroup")]
     secret_group: Option<usize>,
@@ -384,6 +386,7 @@ struct RawAllowlist {
     commits: Vec<String>,
     condition: Option<String>,
     target_rules: Vec<String>,
+    confidence: Option<String>,
 }
 
 /// A rule before validation: fields an override left out are `None`.
@@ -392,6 +395,7 @@ struct Partial {
     /// Which optional fields the file set (so an override replaces only those).
     set_category: bool,
     set_severity: bool,
+    set_confidence: bool,
     set_multiline: bool,
 }
 
@@ -589,6 +593,9 @@ fn merge(base: &mut Partial, mine: Partial) {
     if mine.set_severity {
         b.severity = m.severity;
     }
+    if mine.set_confidence {
+        b.confidence = m.confidence;
+    }
     if mine.set_multiline {
         b.multiline = m.multiline;
     }
@@ -669,6 +676,10 @@ fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
         })?,
         None => Severity::High,
     };
+    let confidence = match &r.confidence {
+        Some(c) => parse_confidence(c).map_err(|e| e.rule(&id))?,
+        None => Confidence::default(),
+    };
     let checksum = match &r.checksum {
         Some(c) => {
             Some(super::Checksum::parse(c).ok_or_else(|| err(Repr::UnknownChecksum(c.clone())))?)
@@ -696,26 +707,17 @@ fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
         }
         allowlists.push(convert_allowlist(a).map_err(|e| e.rule(&id))?);
     }
-    let mut required = Vec::with_capacity(r.required.len());
-    for q in r.required {
-        let rid = q.id.trim();
-        if rid.is_empty() {
-            return Err(err(Repr::MissingRequiredId));
-        }
-        required.push(Required {
-            id: rid.to_owned(),
-            within_lines: q.within_lines,
-            within_columns: q.within_columns,
-        });
-    }
+    let required = convert_required(r.required).map_err(|e| e.rule(&id))?;
     let set_category = r.category.is_some();
     let set_severity = r.severity.is_some();
+    let set_confidence = r.confidence.is_some();
     let set_multiline = r.multiline.is_some();
     Ok(Partial {
         rule: Rule {
             description: r.description,
             category,
             severity,
+            confidence,
             regex: r.regex.filter(|s| !s.is_empty()),
             secret_group: r.secret_group.filter(|&g| g != 0),
             entropy: r.entropy.filter(|&e| e > 0.0),
@@ -736,8 +738,26 @@ fn convert_rule(r: RawRule) -> Result<Partial, ConfigError> {
         },
         set_category,
         set_severity,
+        set_confidence,
         set_multiline,
     })
+}
+
+/// A rule's `[[rules.required]]` entries (each must name a rule).
+fn convert_required(raw: Vec<RawRequired>) -> Result<Vec<Required>, ConfigError> {
+    raw.into_iter()
+        .map(|q| {
+            let rid = q.id.trim();
+            if rid.is_empty() {
+                return Err(ConfigError::new(Repr::MissingRequiredId));
+            }
+            Ok(Required {
+                id: rid.to_owned(),
+                within_lines: q.within_lines,
+                within_columns: q.within_columns,
+            })
+        })
+        .collect()
 }
 
 fn convert_allowlist(a: RawAllowlist) -> Result<Allowlist, ConfigError> {
@@ -775,6 +795,16 @@ fn convert_allowlist(a: RawAllowlist) -> Result<Allowlist, ConfigError> {
         paths: a.paths,
         condition,
         target_rules: a.target_rules,
+        confidence: a.confidence.as_deref().map(parse_confidence).transpose()?,
+    })
+}
+
+fn parse_confidence(c: &str) -> Result<Confidence, ConfigError> {
+    c.parse().map_err(|_| {
+        ConfigError::new(Repr::UnknownValue {
+            field: "confidence",
+            value: c.to_owned(),
+        })
     })
 }
 

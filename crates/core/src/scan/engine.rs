@@ -17,7 +17,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use super::config::{ConfigError, Repr};
 use super::regex::{Checked, LazyRegex, spans_lines};
-use super::rule::{Category, Condition, CryptoInfo, RegexTarget, RuleSet, Severity};
+use super::rule::{Category, Condition, Confidence, CryptoInfo, RegexTarget, RuleSet, Severity};
 
 /// A compiled allowlist.
 #[derive(Debug)]
@@ -27,6 +27,8 @@ pub(crate) struct CAllow {
     pub(crate) stopwords: Option<Stopwords>,
     pub(crate) paths: Option<LazyRegex>,
     pub(crate) condition: Condition,
+    /// Lowers what it covers to this confidence instead of dropping it.
+    pub(crate) confidence: Option<Confidence>,
     /// Whether it has any check capstan evaluates (an allowlist of only `commits` has none).
     pub(crate) has_checks: bool,
 }
@@ -107,6 +109,7 @@ pub(crate) struct CRule {
     pub(crate) description: String,
     pub(crate) category: Category,
     pub(crate) severity: Severity,
+    pub(crate) confidence: Confidence,
     pub(crate) tags: Vec<String>,
     pub(crate) crypto: Option<CryptoInfo>,
     pub(crate) skip_report: bool,
@@ -260,6 +263,7 @@ impl Rules {
                 description: r.description.clone(),
                 category: r.category,
                 severity: r.severity,
+                confidence: r.confidence,
                 tags: r.tags.clone(),
                 crypto: r.crypto.clone(),
                 skip_report: r.skip_report,
@@ -458,6 +462,7 @@ fn digest(set: &RuleSet) -> [u8; 32] {
             description,
             category,
             severity,
+            confidence,
             regex,
             secret_group,
             entropy,
@@ -477,7 +482,7 @@ fn digest(set: &RuleSet) -> [u8; 32] {
         } = rule;
         let _ = write!(
             h,
-            "{id:?}{description:?}{category:?}{severity:?}{regex:?}{secret_group:?}{entropy:?}\
+            "{id:?}{description:?}{category:?}{severity:?}{confidence:?}{regex:?}{secret_group:?}{entropy:?}\
              {keywords:?}{checksum:?}{path:?}{tags:?}{multiline:?}{crypto:?}{allowlists:?}\
              {skip_report:?}{skip_placeholders:?}{required:?};"
         );
@@ -620,6 +625,7 @@ fn compile_allow(a: &super::rule::Allowlist, checked: &Checked) -> Result<CAllow
         stopwords,
         paths,
         condition: a.condition,
+        confidence: a.confidence,
         has_checks,
     })
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rule::{Category, CryptoInfo, Severity};
+use super::rule::{Category, Confidence, CryptoInfo, Severity};
 
 /// One match of one rule.
 ///
@@ -19,6 +19,10 @@ pub struct Finding {
     pub category: Category,
     /// How much it matters.
     pub severity: Severity,
+    /// How likely it is to be real (see [`Confidence`]); reports written before capstan had
+    /// it read as medium.
+    #[serde(default)]
+    pub confidence: Confidence,
     /// The file (or `-` for standard input).
     pub path: String,
     /// First line of the match.

@@ -56,6 +56,7 @@ pub fn merge(mut reports: Vec<ScanOutcome>) -> Result<ScanOutcome, MergeError> {
             errors: _,
             findings: _,
             suppressed,
+            below_confidence,
             secrets: _,
             crypto: _,
             threats: _,
@@ -76,6 +77,7 @@ pub fn merge(mut reports: Vec<ScanOutcome>) -> Result<ScanOutcome, MergeError> {
         stats.files += files;
         stats.bytes += bytes;
         stats.suppressed += suppressed;
+        stats.below_confidence += below_confidence;
         stats.cache_hits += cache_hits;
         stats.cache_misses += cache_misses;
         stats.cache_local_hits += cache_local_hits;
@@ -334,6 +336,7 @@ mod tests {
                 Category::Secret
             },
             severity: Severity::High,
+            confidence: crate::scan::Confidence::High,
             path: path.to_owned(),
             line,
             column: 1,

@@ -55,7 +55,8 @@ pub use request::{
     RuleSources, Scan,
 };
 pub use rule::{
-    Allowlist, Category, Condition, CryptoInfo, RegexTarget, Required, Rule, RuleSet, Severity,
+    Allowlist, Category, Condition, Confidence, CryptoInfo, RegexTarget, Required, Rule, RuleSet,
+    Severity,
 };
 pub use scanner::{BINARY_PROBE, MAX_LINE, MULTILINE_WINDOW, OVERLAP, Scanner};
 pub use shard::{Shard, ShardError};

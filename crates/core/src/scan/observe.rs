@@ -86,7 +86,7 @@ impl ByteObserver for ContextScan<'_> {
         let Some(s) = self.current.take() else {
             return Ok(());
         };
-        let found = s.finish();
+        let found = reported(s.finish());
         let first = found
             .first()
             .map(|f| format!("{} at line {}", f.rule_id, f.line));
@@ -96,6 +96,14 @@ impl ByteObserver for ContextScan<'_> {
             _ => Ok(()),
         }
     }
+}
+
+/// The findings a build-context scan reports and stops on: those of the default
+/// [`Confidence`](super::Confidence) and above (a match in a context's documentation or vendored
+/// code should not fail a build; `capstan scan --min-confidence low` lists them).
+fn reported(mut found: Vec<Finding>) -> Vec<Finding> {
+    found.retain(|f| f.confidence >= super::Confidence::default());
+    found
 }
 
 /// What the context writer hands a scan worker.
@@ -158,7 +166,7 @@ pub fn scan_in_background<T>(
                         }
                         Msg::End => {
                             if let Some((i, s)) = current.take() {
-                                let found = s.finish();
+                                let found = reported(s.finish());
                                 if !found.is_empty() {
                                     results.lock().push((i, found));
                                 }

@@ -36,6 +36,10 @@ pub struct ScanStats {
     pub findings: u64,
     /// Findings left out by a baseline or an ignore file (not in `findings`).
     pub suppressed: u64,
+    /// Findings left out because their confidence is below the scan's minimum (not in
+    /// `findings`; see [`Confidence`](super::Confidence)).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub below_confidence: u64,
     /// Findings per category.
     pub secrets: u64,
     /// Crypto findings.
@@ -115,12 +119,9 @@ impl ScanStats {
         }
     }
 
-    /// Adds these counters to `registry` as `capstan_scan_*` metrics.
-    pub fn record(
-        &self,
-        registry: &crate::metrics::Registry,
-    ) -> Result<(), crate::metrics::MetricsError> {
-        let counters: [(&str, &str, u64); 7] = [
+    /// The plain counters, as `(name, help, value)`.
+    fn counters(&self) -> [(&'static str, &'static str, u64); 8] {
+        [
             (
                 "capstan_scan_files_total",
                 "Files and archive members scanned.",
@@ -147,6 +148,11 @@ impl ScanStats {
                 self.suppressed,
             ),
             (
+                "capstan_scan_below_confidence_total",
+                "Findings left out for a confidence below the minimum.",
+                self.below_confidence,
+            ),
+            (
                 "capstan_scan_cache_hits_total",
                 "Files answered from the scan cache.",
                 self.cache_hits,
@@ -156,8 +162,15 @@ impl ScanStats {
                 "Files looked up in the scan cache and scanned.",
                 self.cache_misses,
             ),
-        ];
-        for (name, help, v) in counters {
+        ]
+    }
+
+    /// Adds these counters to `registry` as `capstan_scan_*` metrics.
+    pub fn record(
+        &self,
+        registry: &crate::metrics::Registry,
+    ) -> Result<(), crate::metrics::MetricsError> {
+        for (name, help, v) in self.counters() {
             registry.counter(name, help)?.add(v);
         }
         if self.layers_pulled + self.layers_cached + self.layers_shared > 0 {

@@ -15,8 +15,8 @@ use std::sync::atomic::AtomicBool;
 use super::outcome::{Progress, ScanOutcome};
 use super::walk::{FileSink, TreeScanner, WalkOptions};
 use super::{
-    ConfigError, Finding, PACKS, RuleSet, Rules, ScanCache, SharedCache, SharedCacheOptions,
-    SuppressError, Suppressions,
+    Confidence, ConfigError, Finding, PACKS, RuleSet, Rules, ScanCache, SharedCache,
+    SharedCacheOptions, SuppressError, Suppressions,
 };
 use crate::image::{ImageError, ImageOptions, ImageSource};
 
@@ -123,6 +123,7 @@ pub struct Request {
     cache: CachePolicy,
     shared_cache: Option<SharedCacheOptions>,
     shard: Option<super::Shard>,
+    min_confidence: Confidence,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +150,7 @@ impl Request {
             cache: CachePolicy::Off,
             shared_cache: None,
             shard: None,
+            min_confidence: Confidence::default(),
         }
     }
 
@@ -253,6 +255,29 @@ impl Request {
     /// or writes the cache.
     pub fn redact(mut self, on: bool) -> Self {
         self.options.redact = on;
+        self
+    }
+
+    /// Reports only findings of at least this [`Confidence`] (default medium: low-confidence
+    /// matches, in documentation and vendored code, are counted in
+    /// [`ScanStats::below_confidence`] and left out). It filters what is reported, not what is
+    /// scanned: cached results hold every finding.
+    ///
+    /// ```
+    /// use capstan::scan::{Confidence, Request};
+    /// let dir = std::env::temp_dir().join(format!("capstan-doc-conf-{}", std::process::id()));
+    /// std::fs::create_dir_all(dir.join("docs"))?;
+    /// std::fs::write(dir.join("docs/setup.md"), "export API_KEY=\"Q2hhbmdlTWVQbGVhc2U5OTk\"\n")?;
+    /// let quiet = Request::new([&dir]).packs(["secrets"]).prepare()?.run();
+    /// assert!(quiet.findings.is_empty());
+    /// assert_eq!(quiet.stats.below_confidence, 1);
+    /// let all = Request::new([&dir]).packs(["secrets"]).min_confidence(Confidence::Low).prepare()?.run();
+    /// assert_eq!(all.findings[0].confidence, Confidence::Low);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn min_confidence(mut self, min: Confidence) -> Self {
+        self.min_confidence = min;
         self
     }
 
@@ -367,6 +392,7 @@ impl Request {
             rules,
             options,
             suppress,
+            min_confidence: self.min_confidence,
             cache,
             warnings,
             progress: Arc::default(),
@@ -477,6 +503,7 @@ pub struct Scan {
     rules: Arc<Rules>,
     options: WalkOptions,
     suppress: Suppressions,
+    min_confidence: Confidence,
     cache: Option<ScanCache>,
     warnings: Vec<String>,
     progress: Arc<Progress>,
@@ -547,11 +574,12 @@ impl Scan {
     /// Scans every input, calling `hooks` along the way.
     pub fn run_with(self, hooks: Hooks<'_>) -> ScanOutcome {
         let suppress = &self.suppress;
+        let min = self.min_confidence;
         let filtered = |found: &[Finding]| {
             if let Some(sink) = hooks.on_file {
                 let kept: Vec<Finding> = found
                     .iter()
-                    .filter(|f| !suppress.suppresses(f))
+                    .filter(|f| f.confidence >= min && !suppress.suppresses(f))
                     .cloned()
                     .collect();
                 if !kept.is_empty() {
@@ -591,6 +619,9 @@ impl Scan {
             count: s.count(),
             images: self.images.iter().map(|(given, _)| given.clone()).collect(),
         });
+        let total = outcome.findings.len();
+        outcome.findings.retain(|f| f.confidence >= min);
+        outcome.stats.below_confidence = (total - outcome.findings.len()) as u64;
         let total = outcome.findings.len();
         outcome.findings.retain(|f| !suppress.suppresses(f));
         outcome.stats.suppressed = (total - outcome.findings.len()) as u64;

@@ -74,6 +74,61 @@ impl Severity {
     }
 }
 
+/// How likely a finding is to be what its rule looks for: a token in its provider's own format
+/// (`high`), a value of the right shape beside the provider's name (`medium`), or a match where
+/// documentation, examples and vendored code live (`low`). `--min-confidence` (default
+/// `medium`) decides what is reported.
+///
+/// A rule says its own (`confidence = "high"`, default `medium`); a secret that passes its
+/// rule's checksum is `high`; an allowlist with a `confidence` lowers the matches it covers to
+/// that instead of dropping them.
+///
+/// ```
+/// use capstan::scan::Confidence;
+/// assert!(Confidence::Low < Confidence::Medium && Confidence::Medium < Confidence::High);
+/// assert_eq!("high".parse::<Confidence>(), Ok(Confidence::High));
+/// assert_eq!(Confidence::default().as_str(), "medium");
+/// ```
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Worth a look where nothing is missed on purpose (`--min-confidence low`).
+    Low,
+    /// The default floor.
+    #[default]
+    Medium,
+    /// In the provider's own format, or verified by its checksum.
+    High,
+}
+
+impl Confidence {
+    /// The lowercase name used in configs and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl std::str::FromStr for Confidence {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "low" => Ok(Confidence::Low),
+            "medium" => Ok(Confidence::Medium),
+            "high" => Ok(Confidence::High),
+            _ => Err(format!(
+                "unknown confidence {s:?} (expected low, medium or high)"
+            )),
+        }
+    }
+}
+
 /// What an allowlist's regexes are matched against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RegexTarget {
@@ -113,6 +168,9 @@ pub struct Allowlist {
     pub condition: Condition,
     /// Global allowlists only: the rules it applies to (all when empty).
     pub target_rules: Vec<String>,
+    /// Instead of dropping the matches it covers, lower them to this confidence (a capstan
+    /// field: documentation, examples and vendored code are worth a look, not an alarm).
+    pub confidence: Option<Confidence>,
 }
 
 /// The cryptography a crypto rule identifies, for CBOM-style reports.
@@ -155,6 +213,8 @@ pub struct Rule {
     pub category: Category,
     /// How much a finding matters.
     pub severity: Severity,
+    /// How likely a match is to be real (a capstan field; default medium).
+    pub confidence: Confidence,
     /// The pattern (Rust regex syntax; Go/RE2 configs are translated on load).
     pub regex: Option<String>,
     /// Which capture group is the secret; `None`: the first non-empty group, else the match.

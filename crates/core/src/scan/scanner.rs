@@ -23,7 +23,7 @@ use std::sync::Arc;
 use super::engine::{CRule, Candidate, Near, Rules};
 use super::finding::{Finding, Verified, fingerprint, redact, shannon_entropy};
 use super::regex::LazyRegex;
-use super::rule::Category;
+use super::rule::{Category, Confidence};
 
 /// Lines longer than this are scanned in pieces.
 pub const MAX_LINE: usize = 128 << 10;
@@ -396,14 +396,42 @@ impl<'r> Scanner<'r> {
         self.allow_paths.get(a).copied().flatten()
     }
 
-    /// Whether path-only rule `ri` matches this file's path (and no allowlist excuses it).
-    fn path_only_fires(&self, ri: u32) -> bool {
-        let rule = &self.rules.get().rules[ri as usize];
-        self.active[ri as usize]
-            && !rule
-                .allows
-                .iter()
-                .any(|&a| self.allow_path(a) == Some(true))
+    /// The confidence of a candidate of `rule`, or `None` when an allowlist (or an inline
+    /// `capstan:allow`) drops it: a secret in its provider's verified format is as sure as a
+    /// finding gets; an allowlist with a confidence lowers what it covers, one without drops it.
+    fn judge(&self, rules: &Rules, rule: &CRule, candidate: &Candidate<'_>) -> Option<Confidence> {
+        if inline_allow(candidate.line) {
+            return None;
+        }
+        let mut confidence = if rule.checksum.is_some() {
+            Confidence::High
+        } else {
+            rule.confidence
+        };
+        for &a in &rule.allows {
+            let allow = &rules.allows[a];
+            if allow.allows(candidate, self.allow_path(a)) {
+                confidence = confidence.min(allow.confidence?);
+            }
+        }
+        Some(confidence)
+    }
+
+    /// Whether path-only rule `ri` matches this file's path and no allowlist excuses it: the
+    /// confidence its finding has then (an allowlist with a confidence lowers it).
+    fn path_only_fires(&self, ri: u32) -> Option<Confidence> {
+        let rules = self.rules.get();
+        let rule = &rules.rules[ri as usize];
+        if !self.active[ri as usize] {
+            return None;
+        }
+        let mut confidence = rule.confidence;
+        for &a in &rule.allows {
+            if self.allow_path(a) == Some(true) {
+                confidence = confidence.min(rules.allows[a].confidence?);
+            }
+        }
+        Some(confidence)
     }
 
     fn path_only_findings(&mut self) {
@@ -411,11 +439,13 @@ impl<'r> Scanner<'r> {
         let rules = held.get();
         for &ri in &rules.path_only {
             let rule = &rules.rules[ri as usize];
-            if !rule.skip_report && self.path_only_fires(ri) {
-                self.findings.push((
-                    finding(rule, &self.path, [1, 1, 1, 1], String::new(), 0.0, b""),
-                    0..0,
-                ));
+            if rule.skip_report {
+                continue;
+            }
+            if let Some(confidence) = self.path_only_fires(ri) {
+                let mut found = finding(rule, &self.path, [1, 1, 1, 1], String::new(), 0.0, b"");
+                found.confidence = confidence;
+                self.findings.push((found, 0..0));
             }
         }
     }
@@ -433,7 +463,7 @@ impl<'r> Scanner<'r> {
         for (slot, p) in rules.composite.partners.iter().enumerate() {
             if rules.rules[p.rule as usize].regex.is_none()
                 && self.partner_on[slot]
-                && self.path_only_fires(p.rule)
+                && self.path_only_fires(p.rule).is_some()
             {
                 let hits = &mut self.partner_hits[slot];
                 hits.seen = true;
@@ -824,14 +854,9 @@ impl<'r> Scanner<'r> {
             whole,
             line: &window[line_begin..line_end],
         };
-        if rule
-            .allows
-            .iter()
-            .any(|&a| rules.allows[a].allows(&candidate, self.allow_path(a)))
-            || inline_allow(candidate.line)
-        {
+        let Some(confidence) = self.judge(rules, rule, &candidate) else {
             return;
-        }
+        };
         let abs_start = self.base + (ws + range.start) as u64;
         let column = abs_start - line_start + 1;
         // Rules without a partner pass (see `Composite::partner_pass`) record their partner
@@ -869,6 +894,7 @@ impl<'r> Scanner<'r> {
         if rule.checksum.is_some() {
             found.verified = Some(Verified::Checksum);
         }
+        found.confidence = confidence;
         if let Some(slot) = partner {
             self.record_partner(slot, line_no, column);
         }
@@ -947,6 +973,7 @@ fn finding(
         description: rule.description.clone(),
         category: rule.category,
         severity: rule.severity,
+        confidence: rule.confidence,
         path: path.to_owned(),
         line,
         column,

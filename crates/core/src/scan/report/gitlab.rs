@@ -210,6 +210,7 @@ mod tests {
             description: "GitHub personal access token".into(),
             category,
             severity: Severity::High,
+            confidence: crate::scan::Confidence::High,
             path: path.into(),
             line,
             column: 14,

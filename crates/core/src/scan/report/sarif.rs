@@ -19,8 +19,8 @@ const INFORMATION_URI: &str = "https://example.invalid/capstan";
 /// `endColumn` is exclusive as SARIF requires (the finding's `end_column + 1`). Artifact URIs are
 /// relative URI references (`./` stripped, `\` turned into `/`, other bytes percent-encoded);
 /// absolute paths become `file://` URIs. A result's `properties` name the commit (history
-/// scans) or the image and layer (image scans), and say `"verified": "checksum"` when the
-/// secret's checksum was verified.
+/// scans) or the image and layer (image scans), the finding's `confidence`, and say
+/// `"verified": "checksum"` when the secret's checksum was verified.
 pub fn write_sarif<W: io::Write>(
     mut out: W,
     findings: &[Finding],
@@ -168,13 +168,15 @@ fn result(f: &Finding, rule_index: usize, meta: &ReportMeta) -> Value {
         }
         result["properties"] = props;
     }
-    if let Some(v) = f.verified {
-        // How the secret was confirmed (offline): beside the git or image properties, if any.
-        match result.get_mut("properties").and_then(Value::as_object_mut) {
-            Some(props) => {
-                props.insert("verified".into(), Value::from(v.as_str()));
-            }
-            None => result["properties"] = json!({ "verified": v.as_str() }),
+    // How likely the finding is real, and how the secret was confirmed (offline): beside the
+    // git or image properties, if any.
+    if result.get("properties").is_none() {
+        result["properties"] = json!({});
+    }
+    if let Some(props) = result.get_mut("properties").and_then(Value::as_object_mut) {
+        props.insert("confidence".into(), Value::from(f.confidence.as_str()));
+        if let Some(v) = f.verified {
+            props.insert("verified".into(), Value::from(v.as_str()));
         }
     }
     result
