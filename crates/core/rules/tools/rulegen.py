@@ -14,6 +14,7 @@ their own, the words it is found beside:
     what = "admin API key"              # description = "<name> <what>"
     area = "search"                     # first tag (cloud, vcs, ci, payments, ai, ...)
     severity = "high"                   # default "high"
+    confidence = "high"                 # default: "high" with a prefix, else "medium"
     source = "https://www.algolia.com/doc/guides/security/api-keys/"
     value = "[a-f0-9]{32}"              # the token's shape: [class]{n} / [class]{n,m} / literals
     prefix = "sk_live_"                 # a literal the token starts with: a self-identifying
@@ -38,7 +39,7 @@ import re
 import sys
 import tomllib
 
-QUALIFIERS = r"(?:key|token|secret|passw(?:or)?d|pwd|auth|bearer|credential|api|access|pat|sid)"
+QUALIFIERS = r"(?:key|token|secret|passw(?:or)?d|pwd|auth|bearer|credential|api|access|pat|sid|private)"
 ASSIGN = r"""["'\]]{0,2}(?:[ \t]{0,3}(?:=|:=|:|=>|\?=|,)[ \t]{0,5}|[ \t]{1,3})["'`]?"""
 
 
@@ -103,9 +104,19 @@ def floor_for(shape):
 
 
 def tail_class(shape):
-    chars = shape[-1][0]
-    esc = "".join("\\" + c if c in "\\]^-[" else c for c in chars)
-    return f"(?:[^{esc}]|$)"
+    """What may follow the token: anything outside its last segment's alphabet, or the end."""
+    codes = sorted({ord(c) for c in shape[-1][0]})
+    runs, start = [], None
+    for i, c in enumerate(codes):
+        if start is None:
+            start = c
+        if i + 1 == len(codes) or codes[i + 1] != c + 1:
+            runs.append((start, c))
+            start = None
+    esc = lambda c: "\\" + chr(c) if chr(c) in "\\]^-[" else chr(c)
+    body = "".join(esc(a) if a == b else esc(a) + esc(b) if b == a + 1 else f"{esc(a)}-{esc(b)}"
+                   for a, b in runs)
+    return f"(?:[^{body}]|$)"
 
 
 def toml_str(s):
@@ -172,13 +183,15 @@ def rule(spec):
     counter += spec.get("counterexamples", [])
     lines = ["[[rules]]", f'id = "{rid}"']
     if spec.get("source"):
-        lines.insert(0, f"# {name}: {spec['source']}")
+        lines.insert(0, f"# source: {spec['source']}")
     lines += [
         f'description = "{name} {what}"',
         'category = "secret"',
         f'severity = "{spec.get("severity", "high")}"',
+        f'confidence = "{spec.get("confidence", "high" if prefix else "medium")}"',
         f"regex = '''{regex}'''",
         f"entropy = {ent}",
+        "skipPlaceholders = true",
         "keywords = [" + ", ".join(f'"{k}"' for k in keywords) + "]",
         "tags = [" + ", ".join(f'"{t}"' for t in dict.fromkeys([area, slug])) + "]",
         "examples = [",
