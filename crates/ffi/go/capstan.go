@@ -40,10 +40,11 @@ typedef struct {
 	uint64_t suppressed;  // findings: how many a baseline or an ignore file left out
 	uint64_t layers[3];   // findings of images: layers pulled, from the cache, shared
 	uint64_t commits;     // findings of history: commits walked
+	uint64_t below_confidence; // findings: how many the minimum confidence left out
 } go_result;
 
 static go_result go_done(capstan_status st, void *ptr) {
-	go_result r = {st, ptr, 0, NULL, 0, {0, 0, 0}, 0};
+	go_result r = {st, ptr, 0, NULL, 0, {0, 0, 0}, 0, 0};
 	if (st != CAPSTAN_OK) {
 		const char *m = capstan_last_error();
 		r.err = strdup(m != NULL ? m : "unknown error");
@@ -61,6 +62,7 @@ static go_result go_findings(capstan_status st, capstan_findings *f) {
 		r.layers[1] = capstan_findings_layers_cached(f);
 		r.layers[2] = capstan_findings_layers_shared(f);
 		r.commits = capstan_findings_commits(f);
+		r.below_confidence = capstan_findings_below_confidence(f);
 		if (r.len == 0 && capstan_findings_errors_len(f) == 0) {
 			capstan_findings_free(f);
 			r.ptr = NULL;
@@ -135,6 +137,7 @@ typedef struct {
 	const char *image, *manifest_digest, *platform, *layer_digest;
 	int64_t layer_index, removed_in_layer;
 	const char *commit, *author, *email, *date, *message;
+	const char *confidence;
 } go_extras;
 
 static void go_findings_fill(const capstan_findings *f, capstan_finding *items, go_extras *extras,
@@ -157,6 +160,7 @@ static void go_findings_fill(const capstan_findings *f, capstan_finding *items, 
 		extras[i].email = capstan_findings_email(f, i);
 		extras[i].date = capstan_findings_date(f, i);
 		extras[i].message = capstan_findings_message(f, i);
+		extras[i].confidence = capstan_findings_confidence(f, i);
 	}
 }
 
@@ -171,7 +175,8 @@ static go_result go_request_run(const capstan_rules *rules, const char *inputs, 
 		const char *packs, size_t n_packs, const char *config, const char *baselines,
 		size_t n_baselines, const char *ignores, size_t n_ignores, bool discovery, bool redact,
 		uint32_t threads, uint64_t max_file_size, const char *cache_dir, const char *cache_url,
-		uint64_t cache_ttl, uint32_t cache_timeout, uint32_t shard_index, uint32_t shard_count) {
+		uint64_t cache_ttl, uint32_t cache_timeout, uint32_t shard_index, uint32_t shard_count,
+		const char *min_confidence) {
 	capstan_request *req = NULL;
 	capstan_status st = capstan_request_new(&req);
 	const char *p = inputs;
@@ -206,6 +211,8 @@ static go_result go_request_run(const capstan_rules *rules, const char *inputs, 
 		st = capstan_request_set_cache_url(req, cache_url, cache_ttl, cache_timeout);
 	if (st == CAPSTAN_OK && shard_count != 0)
 		st = capstan_request_set_shard(req, shard_index, shard_count);
+	if (st == CAPSTAN_OK && min_confidence != NULL)
+		st = capstan_request_set_min_confidence(req, min_confidence);
 	capstan_findings *out = NULL;
 	if (st == CAPSTAN_OK) st = capstan_request_run(req, &out);
 	go_result r = go_findings(st, out);
@@ -374,10 +381,13 @@ func Version() string { return C.GoString(C.capstan_version()) }
 // redacted (its first characters and "…") unless a ScanRequest asked otherwise. Its JSON form is
 // the one `capstan scan --format json` prints.
 type Finding struct {
-	RuleID      string   `json:"rule_id"`
-	Description string   `json:"description"`
-	Category    string   `json:"category"` // secret, crypto or threat
-	Severity    string   `json:"severity"` // info, low, medium, high or critical
+	RuleID      string `json:"rule_id"`
+	Description string `json:"description"`
+	Category    string `json:"category"` // secret, crypto or threat
+	Severity    string `json:"severity"` // info, low, medium, high or critical
+	// high (a token in its provider's own format, or verified by its checksum), medium or low
+	// (in documentation, examples and vendored code): see ScanRequest.MinConfidence.
+	Confidence  string   `json:"confidence"`
 	Path        string   `json:"path"`
 	Line        int      `json:"line"`
 	Column      int      `json:"column"`
@@ -493,6 +503,7 @@ func take(res C.go_result) ([]Finding, error) {
 				Description: C.GoString(c.description),
 				Category:    C.GoString(c.category),
 				Severity:    C.GoString(c.severity),
+				Confidence:  C.GoString(x.confidence),
 				Path:        C.GoString(c.path),
 				Line:        int(c.line),
 				Column:      int(c.column),
@@ -797,6 +808,9 @@ type ScanRequest struct {
 	// Scan only part Shard.Index of Shard.Count (1-based) of the work, for jobs that split one
 	// scan and merge their JSON reports (`capstan merge`); the zero value scans it all.
 	Shard Shard
+	// Report only findings of at least this confidence: "low", "medium" or "high"; "" is
+	// medium, as `capstan scan` does. Anything else is an ErrInvalidArgument.
+	MinConfidence string
 }
 
 // Shard is one part of a scan split across jobs: files by path, a history's blobs by path,
@@ -811,6 +825,8 @@ type ScanResult struct {
 	Findings []Finding
 	// How many findings a baseline or an ignore file left out.
 	Suppressed uint64
+	// How many findings MinConfidence left out.
+	BelowConfidence uint64
 	// Images: how many layers were pulled and scanned, answered from the cache, or shared with
 	// an image scanned before in the same run.
 	LayersPulled, LayersCached, LayersShared uint64
@@ -843,7 +859,7 @@ func (r ScanRequest) Run() (*ScanResult, error) {
 	for what, list := range map[string][]string{
 		"inputs": r.Inputs, "images": r.Images, "platform": {r.Platform}, "packs": r.Packs,
 		"baselines": r.Baselines, "ignore files": r.IgnoreFiles, "config": {r.Config},
-		"cache dir": {r.CacheDir}, "cache URL": {r.CacheURL},
+		"cache dir": {r.CacheDir}, "cache URL": {r.CacheURL}, "min confidence": {r.MinConfidence},
 		"git": {git.Repo, git.Since, git.Branch},
 	} {
 		if err := noNUL(what, list...); err != nil {
@@ -895,18 +911,20 @@ func (r ScanRequest) Run() (*ScanResult, error) {
 		baselines, nBaselines, ignores, nIgnores, C.bool(!r.NoIgnoreDiscovery),
 		C.bool(!r.NoRedact), C.uint32_t(threads), C.uint64_t(r.MaxFileSize),
 		optional(r.CacheDir), optional(r.CacheURL), C.uint64_t(ttl), C.uint32_t(timeout),
-		C.uint32_t(uint32Arg(r.Shard.Index)), C.uint32_t(uint32Arg(r.Shard.Count)))
+		C.uint32_t(uint32Arg(r.Shard.Index)), C.uint32_t(uint32Arg(r.Shard.Count)),
+		optional(r.MinConfidence))
 	if err := fail(res); err != nil {
 		return nil, err
 	}
 	findings, err := take(res)
 	return &ScanResult{
-		Findings:     findings,
-		Suppressed:   uint64(res.suppressed),
-		LayersPulled: uint64(res.layers[0]),
-		LayersCached: uint64(res.layers[1]),
-		LayersShared: uint64(res.layers[2]),
-		Commits:      uint64(res.commits),
+		Findings:        findings,
+		Suppressed:      uint64(res.suppressed),
+		BelowConfidence: uint64(res.below_confidence),
+		LayersPulled:    uint64(res.layers[0]),
+		LayersCached:    uint64(res.layers[1]),
+		LayersShared:    uint64(res.layers[2]),
+		Commits:         uint64(res.commits),
 	}, err
 }
 

@@ -547,6 +547,26 @@ func TestScanRequestSuppressesAndReportsCrypto(t *testing.T) {
 	if crypto != 1 {
 		t.Fatalf("%d crypto findings", crypto)
 	}
+	// A checksum-verified token is high confidence, the MD5 call its rule's medium; with a
+	// minimum of high, the MD5 call is left out and counted.
+	for _, f := range all.Findings {
+		want := "high"
+		if f.Category == "crypto" {
+			want = "medium"
+		}
+		if f.Confidence != want {
+			t.Fatalf("confidence of %+v: want %s", f, want)
+		}
+	}
+	sure := req
+	sure.MinConfidence = "high"
+	if got, err := sure.Run(); err != nil || len(got.Findings) != 3 || got.BelowConfidence != 1 {
+		t.Fatalf("min confidence high: %+v %v", got, err)
+	}
+	sure.MinConfidence = "sure"
+	if got, err := sure.Run(); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "sure") || got != nil {
+		t.Fatalf("unknown confidence: %+v %v", got, err)
+	}
 
 	// Token a in a baseline, token b in an ignore file: both left out, and counted.
 	tmp := t.TempDir()

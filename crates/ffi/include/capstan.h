@@ -390,6 +390,22 @@ const char *capstan_findings_date(const struct capstan_findings *findings, size_
 // `findings` is NULL or a live handle.
 const char *capstan_findings_message(const struct capstan_findings *findings, size_t i);
 
+// Finding `i`'s confidence: `high` (a token in its provider's own format, or verified by its
+// checksum), `medium` or `low` (see `capstan_request_set_min_confidence`); a static string, never
+// freed. NULL when `i` is past the end or `findings` is NULL.
+//
+// # Safety
+// `findings` is NULL or a live handle.
+const char *capstan_findings_confidence(const struct capstan_findings *findings, size_t i);
+
+// How many findings were left out of these for a confidence below the request's minimum
+// (`capstan_request_set_min_confidence`; they are not in the list). 0 for NULL, and for
+// findings not made by `capstan_request_run`.
+//
+// # Safety
+// `findings` is NULL or a live handle.
+uint64_t capstan_findings_below_confidence(const struct capstan_findings *findings);
+
 // How many findings a baseline or an ignore file left out of these (they are not in the list).
 // 0 for NULL, and for findings not made by `capstan_request_run`.
 //
@@ -662,6 +678,16 @@ enum capstan_status capstan_request_set_cache_url(struct capstan_request *req, c
 // # Safety
 // `req` is a live handle used by no other thread meanwhile.
 enum capstan_status capstan_request_set_shard(struct capstan_request *req, uint32_t index, uint32_t count);
+
+// Reports only findings of at least this confidence: `"low"`, `"medium"` (the default) or
+// `"high"` (a token in its provider's own format, or verified by its checksum). Low-confidence
+// matches are those in documentation, examples and vendored code; the ones left out are counted
+// by `capstan_findings_below_confidence`. NULL restores the default; any other text is
+// `CAPSTAN_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `req` is a live handle used by no other thread meanwhile; `level` is NULL or NUL-terminated.
+enum capstan_status capstan_request_set_min_confidence(struct capstan_request *req, const char *level);
 
 // Runs the request: compiles its rules (packs, config), reads its baselines and ignore files,
 // walks its inputs (or pulls its images, or reads its repository's history), and gives the

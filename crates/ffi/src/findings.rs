@@ -1,8 +1,10 @@
 //! Findings handed to C: a list built once, read by index, serialised on demand.
 
-use std::ffi::{CString, c_char};
+use std::ffi::{CStr, CString, c_char};
 
-use core_capstan::scan::{Finding, GitOrigin, ImageOrigin, Issue, ScanOutcome, ScanStats};
+use core_capstan::scan::{
+    Confidence, Finding, GitOrigin, ImageOrigin, Issue, ScanOutcome, ScanStats,
+};
 
 use crate::{
     FfiError, boundary, c_string, capstan_status, give, give_string, handle, out_param, put, quiet,
@@ -21,6 +23,8 @@ pub struct capstan_findings {
     errors: Vec<CString>,
     /// Findings left out by a baseline or an ignore file.
     suppressed: u64,
+    /// Findings left out for a confidence below the request's minimum.
+    below_confidence: u64,
     /// Image scans: layers pulled, answered from the cache, shared with an earlier image.
     layers: [u64; 3],
     /// History scans: commits walked.
@@ -146,6 +150,7 @@ impl capstan_findings {
             extras,
             errors,
             suppressed: 0,
+            below_confidence: 0,
             layers: [0; 3],
             commits: 0,
         }
@@ -158,9 +163,17 @@ impl capstan_findings {
         f
     }
 
+    /// The findings of a one-shot scan (a buffer, a streamed scanner): those a default request
+    /// reports, of medium confidence and above.
+    pub(crate) fn reported(mut findings: Vec<Finding>) -> Self {
+        findings.retain(|f| f.confidence >= Confidence::default());
+        capstan_findings::new(findings, &[])
+    }
+
     /// Keeps a scan's counters.
     pub(crate) fn count(&mut self, stats: &ScanStats) {
         self.suppressed = stats.suppressed;
+        self.below_confidence = stats.below_confidence;
         self.layers = [
             stats.layers_pulled,
             stats.layers_cached,
@@ -598,6 +611,47 @@ pub unsafe extern "C" fn capstan_findings_message(
 ) -> *const c_char {
     // SAFETY: forwarded from the caller.
     unsafe { capstan_findings::commit(findings, i, Commit::Message) }
+}
+
+/// Finding `i`'s confidence: `high` (a token in its provider's own format, or verified by its
+/// checksum), `medium` or `low` (see `capstan_request_set_min_confidence`); a static string, never
+/// freed. NULL when `i` is past the end or `findings` is NULL.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_confidence(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    quiet(std::ptr::null(), || {
+        // SAFETY: the caller promises NULL or a live handle.
+        let found = unsafe { findings.as_ref() }.and_then(|f| f.findings.get(i));
+        found.map_or(std::ptr::null(), |f| confidence_name(f.confidence).as_ptr())
+    })
+}
+
+/// A confidence as a static C string.
+fn confidence_name(c: Confidence) -> &'static CStr {
+    match c {
+        Confidence::Low => c"low",
+        Confidence::Medium => c"medium",
+        Confidence::High => c"high",
+    }
+}
+
+/// How many findings were left out of these for a confidence below the request's minimum
+/// (`capstan_request_set_min_confidence`; they are not in the list). 0 for NULL, and for
+/// findings not made by `capstan_request_run`.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_below_confidence(
+    findings: *const capstan_findings,
+) -> u64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { capstan_findings::counter(findings, |f| f.below_confidence) }
 }
 
 /// How many findings a baseline or an ignore file left out of these (they are not in the list).

@@ -10,8 +10,8 @@ use core_capstan::exec::MAX_THREADS;
 use core_capstan::git::GitOptions;
 use core_capstan::image::{ImageOptions, ImageSource, Platform};
 use core_capstan::scan::{
-    CachePolicy, IgnoreFiles, PACKS, Request, RuleSources, Rules, Shard, SharedCacheOptions,
-    WalkOptions,
+    CachePolicy, Confidence, IgnoreFiles, PACKS, Request, RuleSources, Rules, Shard,
+    SharedCacheOptions, WalkOptions,
 };
 
 use crate::{
@@ -71,6 +71,8 @@ pub struct capstan_request {
     shared_cache: Option<SharedCacheOptions>,
     /// This request's part of a scan split across jobs (`capstan_request_set_shard`).
     shard: Option<Shard>,
+    /// The least confidence a reported finding has (`capstan_request_set_min_confidence`).
+    min_confidence: Confidence,
 }
 
 impl std::fmt::Debug for capstan_request {
@@ -104,6 +106,7 @@ impl Default for capstan_request {
             cache_dir: None,
             shared_cache: None,
             shard: None,
+            min_confidence: Confidence::default(),
         }
     }
 }
@@ -151,7 +154,7 @@ impl capstan_request {
         if let Some(shard) = self.shard {
             request = request.shard(shard);
         }
-        request
+        request.min_confidence(self.min_confidence)
     }
 
     /// The kind of source the request has, if any yet.
@@ -737,6 +740,33 @@ pub unsafe extern "C" fn capstan_request_set_shard(
             return Ok(());
         }
         r.shard = Some(Shard::new(index, count).map_err(|e| FfiError::invalid(e.to_string()))?);
+        Ok(())
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { set(req, f) }
+}
+
+/// Reports only findings of at least this confidence: `"low"`, `"medium"` (the default) or
+/// `"high"` (a token in its provider's own format, or verified by its checksum). Low-confidence
+/// matches are those in documentation, examples and vendored code; the ones left out are counted
+/// by `capstan_findings_below_confidence`. NULL restores the default; any other text is
+/// `CAPSTAN_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `req` is a live handle used by no other thread meanwhile; `level` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_request_set_min_confidence(
+    req: *mut capstan_request,
+    level: *const c_char,
+) -> capstan_status {
+    let f = |r: &mut capstan_request| {
+        if level.is_null() {
+            r.min_confidence = Confidence::default();
+            return Ok(());
+        }
+        // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
+        let text = unsafe { c_text(level, "level") }?;
+        r.min_confidence = text.parse::<Confidence>().map_err(FfiError::invalid)?;
         Ok(())
     };
     // SAFETY: forwarded from the caller.

@@ -47,7 +47,7 @@ pub unsafe extern "C" fn capstan_scan_bytes(
         let data = unsafe { c_slice(data, len, "data") }?;
         // SAFETY: the caller promises NULL or a NUL-terminated string.
         let path = unsafe { shown_path(path) };
-        capstan_findings::new(rules.rules.scan_bytes(&path, data), &[]).give_to(out);
+        capstan_findings::reported(rules.rules.scan_bytes(&path, data)).give_to(out);
         Ok(())
     })
 }
@@ -146,7 +146,7 @@ pub unsafe extern "C" fn capstan_scanner_finish(
             .scanner
             .take()
             .ok_or_else(|| FfiError::invalid("the scanner is already finished"))?;
-        capstan_findings::new(scanner.finish(), &[]).give_to(out);
+        capstan_findings::reported(scanner.finish()).give_to(out);
         Ok(())
     })
 }

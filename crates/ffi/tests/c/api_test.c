@@ -257,6 +257,15 @@ static void test_request(const capstan_rules *r, const char *tmp) {
         }
     }
     CHECK(crypto == 1);
+    for (size_t i = 0; i < capstan_findings_len(f); i++) {
+        capstan_finding one;
+        CHECK(capstan_findings_get(f, i, &one) == CAPSTAN_OK);
+        /* A checksum-verified GitHub token is high; the MD5 call has its rule's medium. */
+        CHECK(strcmp(capstan_findings_confidence(f, i),
+                     strcmp(one.category, "crypto") == 0 ? "medium" : "high") == 0);
+    }
+    CHECK(capstan_findings_confidence(f, 99) == NULL && capstan_findings_confidence(NULL, 0) == NULL);
+    CHECK(capstan_findings_below_confidence(f) == 0 && capstan_findings_below_confidence(NULL) == 0);
     CHECK(capstan_findings_algorithm(f, 99) == NULL && capstan_findings_tags(f, 99) == NULL);
     CHECK(capstan_findings_algorithm(NULL, 0) == NULL && capstan_findings_suppressed(NULL) == 0);
     char fp_a[128], fp_b[128];
@@ -264,6 +273,16 @@ static void test_request(const capstan_rules *r, const char *tmp) {
     fingerprint_of(f, "/b/.env", fp_b, sizeof fp_b);
     CHECK(strlen(fp_a) > 0 && strlen(fp_b) > 0);
     capstan_findings_free(f);
+
+    /* Only high confidence: the three tokens, and the MD5 call counted as left out. */
+    CHECK(capstan_request_set_min_confidence(req, "sure") == CAPSTAN_ERR_INVALID_ARGUMENT);
+    CHECK(contains(capstan_last_error(), "sure"));
+    CHECK(capstan_request_set_min_confidence(req, "high") == CAPSTAN_OK);
+    f = NULL;
+    CHECK(capstan_request_run(req, &f) == CAPSTAN_OK);
+    CHECK(capstan_findings_len(f) == 3 && capstan_findings_below_confidence(f) == 1);
+    capstan_findings_free(f);
+    CHECK(capstan_request_set_min_confidence(req, NULL) == CAPSTAN_OK);
 
     /* Token a in a baseline, token b in an ignore file: both left out, and counted. */
     char baseline[600], ignore[600];
