@@ -120,7 +120,9 @@ pub(crate) struct CRule {
     pub(crate) entropy: Option<f64>,
     /// A match whose secret fails this checksum is dropped; one that passes is marked.
     pub(crate) checksum: Option<super::Checksum>,
-    pub(crate) path: Option<LazyRegex>,
+    /// Shared by the rules with the same path pattern (a dozen Dockerfile rules have one): built
+    /// once.
+    pub(crate) path: Option<std::sync::Arc<LazyRegex>>,
     pub(crate) multiline: bool,
     /// Indexes into `Rules::allows`: the rule's own and the global ones that target it.
     pub(crate) allows: Vec<usize>,
@@ -206,7 +208,44 @@ pub struct Rules {
 
 impl Rules {
     /// Compiles a loaded rule set.
+    ///
+    /// The keyword automaton and the rule set's digest are built on threads of their own while
+    /// the rules are: together they are most of a start-up (the built-in packs have 1,200
+    /// keywords).
     pub fn compile(set: &RuleSet) -> Result<Rules, ConfigError> {
+        let mut index = KeywordIndex::default();
+        for (ri, r) in (0u32..).zip(&set.rules) {
+            if r.regex.is_some() {
+                for k in r.keywords.iter().filter(|k| !k.is_empty()) {
+                    index.add(k, ri);
+                }
+            }
+        }
+        if set.rules.len() > u32::MAX as usize {
+            return Err(ConfigError::new(Repr::Toml(
+                "more than 4 billion rules".into(),
+            )));
+        }
+        let words = std::mem::take(&mut index.list);
+        let max_keyword = words.iter().map(String::len).max().unwrap_or(0);
+        let build_keywords = || Keywords::new(words.clone());
+        let hash = || digest(set);
+        std::thread::scope(|scope| {
+            let keywords = on_a_thread(scope, &build_keywords);
+            let digest = on_a_thread(scope, &hash);
+            let mut rules = Rules::compile_rules(set, index.rules, max_keyword)?;
+            rules.keywords = keywords()?;
+            rules.digest = digest();
+            Ok(rules)
+        })
+    }
+
+    /// Everything but the keyword automaton and the digest (see [`Rules::compile`]).
+    fn compile_rules(
+        set: &RuleSet,
+        keyword_rules: Vec<Vec<u32>>,
+        max_keyword: usize,
+    ) -> Result<Rules, ConfigError> {
         let mut allows = Vec::new();
         let mut global = Vec::new();
         let mut file_skips = Vec::new();
@@ -223,12 +262,11 @@ impl Rules {
 
         let mut checked = check_rules(&set.rules, &set.checked).into_iter();
         let mut rules = Vec::with_capacity(set.rules.len());
-        let mut index = KeywordIndex::default();
         let mut keywordless = Vec::new();
         let mut path_only = Vec::new();
-        for (i, r) in set.rules.iter().enumerate() {
-            let ri = u32::try_from(i)
-                .map_err(|_| ConfigError::new(Repr::Toml("more than 4 billion rules".into())))?;
+        let mut paths: hashbrown::HashMap<&str, std::sync::Arc<LazyRegex>> =
+            hashbrown::HashMap::new();
+        for (ri, r) in (0u32..).zip(&set.rules) {
             let err = |e: String| {
                 let mut ce = ConfigError::new(Repr::Regex(e));
                 ce.set_rule(&r.id);
@@ -236,6 +274,13 @@ impl Rules {
             };
             let (regex, path, own_allows) = checked.next().unwrap_or((Ok(None), Ok(None), vec![]));
             let (regex, path) = (regex.map_err(err)?, path.map_err(err)?);
+            let path = path.zip(r.path.as_deref()).map(|(built, text)| {
+                std::sync::Arc::clone(
+                    paths
+                        .entry(text)
+                        .or_insert_with(|| std::sync::Arc::new(built)),
+                )
+            });
             let mut rule_allows = Vec::new();
             for a in own_allows {
                 rule_allows.push(allows.len());
@@ -246,13 +291,10 @@ impl Rules {
                     rule_allows.push(idx);
                 }
             }
-            let keywords: Vec<&String> = r.keywords.iter().filter(|k| !k.is_empty()).collect();
+            let keywords = r.keywords.iter().any(|k| !k.is_empty());
             if regex.is_some() {
-                if keywords.is_empty() {
+                if !keywords {
                     keywordless.push(ri);
-                }
-                for k in &keywords {
-                    index.add(k, ri);
                 }
             } else if path.is_some() {
                 path_only.push(ri);
@@ -268,7 +310,7 @@ impl Rules {
                 crypto: r.crypto.clone(),
                 skip_report: r.skip_report,
                 skip_placeholders: r.skip_placeholders,
-                everywhere: regex.is_some() && keywords.is_empty(),
+                everywhere: regex.is_some() && !keywords,
                 required: Vec::new(),
                 partner: None,
                 regex,
@@ -280,8 +322,6 @@ impl Rules {
                 allows: rule_allows,
             });
         }
-        let max_keyword = index.list.iter().map(String::len).max().unwrap_or(0);
-        let keywords = Keywords::new(std::mem::take(&mut index.list))?;
         let with = |has: &dyn Fn(usize) -> bool, n: usize| {
             (0..n).filter(|&i| has(i)).map(|i| i as u32).collect()
         };
@@ -292,15 +332,15 @@ impl Rules {
             rules,
             allows,
             file_skips,
-            keywords,
+            keywords: None,
             max_keyword,
-            keyword_rules: index.rules,
+            keyword_rules,
             keywordless,
             path_only,
             path_scoped,
             path_allows,
             composite,
-            digest: digest(set),
+            digest: [0; 32],
         })
     }
 
@@ -533,6 +573,20 @@ fn check_rules(rules: &[super::rule::Rule], checked: &Checked) -> Vec<CheckedRul
                 .collect(),
         )
     })
+}
+
+/// Runs `work` on a thread of `scope` and gives a function that waits for its answer; when no
+/// thread can be started, `work` runs when the answer is asked for. (A panic in `work` is
+/// passed on.)
+fn on_a_thread<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    work: &'scope (impl Fn() -> T + Sync),
+) -> impl FnOnce() -> T + 'scope {
+    let handle = std::thread::Builder::new().spawn_scoped(scope, work).ok();
+    move || match handle {
+        Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        None => work(),
+    }
 }
 
 /// Bytes a rule set scans with the keyword NFA before it builds the DFA: about where the
