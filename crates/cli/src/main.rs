@@ -88,7 +88,8 @@ Fingerprints are content-based (rule, path, secret), so a baseline still holds a
 Exit status: 0 no findings, 1 findings, 2 a repository that cannot be read or objects that
 are missing (the rest is still scanned), 130 interrupted.")]
     Git(Box<git::GitArgs>),
-    /// List the rules a scan would use (id, category, keywords), or show why a config is invalid.
+    /// List the rules a scan would use (id, category, severity, confidence, keywords, and the
+    /// checksum a rule verifies), or show why a config is invalid.
     Rules(RulesArgs),
     /// Write a build context as docker sends it: .dockerignore applied, deterministic PAX tar.
     #[command(after_help = "\
@@ -251,11 +252,17 @@ fn rules(args: &RulesArgs) -> anyhow::Result<ExitCode> {
     Rules::compile(&set)?;
     let mut out = io::stdout().lock();
     for r in &set.rules {
+        let checksum = r
+            .checksum
+            .map(|c| format!(" (checksum: {})", c.as_str()))
+            .unwrap_or_default();
         writeln!(
             out,
-            "{:<40} {:<7} {}",
+            "{:<40} {:<7} {:<8} {:<6} {}{checksum}",
             r.id,
             r.category.as_str(),
+            r.severity.as_str(),
+            r.confidence.as_str(),
             r.keywords.join(",")
         )?;
     }

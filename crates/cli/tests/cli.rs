@@ -285,6 +285,33 @@ fn crypto_findings_carry_the_algorithm() {
 
 #[test]
 fn rules_lists_ids_and_refuses_an_invalid_config_naming_file_rule_and_reason() {
+    let out = capstan(&["rules", "--rules", "secrets"]);
+    let listed = text(&out.stdout);
+    let line = |id: &str| {
+        listed
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .unwrap_or_else(|| panic!("{id} not listed:\n{listed}"))
+    };
+    // id, category, severity, confidence, keywords, and the checksum a rule verifies.
+    assert_eq!(
+        line("github-classic-pat"),
+        [
+            "github-classic-pat",
+            "secret",
+            "high",
+            "high",
+            "ghp_",
+            "(checksum:",
+            "github-crc32)"
+        ]
+    );
+    assert_eq!(
+        line("generic-api-key")[..4],
+        ["generic-api-key", "secret", "medium", "medium"]
+    );
+
     let out = capstan(&["rules", "--rules", "dockerfile"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
