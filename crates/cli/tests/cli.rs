@@ -291,8 +291,10 @@ fn rules_lists_ids_and_refuses_an_invalid_config_naming_file_rule_and_reason() {
         listed
             .lines()
             .find(|l| l.split_whitespace().next() == Some(id))
-            .map(|l| l.split_whitespace().collect::<Vec<_>>())
-            .unwrap_or_else(|| panic!("{id} not listed:\n{listed}"))
+            .map_or_else(
+                || panic!("{id} not listed:\n{listed}"),
+                |l| l.split_whitespace().collect::<Vec<_>>(),
+            )
     };
     // id, category, severity, confidence, keywords, and the checksum a rule verifies.
     assert_eq!(
