@@ -137,7 +137,7 @@ typedef struct {
 	const char *image, *manifest_digest, *platform, *layer_digest;
 	int64_t layer_index, removed_in_layer;
 	const char *commit, *author, *email, *date, *message;
-	const char *confidence;
+	const char *confidence, *verified;
 } go_extras;
 
 static void go_findings_fill(const capstan_findings *f, capstan_finding *items, go_extras *extras,
@@ -161,6 +161,7 @@ static void go_findings_fill(const capstan_findings *f, capstan_finding *items, 
 		extras[i].date = capstan_findings_date(f, i);
 		extras[i].message = capstan_findings_message(f, i);
 		extras[i].confidence = capstan_findings_confidence(f, i);
+		extras[i].verified = capstan_findings_verified(f, i);
 	}
 }
 
@@ -387,7 +388,10 @@ type Finding struct {
 	Severity    string `json:"severity"` // info, low, medium, high or critical
 	// high (a token in its provider's own format, or verified by its checksum), medium or low
 	// (in documentation, examples and vendored code): see ScanRequest.MinConfidence.
-	Confidence  string   `json:"confidence"`
+	Confidence string `json:"confidence"`
+	// "checksum" when the provider's checksum holds (verified offline, not known to be live);
+	// "" otherwise.
+	Verified    string   `json:"verified,omitempty"`
 	Path        string   `json:"path"`
 	Line        int      `json:"line"`
 	Column      int      `json:"column"`
@@ -504,6 +508,7 @@ func take(res C.go_result) ([]Finding, error) {
 				Category:    C.GoString(c.category),
 				Severity:    C.GoString(c.severity),
 				Confidence:  C.GoString(x.confidence),
+				Verified:    C.GoString(x.verified),
 				Path:        C.GoString(c.path),
 				Line:        int(c.line),
 				Column:      int(c.column),

@@ -557,6 +557,9 @@ func TestScanRequestSuppressesAndReportsCrypto(t *testing.T) {
 		if f.Confidence != want {
 			t.Fatalf("confidence of %+v: want %s", f, want)
 		}
+		if (f.Verified == "checksum") != (f.Category == "secret") {
+			t.Fatalf("verified of %+v", f)
+		}
 	}
 	sure := req
 	sure.MinConfidence = "high"

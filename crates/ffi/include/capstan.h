@@ -398,6 +398,15 @@ const char *capstan_findings_message(const struct capstan_findings *findings, si
 // `findings` is NULL or a live handle.
 const char *capstan_findings_confidence(const struct capstan_findings *findings, size_t i);
 
+// How finding `i`'s secret was verified offline: `checksum` (the provider's checksum holds; see
+// `capstan rules`), a static string never freed; NULL when it was not, `i` is past the end or
+// `findings` is NULL. Nothing contacts a provider: a verified secret is well-formed, not known
+// to be live.
+//
+// # Safety
+// `findings` is NULL or a live handle.
+const char *capstan_findings_verified(const struct capstan_findings *findings, size_t i);
+
 // How many findings were left out of these for a confidence below the request's minimum
 // (`capstan_request_set_min_confidence`; they are not in the list). 0 for NULL, and for
 // findings not made by `capstan_request_run`.

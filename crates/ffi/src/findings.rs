@@ -3,7 +3,7 @@
 use std::ffi::{CStr, CString, c_char};
 
 use core_capstan::scan::{
-    Confidence, Finding, GitOrigin, ImageOrigin, Issue, ScanOutcome, ScanStats,
+    Confidence, Finding, GitOrigin, ImageOrigin, Issue, ScanOutcome, ScanStats, Verified,
 };
 
 use crate::{
@@ -628,6 +628,28 @@ pub unsafe extern "C" fn capstan_findings_confidence(
         // SAFETY: the caller promises NULL or a live handle.
         let found = unsafe { findings.as_ref() }.and_then(|f| f.findings.get(i));
         found.map_or(std::ptr::null(), |f| confidence_name(f.confidence).as_ptr())
+    })
+}
+
+/// How finding `i`'s secret was verified offline: `checksum` (the provider's checksum holds; see
+/// `capstan rules`), a static string never freed; NULL when it was not, `i` is past the end or
+/// `findings` is NULL. Nothing contacts a provider: a verified secret is well-formed, not known
+/// to be live.
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn capstan_findings_verified(
+    findings: *const capstan_findings,
+    i: usize,
+) -> *const c_char {
+    quiet(std::ptr::null(), || {
+        // SAFETY: the caller promises NULL or a live handle.
+        let found = unsafe { findings.as_ref() }.and_then(|f| f.findings.get(i));
+        match found.and_then(|f| f.verified) {
+            Some(Verified::Checksum) => c"checksum".as_ptr(),
+            _ => std::ptr::null(),
+        }
     })
 }
 

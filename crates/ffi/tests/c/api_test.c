@@ -265,6 +265,13 @@ static void test_request(const capstan_rules *r, const char *tmp) {
                      strcmp(one.category, "crypto") == 0 ? "medium" : "high") == 0);
     }
     CHECK(capstan_findings_confidence(f, 99) == NULL && capstan_findings_confidence(NULL, 0) == NULL);
+    for (size_t i = 0; i < capstan_findings_len(f); i++) {
+        capstan_finding one;
+        CHECK(capstan_findings_get(f, i, &one) == CAPSTAN_OK);
+        const char *v = capstan_findings_verified(f, i);
+        CHECK(strcmp(one.category, "crypto") == 0 ? v == NULL : strcmp(v, "checksum") == 0);
+    }
+    CHECK(capstan_findings_verified(f, 99) == NULL && capstan_findings_verified(NULL, 0) == NULL);
     CHECK(capstan_findings_below_confidence(f) == 0 && capstan_findings_below_confidence(NULL) == 0);
     CHECK(capstan_findings_algorithm(f, 99) == NULL && capstan_findings_tags(f, 99) == NULL);
     CHECK(capstan_findings_algorithm(NULL, 0) == NULL && capstan_findings_suppressed(NULL) == 0);
