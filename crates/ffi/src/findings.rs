@@ -624,11 +624,8 @@ pub unsafe extern "C" fn capstan_findings_confidence(
     findings: *const capstan_findings,
     i: usize,
 ) -> *const c_char {
-    quiet(std::ptr::null(), || {
-        // SAFETY: the caller promises NULL or a live handle.
-        let found = unsafe { findings.as_ref() }.and_then(|f| f.findings.get(i));
-        found.map_or(std::ptr::null(), |f| confidence_name(f.confidence).as_ptr())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { static_text(findings, i, |f| Some(confidence_name(f.confidence))) }
 }
 
 /// How finding `i`'s secret was verified offline: `checksum` (the provider's checksum holds; see
@@ -643,13 +640,28 @@ pub unsafe extern "C" fn capstan_findings_verified(
     findings: *const capstan_findings,
     i: usize,
 ) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        static_text(findings, i, |f| match f.verified? {
+            Verified::Checksum => Some(c"checksum"),
+            _ => None,
+        })
+    }
+}
+
+/// A static string `pick` gives for finding `i`, or NULL (no such finding, or `pick` gives none).
+///
+/// # Safety
+/// `findings` is NULL or a live handle.
+unsafe fn static_text(
+    findings: *const capstan_findings,
+    i: usize,
+    pick: fn(&Finding) -> Option<&'static CStr>,
+) -> *const c_char {
     quiet(std::ptr::null(), || {
         // SAFETY: the caller promises NULL or a live handle.
         let found = unsafe { findings.as_ref() }.and_then(|f| f.findings.get(i));
-        match found.and_then(|f| f.verified) {
-            Some(Verified::Checksum) => c"checksum".as_ptr(),
-            _ => std::ptr::null(),
-        }
+        found.and_then(pick).map_or(std::ptr::null(), CStr::as_ptr)
     })
 }
 
