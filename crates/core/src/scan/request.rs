@@ -260,8 +260,8 @@ impl Request {
 
     /// Reports only findings of at least this [`Confidence`] (default medium: low-confidence
     /// matches, in documentation and vendored code, are counted in
-    /// [`ScanStats::below_confidence`] and left out). It filters what is reported, not what is
-    /// scanned: cached results hold every finding.
+    /// [`ScanStats::below_confidence`](super::ScanStats::below_confidence) and left out). It
+    /// filters what is reported, not what is scanned: cached results hold every finding.
     ///
     /// ```
     /// use capstan::scan::{Confidence, Request};
