@@ -33,16 +33,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(RULES)))
 
 
 def scan(binary, config, target, extra=()):
-    out = tempfile.mktemp(suffix=".json")
-    subprocess.run([binary, "scan", "--config", config, "--no-cache", "--no-ignore", "--format",
-                    "json", "-o", out, *extra, "."], cwd=target, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE, check=False)
-    try:
+    """The JSON report of the rules alone over `target`, at every confidence."""
+    with tempfile.TemporaryDirectory(prefix="rulecheck-report.") as tmp:
+        out = os.path.join(tmp, "report.json")
+        subprocess.run([binary, "scan", "--config", config, "--no-cache", "--no-ignore",
+                        "--min-confidence", "low", "--format", "json", "-o", out, *extra, "."],
+                       cwd=target, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       check=False)
+        if not os.path.exists(out):
+            sys.exit(f"rulecheck.py: {binary} wrote no report for {target}")
         with open(out, encoding="utf-8") as fh:
             return json.load(fh)
-    finally:
-        if os.path.exists(out):
-            os.unlink(out)
 
 
 def main():
@@ -53,6 +54,10 @@ def main():
     ap.add_argument("--corpus", action="append", default=[])
     ap.add_argument("--suite", action="append", default=[])
     args = ap.parse_args()
+    args.capstan = os.path.abspath(args.capstan)
+    if not os.access(args.capstan, os.X_OK):
+        sys.exit(f"rulecheck.py: no capstan at {args.capstan}: "
+                 "cargo build --release -p capstan-cli")
     config = os.path.abspath(args.rules)
     with open(config, "rb") as fh:
         rules = tomllib.load(fh).get("rules", [])
