@@ -13,7 +13,7 @@ mod par;
 
 pub use batcher::{BatchStats, Batcher, BatcherBuilder};
 pub use limiter::{Limiter, Permit};
-pub(crate) use par::{each_with, par_map};
+pub(crate) use par::{each_with, on_a_thread, par_map};
 
 /// The most threads a caller may ask for. Each is an OS thread with its own stack; past a few
 /// per core they only add contention (`-j 100000` once started ~10k threads on a two-file

@@ -1,5 +1,5 @@
-//! A parallel map over a slice on scoped threads, for one-off CPU-bound set-up work (compiling
-//! a rule set).
+//! A parallel map over a slice, and one piece of work beside the caller's, on scoped threads,
+//! for one-off CPU-bound set-up work (compiling a rule set).
 
 /// Maps `items` through `f` on up to one thread per core (at most 8), in contiguous chunks,
 /// keeping the order; on one core, or for fewer than `min_items`, on the calling thread, as
@@ -33,6 +33,23 @@ where
             })
             .collect()
     })
+}
+
+/// Runs `work` on a thread of `scope` while the caller goes on, and gives a function that waits
+/// for its answer. On one core, or when the system refuses a thread, `work` runs on the caller
+/// when the answer is asked for (as [`par_map`] does). A panic in `work` is resumed on the
+/// caller.
+pub(crate) fn on_a_thread<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    work: &'scope (impl Fn() -> T + Sync),
+) -> impl FnOnce() -> T + 'scope {
+    let handle = (super::default_threads() >= 2)
+        .then(|| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+        .flatten();
+    move || match handle {
+        Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        None => work(),
+    }
 }
 
 /// `f` over `items` on up to `workers` scoped threads, each with its own state from `init` (a
@@ -88,7 +105,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::par_map;
+    use super::{on_a_thread, par_map};
 
     #[test]
     fn keeps_order_at_every_size() {
@@ -108,6 +125,19 @@ mod tests {
                 i
             })
         });
+        assert!(caught.is_err());
+    }
+
+    #[test]
+    fn work_beside_the_caller_answers_and_passes_on_a_panic() {
+        let sum = || (1..=100u32).sum::<u32>();
+        let answer = std::thread::scope(|s| {
+            let wait = on_a_thread(s, &sum);
+            wait() + 1
+        });
+        assert_eq!(answer, 5051);
+        let fails = || -> u32 { panic!("the work failed") };
+        let caught = std::panic::catch_unwind(|| std::thread::scope(|s| on_a_thread(s, &fails)()));
         assert!(caught.is_err());
     }
 }

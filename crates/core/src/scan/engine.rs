@@ -231,8 +231,8 @@ impl Rules {
         let build_keywords = || Keywords::new(words.clone());
         let hash = || digest(set);
         std::thread::scope(|scope| {
-            let keywords = on_a_thread(scope, &build_keywords);
-            let digest = on_a_thread(scope, &hash);
+            let keywords = crate::exec::on_a_thread(scope, &build_keywords);
+            let digest = crate::exec::on_a_thread(scope, &hash);
             let mut rules = Rules::compile_rules(set, index.rules, max_keyword)?;
             rules.keywords = keywords()?;
             rules.digest = digest();
@@ -575,23 +575,10 @@ fn check_rules(rules: &[super::rule::Rule], checked: &Checked) -> Vec<CheckedRul
     })
 }
 
-/// Runs `work` on a thread of `scope` and gives a function that waits for its answer; when no
-/// thread can be started, `work` runs when the answer is asked for. (A panic in `work` is
-/// passed on.)
-fn on_a_thread<'scope, T: Send + 'scope>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    work: &'scope (impl Fn() -> T + Sync),
-) -> impl FnOnce() -> T + 'scope {
-    let handle = std::thread::Builder::new().spawn_scoped(scope, work).ok();
-    move || match handle {
-        Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-        None => work(),
-    }
-}
-
 /// Bytes a rule set scans with the keyword NFA before it builds the DFA: about where the
-/// DFA's build (4 ms for the built-in packs' 500 keywords) pays for itself, since it walks
-/// 2.4 times faster (BENCHMARKS.md, "Instant start").
+/// DFA's build (4 ms for the 500 keywords the built-in packs had when this was measured; they
+/// have 1,200 now) pays for itself, since it walks 2.4 times faster (BENCHMARKS.md, "Instant
+/// start").
 const DFA_AFTER: u64 = 1 << 20;
 
 /// Every distinct keyword in one ASCII case-insensitive Aho-Corasick automaton: a contiguous
